@@ -1,0 +1,77 @@
+/**
+ * The reusable VM building block: a Nova server booting from a Cinder volume of the configured
+ * size, on the facility network with a fixed address, security groups by name, optional
+ * floating IP, metadata tags, and cloud-init user-data.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as openstack from "@pulumi/openstack";
+import { PlannedVm } from "../config/quota";
+
+export interface VirtualMachineArgs {
+    vm: PlannedVm;
+    /** Glance image id (resolved by name once for all VMs). */
+    imageId: pulumi.Input<string>;
+    networkId: pulumi.Input<string>;
+    /** Fixed private address (components/network/addressing.ts). */
+    fixedIp: string;
+    securityGroupNames: pulumi.Input<string>[];
+    keyPairName: pulumi.Input<string>;
+    /** Rendered (and possibly encoded) user-data; secret when it embeds secrets. */
+    userData: pulumi.Input<string>;
+    /** Anti-affinity group (workers). */
+    serverGroupId?: pulumi.Input<string>;
+    /** External network name: when set, a floating IP is allocated and associated. */
+    floatingIpPool?: string;
+    availabilityZone?: string;
+    /** Key/value metadata (stack, environment, role). */
+    metadata: Record<string, string>;
+    /** Resources that must exist before the server boots (e.g. the router interface). */
+    dependsOn?: pulumi.Input<pulumi.Resource>[];
+}
+
+export class VirtualMachine extends pulumi.ComponentResource {
+    public readonly instance: openstack.compute.Instance;
+    public readonly fixedIp: string;
+    public readonly floatingIp?: pulumi.Output<string>;
+
+    constructor(name: string, args: VirtualMachineArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("incant:compute:VirtualMachine", name, {}, opts);
+        const { vm } = args;
+        this.fixedIp = args.fixedIp;
+        this.instance = new openstack.compute.Instance(name, {
+            name: vm.name,
+            flavorName: vm.flavor,
+            keyPair: args.keyPairName,
+            securityGroups: args.securityGroupNames,
+            availabilityZone: args.availabilityZone,
+            networks: [{ uuid: args.networkId, fixedIpV4: args.fixedIp }],
+            blockDevices: [{
+                sourceType: "image",
+                uuid: args.imageId,
+                destinationType: "volume",
+                volumeSize: vm.diskGb,
+                bootIndex: 0,
+                deleteOnTermination: true,
+            }],
+            schedulerHints: args.serverGroupId ? [{ group: args.serverGroupId }] : undefined,
+            userData: args.userData,
+            metadata: { ...args.metadata, role: vm.role },
+            tags: Object.entries({ ...args.metadata, role: vm.role }).map(([k, v]) => `${k}=${v}`),
+            // New user-data replaces the server; the stack owner sees it in the preview diff.
+        }, { parent: this, dependsOn: args.dependsOn });
+
+        if (args.floatingIpPool) {
+            const fip = new openstack.networking.FloatingIp(`${name}-fip`, {
+                pool: args.floatingIpPool,
+                description: `${vm.name} (${vm.role})`,
+            }, { parent: this });
+            new openstack.compute.FloatingIpAssociate(`${name}-fip-assoc`, {
+                floatingIp: fip.address,
+                instanceId: this.instance.id,
+                fixedIp: args.fixedIp,
+            }, { parent: this });
+            this.floatingIp = fip.address;
+        }
+        this.registerOutputs({ id: this.instance.id, fixedIp: this.fixedIp, floatingIp: this.floatingIp });
+    }
+}

@@ -1,0 +1,78 @@
+/**
+ * Defaults: the paper's INCANT proof of concept (Marcon et al.), sections 2.2-2.5.
+ * A stack file only needs to say what differs from these.
+ */
+import { FacilityConfig } from "./schema";
+
+/** Everything but the stack identity, which comes from the Pulumi runtime. */
+export type ConfigDefaults = Omit<FacilityConfig, "stack" | "stackFile" | "environment" | "namePrefix" | "sshPublicKey">;
+
+export const DEFAULTS: ConfigDefaults = {
+    openstack: {
+        region: "RegionOne",
+        image: "ubuntu-22.04",
+        ubuntuRelease: "22.04",
+        externalNetwork: "public",
+    },
+    // INFN CLOUD's general-purpose flavors; check `openstack flavor list` on your site.
+    flavors: {
+        small: { vcpus: 1, ramGb: 2 },
+        medium: { vcpus: 2, ramGb: 4 },
+        large: { vcpus: 4, ramGb: 8 },
+        xlarge: { vcpus: 8, ramGb: 16 },
+    },
+    network: {
+        cidr: "192.168.100.0/24",
+        dnsServers: ["131.154.1.1", "1.1.1.1"],
+        podCidr: "10.244.0.0/16",
+        serviceCidr: "10.96.0.0/12",
+        adminCidrs: [],
+        userCidrs: [],
+    },
+    // Section 2.3: 8 VMs of 4 vCPU / 8 GB / 100 GB -> 1 control plane + 7 workers.
+    nodes: {
+        controlPlane: { count: 1, flavor: "large", diskGb: 100 },
+        workers: { count: 7, flavor: "large", diskGb: 100 },
+        storage: { flavor: "medium", diskGb: 30, dataVolumeGb: 100 },
+        submit: { flavor: "large", diskGb: 50 },
+    },
+    // Table 1: the INCANT R&D resource pool.
+    quota: { vcpus: 92, ramGb: 168, blockStorageGb: 1000 },
+    versions: {
+        kubernetes: "1.31",
+        kubernetesPatch: "1.31.4",
+        // At or above the fixed versions of HTCONDOR-2026-0001 (24.0.22) and -0002 (25.13.3 for 25.x).
+        htcondor: "24.0.22",
+        calico: "v3.29.1",
+        monitoring: "66.3.1",
+        cvmfsCsi: "2.5.0",
+        cvmfsService: "2.12.6-1",
+    },
+    iam: { issuer: "https://iam.cloud.infn.it/", kubernetesGroups: [] },
+    s3: {
+        endpoint: "https://rgw.cloud.infn.it",
+        bucket: "incant-archive",
+        region: "us-east-1",
+        exportReadWrite: false,
+        credentials: "static",
+    },
+    registry: { project: "incant" },
+    images: {
+        worker: "harbor.cloud.infn.it/incant/atlas-worker:24.0.22-1",
+        scheduler: "harbor.cloud.infn.it/incant/atlas-scheduler:24.0.22-1",
+        centralManager: "htcondor/cm:24.0.22-el9",
+        submit: "harbor.cloud.infn.it/incant/atlas-submit:24.0.22-1",
+    },
+    users: [],
+    htcondor: {
+        trustDomain: "incant.cloud.infn.it",
+        collectorPort: 30618,
+        schedulerPort: 30619,
+        keyGeneration: 1,
+    },
+    cvmfs: {
+        repositories: ["atlas.cern.ch", "atlas-condb.cern.ch", "sft.cern.ch", "unpacked.cern.ch"],
+        httpProxy: "DIRECT",
+    },
+    readinessTimeoutSeconds: 900,
+};

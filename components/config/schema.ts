@@ -1,0 +1,218 @@
+/**
+ * The facility's configuration: one typed schema for everything that differs per environment.
+ *
+ * Every field is read from the stack file `Pulumi.<stack>.yaml` under the `incant:` namespace
+ * (see `Pulumi.yaml` for the declared keys) and validated by `validateConfig` before any resource
+ * is created. Secrets never appear here as plain strings: they are `pulumi.Output<string>` values
+ * read with `config.requireSecret`, collected in `FacilitySecrets`.
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+/** How the program reaches OpenStack. Credentials stay outside the stack file when possible. */
+export interface OpenStackAccess {
+    /** Entry of clouds.yaml (`OS_CLOUD`); when unset the provider reads the `OS_*` environment variables. */
+    cloud?: string;
+    /** Keystone URL; INFN CLOUD Bari: https://keystone.recas.ba.infn.it/v3. Optional with `cloud`. */
+    authUrl?: string;
+    /** OpenStack region, e.g. `RegionOne`. */
+    region: string;
+    /** Glance image name for every VM (Ubuntu 22.04 or 24.04), resolved by name at deploy time. */
+    image: string;
+    /** The image's Ubuntu release, which the cloud-init templates depend on. */
+    ubuntuRelease: "22.04" | "24.04";
+    /** Name of the external (provider) network that floating IPs and the router gateway come from. */
+    externalNetwork: string;
+    /** Nova availability zone; unset lets the scheduler choose. */
+    availabilityZone?: string;
+    /** Application credential id (for CI); its secret is the config key `incant:osApplicationCredentialSecret`. */
+    applicationCredentialId?: string;
+}
+
+/** Size of one Nova flavor, declared so the quota check works offline. Must match `openstack flavor list`. */
+export interface FlavorSize {
+    vcpus: number;
+    ramGb: number;
+}
+
+/** Private network layout. */
+export interface NetworkConfig {
+    /** CIDR of the private subnet every VM lives on. */
+    cidr: string;
+    /** DNS resolvers handed out by the subnet's DHCP. */
+    dnsServers: string[];
+    /** Pod network (Calico); must not overlap `cidr` or `serviceCidr`. */
+    podCidr: string;
+    /** Kubernetes Service network; must not overlap `cidr` or `podCidr`. */
+    serviceCidr: string;
+    /** Operators' networks: SSH to every VM with a floating IP and the Kubernetes API (6443). */
+    adminCidrs: string[];
+    /** Physicists' networks: SSH to the submit host only. Defaults to `adminCidrs`. */
+    userCidrs: string[];
+}
+
+/** One group of identical VMs. */
+export interface NodeGroup {
+    /** How many VMs (control plane: 1 or 3; workers: any positive number). */
+    count: number;
+    /** Nova flavor name; must be a key of `incant:flavors`. */
+    flavor: string;
+    /** Size of the boot volume in GB (the VM boots from a Cinder volume). */
+    diskGb: number;
+}
+
+/** The storage controller VM and its data volume. */
+export interface StorageNode {
+    flavor: string;
+    diskGb: number;
+    /** Cinder data volume for homes, scratch and the rclone cache, in GB. */
+    dataVolumeGb: number;
+}
+
+/** The detached submit host VM. */
+export interface SubmitNode {
+    flavor: string;
+    diskGb: number;
+}
+
+export interface NodesConfig {
+    controlPlane: NodeGroup;
+    workers: NodeGroup;
+    storage: StorageNode;
+    submit: SubmitNode;
+}
+
+/** The project's resource pool (the paper's Table 1 by default). */
+export interface QuotaConfig {
+    vcpus: number;
+    ramGb: number;
+    /** Block storage: every boot volume and data volume counts. */
+    blockStorageGb: number;
+}
+
+/** Pinned versions of everything the facility installs. Never `latest`. */
+export interface VersionsConfig {
+    /** Kubernetes minor version, e.g. "1.31" (pkgs.k8s.io repository). */
+    kubernetes: string;
+    /** Exact kubelet/kubeadm package version inside that minor, e.g. "1.31.4". */
+    kubernetesPatch: string;
+    /** HTCondor image tag of the official images (htcondor/cm, execute, submit). */
+    htcondor: string;
+    /** tigera-operator Helm chart version (Calico). */
+    calico: string;
+    /** kube-prometheus-stack Helm chart version. */
+    monitoring: string;
+    /** cvmfs-csi Helm chart version. */
+    cvmfsCsi: string;
+    /** Tag of registry.cern.ch/cvmfs/service used on the submit host. */
+    cvmfsService: string;
+}
+
+/** INDIGO-IAM federation. */
+export interface IamConfig {
+    /** Token issuer, with trailing slash as IAM prints it. */
+    issuer: string;
+    /** Audience the schedd accepts in SciTokens; defaults to the HTCondor TRUST_DOMAIN. */
+    audience?: string;
+    /** IAM groups allowed to use kubectl with their IAM token; empty disables OIDC on the API server. */
+    kubernetesGroups: string[];
+}
+
+/** S3-compatible archive mounted on the storage controller with rclone. */
+export interface S3Config {
+    /** Endpoint URL; INFN CLOUD: https://rgw.cloud.infn.it. */
+    endpoint: string;
+    bucket: string;
+    region: string;
+    /** Export the archive read-write over NFS (default read-only: rclone re-export has stale-handle issues). */
+    exportReadWrite: boolean;
+    /** Where credentials come from: static keys in config secrets, or STS with an IAM token. */
+    credentials: "static" | "sts";
+}
+
+/** Container registry for the ATLAS-enabled images. */
+export interface RegistryConfig {
+    /** Registry host, e.g. harbor.cloud.infn.it. Empty: use `images` references as given, build nothing. */
+    server?: string;
+    /** Project/namespace in the registry, e.g. `incant`. */
+    project: string;
+    /** Robot account user name; its password is the secret `incant:registryPassword`. */
+    username?: string;
+}
+
+/** Image references used when no registry is configured (or to pin what was built elsewhere). */
+export interface ImagesConfig {
+    worker: string;
+    scheduler: string;
+    centralManager: string;
+    submit: string;
+}
+
+/** One physicist with an account on the facility. */
+export interface FacilityUser {
+    /** POSIX login name. */
+    name: string;
+    /** POSIX uid (and gid of the user's private group); identical on every host. */
+    uid: number;
+    /** IAM `sub` claim of the user's tokens. */
+    iamSubject: string;
+}
+
+/** HTCondor pool settings. */
+export interface HTCondorConfig {
+    /** TRUST_DOMAIN and UID_DOMAIN of the pool; also the IDTOKEN issuer. */
+    trustDomain: string;
+    /** NodePort of the collector (also its container port, so CCB addresses are reachable). */
+    collectorPort: number;
+    /** NodePort of the schedd's shared port, reached by the submit host. */
+    schedulerPort: number;
+    /** Bump to re-key the pool and re-mint every token (rotation). */
+    keyGeneration: number;
+}
+
+/** CVMFS client settings shared by the CSI driver and the submit host. */
+export interface CvmfsConfig {
+    repositories: string[];
+    /** CVMFS_HTTP_PROXY; "DIRECT" only for tiny deployments. */
+    httpProxy: string;
+}
+
+/** Everything the program reads from the stack configuration, validated. */
+export interface FacilityConfig {
+    /** Stack name, e.g. "dev" (from the Pulumi runtime). */
+    stack: string;
+    /** Name of the stack file, used in error messages and docs. */
+    stackFile: string;
+    /** Environment label put on every resource; defaults to the stack name. */
+    environment: string;
+    /** Short prefix of every cloud resource name, e.g. "incant-dev". */
+    namePrefix: string;
+    openstack: OpenStackAccess;
+    flavors: Record<string, FlavorSize>;
+    network: NetworkConfig;
+    nodes: NodesConfig;
+    quota: QuotaConfig;
+    sshPublicKey: string;
+    versions: VersionsConfig;
+    iam: IamConfig;
+    s3: S3Config;
+    registry: RegistryConfig;
+    images: ImagesConfig;
+    users: FacilityUser[];
+    htcondor: HTCondorConfig;
+    cvmfs: CvmfsConfig;
+    /** How long the program waits for the Kubernetes API and the submit host, in seconds. */
+    readinessTimeoutSeconds: number;
+}
+
+/** Secret configuration values, kept as Pulumi secrets end to end. */
+export interface FacilitySecrets {
+    /** OpenStack application credential secret, when `openstack.applicationCredentialId` is set. */
+    osApplicationCredentialSecret?: pulumi.Output<string>;
+    /** S3 access key id and secret key (static credentials). */
+    s3AccessKeyId?: pulumi.Output<string>;
+    s3SecretAccessKey?: pulumi.Output<string>;
+    /** Registry robot password, when a registry is configured. */
+    registryPassword?: pulumi.Output<string>;
+    /** Private SSH key the program uses to reach the submit host's Docker daemon. */
+    sshPrivateKey?: pulumi.Output<string>;
+}

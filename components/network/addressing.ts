@@ -1,0 +1,35 @@
+/**
+ * Fixed private addresses of every VM, derived from the subnet CIDR. Known before any VM exists,
+ * so kubeadm configs, certificates, NFS exports and HTCondor settings can name them directly.
+ *
+ *   .1          router (gateway)
+ *   .2 - .9     DHCP allocation pool (Neutron's DHCP ports)
+ *   .10 - .12   control plane
+ *   .20         storage controller
+ *   .21         submit host
+ *   .32 - ...   workers, contiguous
+ */
+import { hostAddress, rangeToCidrs } from "../config/cidr";
+import { PlannedVm, VmRole } from "../config/quota";
+
+const FIRST: Record<VmRole, number> = { "control-plane": 10, storage: 20, submit: 21, worker: 32 };
+
+/** Addresses reserved ahead of the workers (the workers' first offset). */
+export const WORKER_OFFSET = FIRST.worker;
+
+export function gatewayAddress(cidr: string): string {
+    return hostAddress(cidr, 1);
+}
+
+export function dhcpPool(cidr: string): { start: string; end: string } {
+    return { start: hostAddress(cidr, 2), end: hostAddress(cidr, 9) };
+}
+
+export function vmAddress(cidr: string, vm: Pick<PlannedVm, "role" | "index">): string {
+    return hostAddress(cidr, FIRST[vm.role] + vm.index);
+}
+
+/** The minimal CIDR list covering the addresses of `count` workers. */
+export function workerCidrs(cidr: string, count: number): string[] {
+    return rangeToCidrs(hostAddress(cidr, WORKER_OFFSET), count);
+}

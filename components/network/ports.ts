@@ -1,0 +1,75 @@
+/**
+ * The facility's port registry: every flow any VM accepts, in one table. The security groups are
+ * generated from it and the tests read it as the table of allowed flows, so a port opened
+ * anywhere is opened here, with the reason next to it.
+ *
+ * Sources: kubeadm "Ports and Protocols" (kubernetes.io/docs/reference/networking/ports-and-protocols/),
+ * Calico "Network requirements" (docs.tigera.io/calico/latest/getting-started/kubernetes/requirements),
+ * NFSv4 (RFC 7530: TCP 2049 only), HTCondor shared port (htcondor.readthedocs.io, "Networking").
+ */
+import { VmRole } from "../config/quota";
+
+export const ROLES: readonly VmRole[] = ["control-plane", "worker", "storage", "submit"];
+
+/** Where traffic comes from: another role's security group, or configured CIDRs. */
+export type Peer =
+    | { role: VmRole }
+    | { cidrs: "admin" | "user" };
+
+export interface Flow {
+    /** Why this flow exists; becomes the rule's description. */
+    description: string;
+    protocol: "tcp" | "udp" | "icmp";
+    /** Inclusive port range; omitted for ICMP. */
+    ports?: [number, number];
+    from: Peer;
+    to: VmRole;
+}
+
+/** Ports that depend on configuration. */
+export interface PortSettings {
+    /** HTCondor collector NodePort (reached by the submit host). */
+    collectorPort: number;
+    /** HTCondor schedd NodePort (reached by the submit host). */
+    schedulerPort: number;
+}
+
+const tcp = (from: number, to = from): [number, number] => [from, to];
+const cluster: VmRole[] = ["control-plane", "worker"];
+
+/** Every allowed ingress flow. Egress is open (package mirrors, CVMFS, EOS, S3, IAM): see `EGRESS`. */
+export function flows(p: PortSettings): Flow[] {
+    const between = (description: string, protocol: Flow["protocol"], ports: [number, number] | undefined,
+        sources: VmRole[], targets: VmRole[]): Flow[] =>
+        sources.flatMap((s) => targets.map((t): Flow => ({ description, protocol, ports, from: { role: s }, to: t })));
+    return [
+        // Operators and users.
+        { description: "SSH from operators (bastion: the control plane)", protocol: "tcp", ports: tcp(22), from: { cidrs: "admin" }, to: "control-plane" },
+        { description: "Kubernetes API from operators", protocol: "tcp", ports: tcp(6443), from: { cidrs: "admin" }, to: "control-plane" },
+        { description: "SSH from operators (Docker over SSH)", protocol: "tcp", ports: tcp(22), from: { cidrs: "admin" }, to: "submit" },
+        { description: "SSH from physicists to the submit host", protocol: "tcp", ports: tcp(22), from: { cidrs: "user" }, to: "submit" },
+        // SSH inside the facility only through the bastion.
+        ...between("SSH from the bastion", "tcp", tcp(22), ["control-plane"], ["worker", "storage"]),
+        // Kubernetes control plane.
+        ...between("Kubernetes API from nodes", "tcp", tcp(6443), cluster, ["control-plane"]),
+        ...between("etcd peers and clients", "tcp", tcp(2379, 2380), ["control-plane"], ["control-plane"]),
+        ...between("kubelet API (logs, exec, metrics)", "tcp", tcp(10250), cluster, cluster),
+        // Calico with VXLAN encapsulation and Typha.
+        ...between("Calico VXLAN", "udp", [4789, 4789], cluster, cluster),
+        ...between("Calico Typha", "tcp", tcp(5473), cluster, cluster),
+        // Shared storage: NFSv4 needs only TCP 2049. Kubelets mount it on workers.
+        ...between("NFSv4 from the cluster nodes", "tcp", tcp(2049), ["worker"], ["storage"]),
+        { description: "NFSv4 from the submit host", protocol: "tcp", ports: tcp(2049), from: { role: "submit" }, to: "storage" },
+        // HTCondor: the detached submit host talks to the collector and the schedd NodePorts.
+        ...between("HTCondor collector (NodePort) from the submit host", "tcp", tcp(p.collectorPort), ["submit"], cluster),
+        ...between("HTCondor schedd (NodePort) from the submit host", "tcp", tcp(p.schedulerPort), ["submit"], cluster),
+        // Path MTU discovery and ping inside the facility (VXLAN lowers the MTU).
+        ...between("ICMP inside the facility", "icmp", undefined, [...ROLES], [...ROLES]),
+    ];
+}
+
+/** The one rule open to 0.0.0.0/0, and why: nodes install packages and read CVMFS, EOS, S3 and IAM. */
+export const EGRESS = {
+    description: "Egress to package mirrors, CVMFS stratum-1/proxies, EOS (XRootD), S3 and IAM",
+    cidr: "0.0.0.0/0",
+};

@@ -1,0 +1,77 @@
+/**
+ * INCANT on INFN CLOUD: one stack per environment (Pulumi.<env>.yaml).
+ * This file only wires the components, in the order of the paper's boxes, and exports outputs.
+ */
+import * as openstack from "@pulumi/openstack";
+import { loadConfig } from "./components/config/load";
+import { plannedVms } from "./components/config/quota";
+import { VmPlacement } from "./components/compute/placement";
+import { Network } from "./components/network/network";
+import { KubernetesCluster } from "./components/kubernetes/cluster";
+import { StorageController } from "./components/storage/controller";
+import { SubmitHost } from "./components/submit/host";
+
+// Validate everything before any resource is registered.
+const { config, secrets } = loadConfig();
+const vms = plannedVms(config);
+const metadata = { stack: config.stack, environment: config.environment, project: "incant" };
+
+const cloud = new openstack.Provider("openstack", {
+    cloud: config.openstack.cloud,
+    authUrl: config.openstack.authUrl,
+    region: config.openstack.region,
+    // Application credentials suit CI; otherwise clouds.yaml or OS_* (incl. OS_AUTH_TOKEN) apply.
+    applicationCredentialId: config.openstack.applicationCredentialId,
+    applicationCredentialSecret: config.openstack.applicationCredentialId ? secrets.osApplicationCredentialSecret : undefined,
+});
+const onCloud = { provider: cloud };
+
+const network = new Network(config.namePrefix, {
+    namePrefix: config.namePrefix,
+    cidr: config.network.cidr,
+    dnsServers: config.network.dnsServers,
+    externalNetwork: config.openstack.externalNetwork,
+    adminCidrs: config.network.adminCidrs,
+    userCidrs: config.network.userCidrs,
+    ports: { collectorPort: config.htcondor.collectorPort, schedulerPort: config.htcondor.schedulerPort },
+    tags: Object.entries(metadata).map(([k, v]) => `${k}=${v}`),
+}, onCloud);
+
+const image = openstack.images.getImageOutput({ name: config.openstack.image, mostRecent: true }, onCloud);
+const keyPair = new openstack.compute.Keypair(`${config.namePrefix}-operators`, {
+    name: `${config.namePrefix}-operators`,
+    publicKey: config.sshPublicKey,
+}, onCloud);
+
+const placement: VmPlacement = {
+    imageId: image.id,
+    networkId: network.networkId,
+    subnetCidr: config.network.cidr,
+    keyPairName: keyPair.name,
+    securityGroupNames: network.securityGroupNames,
+    externalNetwork: config.openstack.externalNetwork,
+    availabilityZone: config.openstack.availabilityZone,
+    metadata,
+    dependsOn: [network.routerInterface],
+};
+
+const cluster = new KubernetesCluster("kubernetes", {
+    config,
+    vms: vms.filter((v) => v.role === "control-plane" || v.role === "worker"),
+    placement,
+}, onCloud);
+
+const storage = new StorageController("storage", {
+    config, secrets, vm: vms.find((v) => v.role === "storage")!, placement,
+}, onCloud);
+
+const submit = new SubmitHost("submit", {
+    config, secrets, vm: vms.find((v) => v.role === "submit")!, placement,
+}, onCloud);
+
+export const environment = config.environment;
+export const networkId = network.networkId;
+export const kubernetesApiHost = cluster.apiHost;
+export const nfsServer = storage.nfsServer;
+export const submitHostAddress = submit.publicIp;
+export const vmCount = vms.length;

@@ -1,0 +1,66 @@
+/**
+ * What the render writes besides plan.json: one extractor per area, each a pure function from the
+ * recorded run to files (relative path -> text). Redaction is applied by the caller.
+ */
+import * as zlib from "zlib";
+import YAML from "yaml";
+import { OfflineRun, RecordedResource } from "./engine";
+
+export type Files = Record<string, string>;
+export type Extractor = (run: OfflineRun) => Files;
+
+/** The user-data text of an instance, inflated when it was gzip+base64 encoded. */
+export function decodeUserData(userData: string): string {
+    if (userData.startsWith("#cloud-config") || userData.startsWith("Content-Type")) return userData;
+    const bytes = Buffer.from(userData, "base64");
+    return bytes[0] === 0x1f && bytes[1] === 0x8b ? zlib.gunzipSync(bytes).toString() : userData;
+}
+
+export function instances(run: OfflineRun): RecordedResource[] {
+    return run.resources.filter((r) => r.type === "openstack:compute/instance:Instance");
+}
+
+/** cloud-init/<vm-name>.yaml: the exact user-data of every VM. */
+export const cloudInit: Extractor = (run) => Object.fromEntries(instances(run).map((r) => [
+    `cloud-init/${r.revealedInputs.name}.yaml`, decodeUserData(String(r.revealedInputs.userData ?? "")),
+]));
+
+/** The cloud-config document of a VM, parsed. */
+export function cloudConfigOf(run: OfflineRun, vmName: string): { write_files?: { path: string; content: string }[] } & Record<string, unknown> {
+    const vm = instances(run).find((r) => r.revealedInputs.name === vmName);
+    if (!vm) throw new Error(`no VM named ${vmName}`);
+    return YAML.parse(decodeUserData(String(vm.revealedInputs.userData)));
+}
+
+function kindOf(type: string): { group: string; version: string; kind: string } | undefined {
+    const m = /^kubernetes:([^:]+)\/([^:]+):(\w+)$/.exec(type);
+    if (!m) return undefined;
+    return { group: m[1] === "core" ? "" : m[1], version: m[2], kind: m[3] };
+}
+
+/** kubernetes/: every Kubernetes object as YAML; helm/: every Helm release with its values. */
+export const kubernetesObjects: Extractor = (run) => {
+    const files: Files = {};
+    for (const r of run.resources) {
+        if (r.type === "kubernetes:helm.sh/v3:Release") {
+            const i = r.revealedInputs;
+            files[`kubernetes/helm/${r.name}.yaml`] = YAML.stringify({
+                chart: i.chart, version: i.version, repository: (i.repositoryOpts as Record<string, unknown> | undefined)?.repo,
+                namespace: i.namespace, values: i.values ?? {},
+            }, { lineWidth: 0 });
+            continue;
+        }
+        const k = kindOf(r.type);
+        if (!k || r.type.startsWith("pulumi:providers") || k.kind.endsWith("List") || k.kind === "ConfigFile" || k.kind === "ConfigGroup") continue;
+        const i = r.revealedInputs;
+        const metadata = (i.metadata ?? {}) as { name?: string; namespace?: string };
+        const object = { apiVersion: k.group ? `${k.group}/${k.version}` : k.version, kind: k.kind, ...i };
+        delete (object as Record<string, unknown>).__defaults;
+        const ns = metadata.namespace ?? "_cluster";
+        files[`kubernetes/${ns}/${k.kind.toLowerCase()}-${metadata.name ?? r.name}.yaml`] = YAML.stringify(object, { lineWidth: 0 });
+    }
+    return files;
+};
+
+/** Every extractor the render runs; areas add theirs here. */
+export const EXTRACTORS: Extractor[] = [cloudInit, kubernetesObjects];

@@ -1,0 +1,181 @@
+/**
+ * The offline engine's provider stand-ins: what each resource type would report after
+ * creation. Keys and certificates are real (node:crypto and @peculiar/x509), so the program's
+ * own cryptography (CA hashes, token signatures) runs for real on them.
+ * Any invoke not listed here throws: a test never passes by accident.
+ */
+import "reflect-metadata"; // required by @peculiar/x509 (tsyringe)
+import * as crypto from "crypto";
+import * as x509 from "@peculiar/x509";
+import * as pulumi from "@pulumi/pulumi";
+import { offlineId, placeholderFloatingIp, seededBytes, seededString } from "./placeholders";
+
+x509.cryptoProvider.set(crypto.webcrypto as unknown as Crypto);
+
+type State = Record<string, unknown>;
+type Inputs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const ECDSA = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
+const RSA = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" } as const;
+
+function pemToDer(pem: string): Buffer {
+    return Buffer.from(pem.replace(/-----[^-]+-----/g, "").replace(/\s+/g, ""), "base64");
+}
+
+async function importPrivateKey(pem: string): Promise<{ key: CryptoKey; alg: typeof ECDSA | typeof RSA }> {
+    const keyObject = crypto.createPrivateKey(pem);
+    const alg = keyObject.asymmetricKeyType === "ec" ? ECDSA : RSA;
+    const der = keyObject.export({ type: "pkcs8", format: "der" });
+    const key = await crypto.webcrypto.subtle.importKey("pkcs8", der, alg, true, ["sign"]);
+    return { key: key as unknown as CryptoKey, alg };
+}
+
+async function publicKeyFromPrivate(pem: string): Promise<{ key: CryptoKey; alg: typeof ECDSA | typeof RSA }> {
+    const keyObject = crypto.createPublicKey(pem);
+    const alg = keyObject.asymmetricKeyType === "ec" ? ECDSA : RSA;
+    const der = keyObject.export({ type: "spki", format: "der" });
+    const key = await crypto.webcrypto.subtle.importKey("spki", der, alg, true, ["verify"]);
+    return { key: key as unknown as CryptoKey, alg };
+}
+
+function subjectName(subject: Inputs | undefined): string {
+    const s = (Array.isArray(subject) ? subject[0] : subject) ?? {};
+    const parts: string[] = [];
+    if (s.commonName) parts.push(`CN=${s.commonName}`);
+    for (const ou of [].concat(s.organizationalUnit ?? [])) parts.push(`OU=${ou}`);
+    for (const o of [].concat(s.organization ?? [])) parts.push(`O=${o}`);
+    return parts.join(", ") || "CN=offline";
+}
+
+function extensionsFor(inputs: Inputs, isCa: boolean): x509.Extension[] {
+    const uses: string[] = inputs.allowedUses ?? [];
+    let usage = 0;
+    if (uses.includes("digital_signature")) usage |= x509.KeyUsageFlags.digitalSignature;
+    if (uses.includes("key_encipherment")) usage |= x509.KeyUsageFlags.keyEncipherment;
+    if (uses.includes("cert_signing")) usage |= x509.KeyUsageFlags.keyCertSign;
+    if (uses.includes("crl_signing")) usage |= x509.KeyUsageFlags.cRLSign;
+    const ext: x509.Extension[] = [new x509.BasicConstraintsExtension(isCa, undefined, true)];
+    if (usage) ext.push(new x509.KeyUsagesExtension(usage, true));
+    const eku: string[] = [];
+    if (uses.includes("server_auth")) eku.push(x509.ExtendedKeyUsage.serverAuth);
+    if (uses.includes("client_auth")) eku.push(x509.ExtendedKeyUsage.clientAuth);
+    if (eku.length) ext.push(new x509.ExtendedKeyUsageExtension(eku));
+    const names = [
+        ...(inputs.dnsNames ?? []).map((v: string) => ({ type: "dns" as const, value: v })),
+        ...(inputs.ipAddresses ?? []).map((v: string) => ({ type: "ip" as const, value: v })),
+    ];
+    if (names.length) ext.push(new x509.SubjectAlternativeNameExtension(names));
+    return ext;
+}
+
+function validity(inputs: Inputs): { notBefore: Date; notAfter: Date } {
+    const notBefore = new Date(Date.UTC(2026, 0, 1));
+    const hours = Number(inputs.validityPeriodHours ?? 8760);
+    return { notBefore, notAfter: new Date(notBefore.getTime() + hours * 3600_000) };
+}
+
+async function privateKey(inputs: Inputs): Promise<State> {
+    const algorithm = inputs.algorithm ?? "RSA";
+    const pair = algorithm === "ECDSA"
+        ? crypto.generateKeyPairSync("ec", { namedCurve: inputs.ecdsaCurve === "P384" ? "P-384" : "P-256" })
+        : algorithm === "ED25519" ? crypto.generateKeyPairSync("ed25519")
+            : crypto.generateKeyPairSync("rsa", { modulusLength: Number(inputs.rsaBits ?? 2048) });
+    const privateKeyPem = pair.privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    const publicKeyPem = pair.publicKey.export({ type: "spki", format: "pem" }).toString();
+    return { ...inputs, privateKeyPem, privateKeyPemPkcs8: privateKeyPem, publicKeyPem, publicKeyOpenssh: "", publicKeyFingerprintSha256: "" };
+}
+
+async function selfSignedCert(name: string, inputs: Inputs): Promise<State> {
+    const { key, alg } = await importPrivateKey(inputs.privateKeyPem);
+    const publicKey = await publicKeyFromPrivate(inputs.privateKeyPem);
+    const subject = subjectName(inputs.subjects ?? inputs.subject);
+    const cert = await x509.X509CertificateGenerator.create({
+        serialNumber: seededBytes(name, 8).toString("hex"),
+        subject, issuer: subject, ...validity(inputs),
+        signingAlgorithm: alg, publicKey: publicKey.key, signingKey: key,
+        extensions: extensionsFor(inputs, Boolean(inputs.isCaCertificate)),
+    });
+    return { ...inputs, certPem: cert.toString("pem") };
+}
+
+async function certRequest(inputs: Inputs): Promise<State> {
+    // Carries the subject and the public key forward; LocallySignedCert reads them back.
+    const publicKeyPem = crypto.createPublicKey(inputs.privateKeyPem).export({ type: "spki", format: "pem" }).toString();
+    const request = Buffer.from(JSON.stringify({ publicKeyPem, inputs: { ...inputs, privateKeyPem: undefined } })).toString("base64");
+    return { ...inputs, certRequestPem: `-----BEGIN OFFLINE CERTIFICATE REQUEST-----\n${request}\n-----END OFFLINE CERTIFICATE REQUEST-----\n` };
+}
+
+async function locallySignedCert(name: string, inputs: Inputs): Promise<State> {
+    const request = JSON.parse(pemToDer(inputs.certRequestPem).toString());
+    const ca = new x509.X509Certificate(inputs.caCertPem);
+    const { key, alg } = await importPrivateKey(inputs.caPrivateKeyPem);
+    const publicKey = await publicKeyFromPrivate(request.publicKeyPem);
+    const cert = await x509.X509CertificateGenerator.create({
+        serialNumber: seededBytes(name, 8).toString("hex"),
+        subject: subjectName(request.inputs.subjects ?? request.inputs.subject), issuer: ca.subject, ...validity(inputs),
+        signingAlgorithm: alg, publicKey: publicKey.key, signingKey: key,
+        extensions: extensionsFor({ ...request.inputs, allowedUses: inputs.allowedUses }, Boolean(inputs.isCaCertificate)),
+    });
+    return { ...inputs, certPem: cert.toString("pem") };
+}
+
+/** What a resource reports after creation; inputs are echoed like a provider would. */
+export async function mockState(type: string, name: string, inputs: Inputs): Promise<{ id: string; state: State }> {
+    const id = offlineId(type.split(":").pop()!.toLowerCase(), name);
+    switch (type) {
+        case "openstack:compute/instance:Instance": {
+            const ip = inputs.networks?.[0]?.fixedIpV4 ?? "";
+            return { id, state: { ...inputs, accessIpV4: ip, networks: (inputs.networks ?? []).map((n: Inputs) => ({ ...n, fixedIpV4: n.fixedIpV4 ?? ip })) } };
+        }
+        case "openstack:networking/floatingIp:FloatingIp":
+            return { id, state: { ...inputs, address: placeholderFloatingIp(name) } };
+        case "openstack:blockstorage/volume:Volume":
+        case "openstack:blockstorage/volumeV3:VolumeV3":
+            // A Cinder volume id is a UUID; its first 20 characters name /dev/disk/by-id/virtio-*.
+            return { id: crypto.createHash("sha256").update(name).digest("hex").replace(/^(.{8})(.{4})(.{4})(.{4})(.{12}).*/, "$1-$2-$3-$4-$5"), state: inputs };
+        case "tls:index/privateKey:PrivateKey":
+            return { id, state: await privateKey(inputs) };
+        case "tls:index/selfSignedCert:SelfSignedCert":
+            return { id, state: await selfSignedCert(name, inputs) };
+        case "tls:index/certRequest:CertRequest":
+            return { id, state: await certRequest(inputs) };
+        case "tls:index/locallySignedCert:LocallySignedCert":
+            return { id, state: await locallySignedCert(name, inputs) };
+        case "random:index/randomString:RandomString":
+        case "random:index/randomPassword:RandomPassword":
+            return { id, state: { ...inputs, result: seededString(name, { length: Number(inputs.length), ...inputs }) } };
+        case "random:index/randomBytes:RandomBytes": {
+            const bytes = seededBytes(name, Number(inputs.length));
+            return { id, state: { ...inputs, base64: bytes.toString("base64"), hex: bytes.toString("hex") } };
+        }
+        case "random:index/randomId:RandomId": {
+            const bytes = seededBytes(name, Number(inputs.byteLength));
+            return { id, state: { ...inputs, hex: bytes.toString("hex"), b64Std: bytes.toString("base64"), b64Url: bytes.toString("base64url"), dec: BigInt(`0x${bytes.toString("hex")}`).toString() } };
+        }
+        case "docker:index/image:Image":
+        case "docker-build:index:Image":
+            return { id, state: { ...inputs, repoDigest: `${inputs.imageName ?? name}@sha256:${seededBytes(name, 32).toString("hex")}`, digest: `sha256:${seededBytes(name, 32).toString("hex")}` } };
+        case "command:remote:Command":
+        case "command:local:Command":
+            return { id, state: { ...inputs, stdout: "", stderr: "" } };
+        default:
+            if (type.startsWith("kubernetes:")) {
+                const metadata = { ...(inputs.metadata ?? {}) };
+                if (!metadata.name) metadata.name = name;
+                return { id: metadata.namespace ? `${metadata.namespace}/${metadata.name}` : metadata.name, state: { ...inputs, metadata } };
+            }
+            return { id, state: inputs };
+    }
+}
+
+/** Invokes the program may make, with offline answers. */
+export function mockCall(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+    switch (args.token) {
+        case "openstack:images/getImage:getImage":
+            return { id: offlineId("image", String(args.inputs.name)), name: args.inputs.name };
+        case "openstack:networking/getNetwork:getNetwork":
+            return { id: offlineId("network", String(args.inputs.name)), name: args.inputs.name, external: true };
+        default:
+            throw new Error(`the offline engine has no answer for invoke ${args.token}: add one in offline/mocks.ts`);
+    }
+}

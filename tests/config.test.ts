@@ -1,0 +1,149 @@
+/** Configuration validation: every bad input stops the program with a message naming key and stack file. */
+import { strict as assert } from "assert";
+import { ConfigValidationError, RawConfig, validateConfig, htcondorAdvisoryProblem } from "../components/config/validate";
+import { cidrsOverlap, parseCidr, rangeToCidrs } from "../components/config/cidr";
+import { plannedVms, quotaProblems, quotaUse } from "../components/config/quota";
+import { DEFAULTS } from "../components/config/defaults";
+import { runProgram } from "./harness/program";
+import { registeredBeforeFailure } from "../offline/engine";
+
+const GOOD: RawConfig = {
+    sshPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICMHfMeNXSjdokUYxpyuIWE069qGQiqhM4/MygGDNztg ops",
+    network: { adminCidrs: ["192.0.2.0/24"] },
+};
+const SECRETS = new Set(["s3AccessKeyId", "s3SecretAccessKey"]);
+
+function problems(raw: RawConfig, secretKeys = SECRETS): string[] {
+    try {
+        validateConfig(raw, { stack: "dev", secretKeys });
+        return [];
+    } catch (e) {
+        assert.ok(e instanceof ConfigValidationError, String(e));
+        return e.problems;
+    }
+}
+
+function expectProblem(raw: RawConfig, key: string, fragment: string, secretKeys = SECRETS): void {
+    const found = problems(raw, secretKeys);
+    const match = found.find((p) => p.startsWith(`incant:${key} `) && p.includes(fragment));
+    assert.ok(match, `expected a problem for incant:${key} containing "${fragment}", got:\n${found.join("\n")}`);
+    assert.ok(match!.endsWith("[Pulumi.dev.yaml]"), `message must name the stack file: ${match}`);
+}
+
+describe("config validation", () => {
+    it("accepts a minimal stack file and fills the paper's defaults", () => {
+        const c = validateConfig(GOOD, { stack: "dev", secretKeys: SECRETS });
+        assert.equal(c.nodes.workers.count, 7);
+        assert.equal(c.nodes.controlPlane.count, 1);
+        assert.deepEqual(c.quota, { vcpus: 92, ramGb: 168, blockStorageGb: 1000 });
+        assert.equal(c.namePrefix, "incant-dev");
+        assert.deepEqual(c.network.userCidrs, ["192.0.2.0/24"], "userCidrs default to adminCidrs");
+    });
+
+    const cases: [string, RawConfig, string, string][] = [
+        ["a count of zero", { nodes: { workers: { count: 0 } } }, "nodes.workers.count", "positive integer up to 10000 (got 0)"],
+        ["a negative count", { nodes: { workers: { count: -3 } } }, "nodes.workers.count", "positive integer"],
+        ["a count of the wrong type", { nodes: { workers: { count: "many" } } }, "nodes.workers.count", "must be an integer"],
+        ["two control planes", { nodes: { controlPlane: { count: 2 } } }, "nodes.controlPlane.count", "1 or 3"],
+        ["an unknown flavor", { nodes: { workers: { flavor: "huge" } } }, "nodes.workers.flavor", "unknown flavor \"huge\""],
+        ["a bad CIDR", { network: { adminCidrs: ["192.0.2.0/24"], cidr: "10.0.0.300/24" } }, "network.cidr", "IPv4 CIDR"],
+        ["host bits in a CIDR", { network: { adminCidrs: ["192.0.2.1/24"] } }, "network.adminCidrs[0]", "IPv4 CIDR"],
+        ["admin access from anywhere", { network: { adminCidrs: ["0.0.0.0/0"] } }, "network.adminCidrs[0]", "must not be 0.0.0.0/0"],
+        ["no admin CIDR", { network: { adminCidrs: [] } }, "network.adminCidrs", "at least one"],
+        ["overlapping pod and node networks", { network: { adminCidrs: ["192.0.2.0/24"], podCidr: "192.168.0.0/16" } }, "network.podCidr", "overlaps incant:network.cidr"],
+        ["overlapping service and pod networks", { network: { adminCidrs: ["192.0.2.0/24"], serviceCidr: "10.244.128.0/20" } }, "network.serviceCidr", "overlaps incant:network.podCidr"],
+        ["a subnet too small for the workers", { network: { adminCidrs: ["192.0.2.0/24"], cidr: "192.168.100.0/26" }, nodes: { workers: { count: 40 } } }, "network.cidr", "too few addresses"],
+        ["a missing SSH key", { sshPublicKey: undefined }, "sshPublicKey", "is required"],
+        ["a malformed SSH key", { sshPublicKey: "not a key" }, "sshPublicKey", "OpenSSH public key"],
+        ["an unknown key", { nodez: {} }, "nodez", "not a known key"],
+        ["a vulnerable HTCondor", { versions: { htcondor: "24.0.3" } }, "versions.htcondor", "HTCONDOR-2026-0001"],
+        ["an unpinned image", { images: { worker: "htcondor/execute:latest" } }, "images.worker", "pinned tag"],
+        ["a patch outside the minor", { versions: { kubernetes: "1.31", kubernetesPatch: "1.30.2" } }, "versions.kubernetesPatch", "not inside"],
+        ["duplicate user ids", { users: [{ name: "a", uid: 20001, iamSubject: "x" }, { name: "b", uid: 20001, iamSubject: "y" }] }, "users[1].uid", "duplicates"],
+        ["a system uid", { users: [{ name: "a", uid: 0, iamSubject: "x" }] }, "users[0].uid", "between 1000"],
+        ["an issuer without https", { iam: { issuer: "http://iam.example/" } }, "iam.issuer", "https://"],
+    ];
+    for (const [what, patch, key, fragment] of cases) {
+        it(`rejects ${what} (${key})`, () => expectProblem({ ...GOOD, ...patch }, key, fragment));
+    }
+
+    it("requires the S3 keys for static credentials, and only then", () => {
+        expectProblem(GOOD, "s3AccessKeyId", "is required when s3.credentials is \"static\"", new Set());
+        assert.deepEqual(problems({ ...GOOD, s3: { credentials: "sts" } }, new Set()), []);
+    });
+
+    it("rejects a secret set in clear (s3SecretAccessKey)", () => {
+        expectProblem({ ...GOOD, s3SecretAccessKey: "AKIA..." }, "s3SecretAccessKey", "must be set as a secret", new Set(["s3AccessKeyId"]));
+    });
+
+    it("lists every problem at once, one message each", () => {
+        const found = problems({ ...GOOD, nodes: { workers: { count: 0, flavor: "huge" } }, network: { adminCidrs: ["bad"] } });
+        assert.ok(found.length >= 3, found.join("\n"));
+        assert.ok(found.every((p) => /^incant:\S+ /.test(p)), found.join("\n"));
+    });
+
+    it("never prints a secret value", () => {
+        const secret = "SUPER-SECRET-VALUE-123";
+        const found = problems({ ...GOOD, s3SecretAccessKey: secret }, new Set(["s3AccessKeyId"]));
+        assert.ok(found.length > 0);
+        assert.ok(found.every((p) => !p.includes(secret)), found.join("\n"));
+    });
+});
+
+describe("quota check", () => {
+    it("fits the paper's 10 VMs in the Table 1 pool", () => {
+        const c = validateConfig(GOOD, { stack: "dev", secretKeys: SECRETS });
+        const vms = plannedVms(c);
+        assert.equal(vms.length, 10);
+        assert.deepEqual(quotaUse(vms), { vcpus: 38, ramGb: 76, blockStorageGb: 980 });
+        assert.deepEqual(quotaProblems(c), []);
+    });
+
+    it("counts every VM and the data volume, and names the quota key on overrun", () => {
+        const c = { ...DEFAULTS, namePrefix: "t" };
+        const bigger = { ...c, nodes: { ...c.nodes, storage: { ...c.nodes.storage, dataVolumeGb: 100 + 21 } } };
+        assert.deepEqual(quotaProblems(bigger), ["quota.blockStorageGb is exceeded: the VMs and volumes need 1001 GB of block storage but the pool has 1000"]);
+        const cpus = { ...c, nodes: { ...c.nodes, workers: { ...c.nodes.workers, count: 21 } } };
+        assert.ok(quotaProblems(cpus).some((p) => p.startsWith("quota.vcpus is exceeded: the VMs and volumes need 94 vCPU")));
+        assert.ok(quotaProblems(cpus).some((p) => p.startsWith("quota.ramGb")));
+    });
+
+    it("reports an overrun through validation with the stack file", () => {
+        expectProblem({ ...GOOD, nodes: { workers: { count: 30 } } }, "quota.vcpus", "is exceeded");
+    });
+});
+
+describe("CIDR arithmetic", () => {
+    it("detects overlap exactly at the edges", () => {
+        assert.ok(cidrsOverlap(parseCidr("10.0.0.0/24")!, parseCidr("10.0.0.255/32")!));
+        assert.ok(!cidrsOverlap(parseCidr("10.0.0.0/24")!, parseCidr("10.0.1.0/24")!));
+    });
+    it("covers an address range with the fewest blocks", () => {
+        assert.deepEqual(rangeToCidrs("192.168.100.32", 7), ["192.168.100.32/30", "192.168.100.36/31", "192.168.100.38/32"]);
+        assert.deepEqual(rangeToCidrs("192.168.100.32", 32), ["192.168.100.32/27"]);
+        assert.deepEqual(rangeToCidrs("10.0.0.255", 2), ["10.0.0.255/32", "10.0.1.0/32"]);
+    });
+});
+
+describe("HTCondor advisories", () => {
+    it("accepts fixed versions and rejects affected ones", () => {
+        assert.equal(htcondorAdvisoryProblem("24.0.22"), undefined);
+        assert.equal(htcondorAdvisoryProblem("25.13.3"), undefined);
+        assert.match(htcondorAdvisoryProblem("25.12.0")!, /HTCONDOR-2026-0002/);
+        assert.match(htcondorAdvisoryProblem("23.10.1")!, /HTCONDOR-2026-0001/);
+    });
+});
+
+describe("the program on bad config", () => {
+    it("fails before registering any resource", async () => {
+        let caught: unknown;
+        try {
+            await runProgram("dev", { nodes: { workers: { count: 0 } } });
+        } catch (e) {
+            caught = e;
+        }
+        assert.ok(caught instanceof Error, "the program must throw");
+        assert.deepEqual(registeredBeforeFailure(caught)?.map((r) => r.type), [], "no resource may be registered");
+        assert.match((caught as Error).message, /incant:nodes\.workers\.count must be a positive integer up to 10000 \(got 0\) \[Pulumi\.dev\.yaml\]/);
+    });
+});

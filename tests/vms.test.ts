@@ -1,0 +1,71 @@
+/** VM counts and shapes per environment, boot from volume, addresses and placement. */
+import { strict as assert } from "assert";
+import { INSTANCE, runProgram, ProgramRun } from "./harness/program";
+
+function shapes(run: ProgramRun): string[] {
+    return run.ofType(INSTANCE).map((i) => {
+        const role = (i.inputs.metadata as Record<string, string>).role;
+        const disk = (i.inputs.blockDevices as { volumeSize: number }[])[0].volumeSize;
+        return `${role}:${i.inputs.flavorName}:${disk}`;
+    });
+}
+
+function count(list: string[]): Record<string, number> {
+    return list.reduce<Record<string, number>>((acc, x) => ({ ...acc, [x]: (acc[x] ?? 0) + 1 }), {});
+}
+
+describe("VMs", () => {
+    it("dev: the paper's 8 cluster VMs of 4 vCPU / 8 GB / 100 GB plus storage and submit", async () => {
+        const run = await runProgram("dev");
+        assert.deepEqual(count(shapes(run)), {
+            "control-plane:large:100": 1, "worker:large:100": 7, "storage:medium:30": 1, "submit:large:50": 1,
+        });
+    });
+
+    it("prod: 3 control planes and 40 larger workers", async () => {
+        const run = await runProgram("prod");
+        assert.deepEqual(count(shapes(run)), {
+            "control-plane:large:100": 3, "worker:xlarge:200": 40, "storage:xlarge:50": 1, "submit:xlarge:200": 1,
+        });
+    });
+
+    it("follows the configured worker count", async () => {
+        const run = await runProgram("dev", { nodes: { workers: { count: 3 } } });
+        assert.equal(run.ofType(INSTANCE).filter((i) => (i.inputs.metadata as Record<string, string>).role === "worker").length, 3);
+    });
+
+    it("boots every VM from a volume of the image, with fixed addresses, tags and its role's group", async () => {
+        const run = await runProgram("dev");
+        const ips = new Set<string>();
+        for (const i of run.ofType(INSTANCE)) {
+            const [bd] = i.inputs.blockDevices as Record<string, unknown>[];
+            assert.equal(bd.sourceType, "image");
+            assert.equal(bd.destinationType, "volume");
+            assert.equal(bd.bootIndex, 0);
+            assert.equal(bd.deleteOnTermination, true);
+            const [net] = i.inputs.networks as { fixedIpV4: string }[];
+            assert.ok(!ips.has(net.fixedIpV4), "addresses are unique");
+            ips.add(net.fixedIpV4);
+            const meta = i.inputs.metadata as Record<string, string>;
+            assert.equal(meta.stack, "dev");
+            assert.equal(meta.environment, "dev");
+            assert.deepEqual(i.inputs.securityGroups, [`incant-dev-${meta.role}`]);
+            assert.equal(i.inputs.keyPair, "incant-dev-operators");
+        }
+        assert.ok(ips.has("192.168.100.10") && ips.has("192.168.100.20") && ips.has("192.168.100.21") && ips.has("192.168.100.32"));
+    });
+
+    it("spreads workers with a soft anti-affinity server group", async () => {
+        const run = await runProgram("dev");
+        const [group] = run.ofType("openstack:compute/serverGroup:ServerGroup");
+        assert.deepEqual(group.inputs.policies, ["soft-anti-affinity"]);
+        const workers = run.ofType(INSTANCE).filter((i) => (i.inputs.metadata as Record<string, string>).role === "worker");
+        assert.ok(workers.every((w) => (w.inputs.schedulerHints as { group: string }[])[0].group.startsWith("offline-")));
+    });
+
+    it("puts floating IPs only on the API control plane and the submit host", async () => {
+        const run = await runProgram("dev");
+        const assoc = run.ofType("openstack:compute/floatingIpAssociate:FloatingIpAssociate").map((a) => a.inputs.fixedIp).sort();
+        assert.deepEqual(assoc, ["192.168.100.10", "192.168.100.21"]);
+    });
+});
