@@ -1,0 +1,102 @@
+/**
+ * `npm run bench [-- --sizes 7,100,500,1000 --runs 3]`
+ *
+ * Runs the real program on the offline engine for the dev layout and for larger worker counts
+ * (same code, generated configs), in one child process per size: a warm-up run, then `runs`
+ * measured runs. Reports median wall time, peak memory (max RSS of the child), resource count,
+ * the critical path length and the ratio to the dev layout. Results go to docs/benchmarks.md by
+ * hand; the last line printed is a one-line summary. A benchmark, never a test.
+ */
+import { spawnSync } from "child_process";
+import * as os from "os";
+import * as path from "path";
+import { runOffline } from "../offline/engine";
+import { criticalPath } from "../offline/graph";
+import { readStackFile } from "../offline/stackfile";
+import { SECRET_KEYS, NAMESPACE } from "../components/config/validate";
+
+const ROOT = path.resolve(__dirname, "..");
+
+interface SizeResult {
+    workers: number;
+    medianMs: number;
+    runsMs: number[];
+    maxRssMb: number;
+    resources: number;
+    criticalPath: number;
+    chain: string[];
+}
+
+/** The dev stack file with `workers` workers, a subnet and a quota large enough for them. */
+export function benchConfig(workers: number): ReturnType<typeof readStackFile> {
+    const stack = readStackFile(path.join(ROOT, "Pulumi.dev.yaml"), "incant", SECRET_KEYS.map((k) => `${NAMESPACE}:${k}`));
+    if (workers !== 7) {
+        const prefix = 32 - Math.ceil(Math.log2(32 + workers + 1));
+        stack.config["incant:network"] = JSON.stringify({ ...JSON.parse(stack.config["incant:network"]), cidr: `172.20.0.0/${Math.min(prefix, 24)}` });
+        stack.config["incant:nodes"] = JSON.stringify({ workers: { count: workers } });
+        stack.config["incant:quota"] = JSON.stringify({ vcpus: 100_000, ramGb: 1_000_000, blockStorageGb: 10_000_000 });
+    }
+    return stack;
+}
+
+async function child(workers: number, runs: number): Promise<void> {
+    const stack = benchConfig(workers);
+    const once = async () => {
+        const start = process.hrtime.bigint();
+        const run = await runOffline({ project: stack.project, stack: stack.stack, config: stack.config, secretKeys: stack.secretKeys });
+        return { ms: Number(process.hrtime.bigint() - start) / 1e6, run };
+    };
+    await once(); // warm-up: module loading and JIT
+    const times: number[] = [];
+    let last = await once();
+    times.push(last.ms);
+    for (let i = 1; i < runs; i++) {
+        last = await once();
+        times.push(last.ms);
+    }
+    const cp = criticalPath(last.run.resources);
+    const sorted = [...times].sort((a, b) => a - b);
+    const result: SizeResult = {
+        workers, medianMs: sorted[Math.floor(sorted.length / 2)], runsMs: times,
+        maxRssMb: process.resourceUsage().maxRSS / 1024, resources: last.run.resources.length,
+        criticalPath: cp.length, chain: cp.chain,
+    };
+    process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
+}
+
+function parent(sizes: number[], runs: number): void {
+    const results: SizeResult[] = [];
+    for (const workers of sizes) {
+        const r = spawnSync(process.execPath, ["--max-old-space-size=8192", "-r", "ts-node/register/transpile-only", __filename, "--child", String(workers), "--runs", String(runs)],
+            { cwd: ROOT, encoding: "utf8", maxBuffer: 64 * 1024 * 1024, timeout: 30 * 60_000 });
+        const line = r.stdout.split("\n").find((l) => l.startsWith("RESULT "));
+        if (r.status !== 0 || !line) throw new Error(`size ${workers} failed:\n${r.stderr.slice(-4000)}`);
+        results.push(JSON.parse(line.slice(7)) as SizeResult);
+        const x = results[results.length - 1];
+        console.log(`workers=${x.workers}: median ${x.medianMs.toFixed(0)} ms (runs ${x.runsMs.map((t) => t.toFixed(0)).join(", ")}), ` +
+            `peak RSS ${x.maxRssMb.toFixed(0)} MB, ${x.resources} resources, critical path ${x.criticalPath}`);
+    }
+    const base = results[0];
+    console.log("\n| workers | resources | median wall (ms) | ratio to dev | peak RSS (MB) | critical path |");
+    console.log("|---:|---:|---:|---:|---:|---:|");
+    for (const x of results) {
+        console.log(`| ${x.workers} | ${x.resources} | ${x.medianMs.toFixed(0)} | ${(x.medianMs / base.medianMs).toFixed(2)} | ${x.maxRssMb.toFixed(0)} | ${x.criticalPath} |`);
+    }
+    console.log(`\nCritical path at ${results[results.length - 1].workers} workers:\n  ${results[results.length - 1].chain.join("\n  ")}`);
+    console.log(`\nmachine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? "?"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
+    const last = results[results.length - 1];
+    console.log(`bench: ${results.map((x) => `${x.workers}w ${x.medianMs.toFixed(0)}ms`).join(", ")}; ` +
+        `${last.workers} workers cost ${(last.medianMs / base.medianMs).toFixed(1)}x dev; critical path ${results.map((x) => x.criticalPath).join("/")}`);
+}
+
+function argValue(flag: string): string | undefined {
+    const i = process.argv.indexOf(flag);
+    return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+const runs = Number(argValue("--runs") ?? 3);
+if (argValue("--child")) {
+    child(Number(argValue("--child")), runs).catch((e) => { console.error(e); process.exit(1); });
+} else if (require.main === module) {
+    parent((argValue("--sizes") ?? "7,100,500,1000").split(",").map(Number), runs);
+}
