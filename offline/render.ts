@@ -12,6 +12,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { SECRET_KEYS, NAMESPACE } from "../components/config/validate";
 import { validateConfig } from "../components/config/validate";
 import { EXTRACTORS } from "./artifacts";
+import { checkPolicies, mandatoryViolations, PolicyReport, renderPolicyReport } from "./policy";
 import { OfflineRun, runOffline, SECRET_MARKER } from "./engine";
 import { makeRedactor, secretStrings } from "./redact";
 import { projectName, readStackFile, StackConfig } from "./stackfile";
@@ -78,28 +79,37 @@ export function renderFiles(stack: StackConfig, run: OfflineRun, showSecrets: bo
     return files;
 }
 
-export async function render(opts: RenderOptions): Promise<{ outDir: string; files: Record<string, string>; run: OfflineRun }> {
+export async function render(opts: RenderOptions): Promise<{ outDir: string; files: Record<string, string>; run: OfflineRun; policy: PolicyReport }> {
     const stack = loadStack(opts);
     const outDir = path.resolve(opts.out ?? path.join(ROOT, "rendered", stack.stack));
     // A failed render must not leave an older plan behind that looks current.
     fs.rmSync(outDir, { recursive: true, force: true });
     const run = await runOffline({ project: stack.project, stack: stack.stack, config: stack.config, secretKeys: stack.secretKeys });
     const files = renderFiles(stack, run, opts.showSecrets);
+    // The CrossGuard pack on the mocked resources (policy/): policy.md; mandatory violations fail main().
+    const policy = await checkPolicies(run);
+    files["policy.md"] = renderPolicyReport(policy);
     for (const [name, text] of Object.entries(files)) {
         const file = path.join(outDir, name);
         fs.mkdirSync(path.dirname(file), { recursive: true });
         fs.writeFileSync(file, text, { mode: opts.showSecrets ? 0o600 : 0o644 });
     }
-    return { outDir, files, run };
+    return { outDir, files, run, policy };
 }
 
 async function main(): Promise<void> {
     const opts = parseArgs(process.argv.slice(2));
     try {
-        const { outDir, files, run } = await render(opts);
+        const { outDir, files, run, policy } = await render(opts);
         const vms = run.resources.filter((r) => r.type === "openstack:compute/instance:Instance").length;
         console.log(`rendered ${run.resources.length} resources (${vms} VMs) and ${Object.keys(files).length} files to ${path.relative(process.cwd(), outDir) || "."}`);
         if (opts.showSecrets) console.log("WARNING: --show-secrets: the files contain secrets in clear; do not commit or share them");
+        const blocking = mandatoryViolations(policy);
+        for (const v of blocking) console.error(`policy ${v.policy}: ${v.type} ${v.name}: ${v.message}`);
+        if (blocking.length) {
+            console.error(`render failed: ${blocking.length} mandatory policy violation(s), see policy.md`);
+            process.exitCode = 1;
+        }
     } catch (e) {
         const message = e instanceof pulumi.RunError || (e instanceof Error && e.name === "ConfigValidationError") ? e.message : e instanceof Error ? e.stack ?? e.message : String(e);
         console.error(`render failed: ${message}`);
