@@ -2,6 +2,10 @@
  * The reusable VM building block: a Nova server booting from a Cinder volume of the configured
  * size, on the facility network with a fixed address, security groups by name, optional
  * floating IP, metadata tags, and cloud-init user-data.
+ *
+ * Deliberately not a ComponentResource: its resources are children of the role's component
+ * (KubernetesCluster, StorageController, SubmitHost), which keeps one registration per worker
+ * instead of two — the program's cost grows with the number of workers (docs/benchmarks.md).
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
@@ -29,14 +33,15 @@ export interface VirtualMachineArgs {
     dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
-export class VirtualMachine extends pulumi.ComponentResource {
+export class VirtualMachine {
     public readonly instance: openstack.compute.Instance;
     public readonly fixedIp: string;
     public readonly floatingIp?: pulumi.Output<string>;
 
-    constructor(name: string, args: VirtualMachineArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("incant:compute:VirtualMachine", name, {}, opts);
+    /** `parent` is the role's component; the provider is inherited from it. */
+    constructor(name: string, args: VirtualMachineArgs, opts: { parent: pulumi.Resource }) {
         const { vm } = args;
+        const parent = { parent: opts.parent };
         this.fixedIp = args.fixedIp;
         this.instance = new openstack.compute.Instance(name, {
             name: vm.name,
@@ -58,20 +63,19 @@ export class VirtualMachine extends pulumi.ComponentResource {
             metadata: { ...args.metadata, role: vm.role },
             tags: Object.entries({ ...args.metadata, role: vm.role }).map(([k, v]) => `${k}=${v}`),
             // New user-data replaces the server; the stack owner sees it in the preview diff.
-        }, { parent: this, dependsOn: args.dependsOn });
+        }, { ...parent, dependsOn: args.dependsOn });
 
         if (args.floatingIpPool) {
             const fip = new openstack.networking.FloatingIp(`${name}-fip`, {
                 pool: args.floatingIpPool,
                 description: `${vm.name} (${vm.role})`,
-            }, { parent: this });
+            }, parent);
             new openstack.compute.FloatingIpAssociate(`${name}-fip-assoc`, {
                 floatingIp: fip.address,
                 instanceId: this.instance.id,
                 fixedIp: args.fixedIp,
-            }, { parent: this });
+            }, parent);
             this.floatingIp = fip.address;
         }
-        this.registerOutputs({ id: this.instance.id, fixedIp: this.fixedIp, floatingIp: this.floatingIp });
     }
 }
