@@ -1,0 +1,317 @@
+/**
+ * The HTCondor configuration each daemon of the pool receives, and the submit host's, as data
+ * (an ordered list of settings) serialised by `renderCondorConfig`.
+ *
+ * Design (docs: components/htcondor/README.md):
+ * - Security: `use security:recommended_v24_0` (authentication, encryption and integrity
+ *   required), then every ALLOW_* list the daemons consult written out, because the metaknob and
+ *   the images leave READ and WRITE open to `*`. READ needs authentication too.
+ * - Identities: daemons authenticate with IDTOKENS as `startd@<domain>` / `schedd@<domain>`
+ *   (tokens.ts); the central manager holds the POOL key and is `condor@<domain>`; users
+ *   authenticate with SciTokens from INDIGO-IAM, mapped by anchored regexes to `<user>@<domain>`;
+ *   operators inside a pod (kubectl exec, FS authentication) are `root@<domain>`.
+ *   Only the collector can verify IDTOKENS (it alone has the key): the negotiator reaches the
+ *   schedd through the session the schedd gives the collector, and schedd and startds talk
+ *   through match sessions ("Daemon-to-Daemon Connections", HTCondor admin manual, Security).
+ * - Network: pods share one PRIVATE_NETWORK_NAME and reach each other on pod addresses; the
+ *   collector and the schedd sit behind NodePorts equal to their container ports and advertise
+ *   TCP_FORWARDING_HOST = a node address, so the submit host (outside the pod network) gets
+ *   addresses it can reach; startds are behind CCB at the collector (FACTS.md, HTCondor).
+ */
+import { FacilityConfig, FacilityUser } from "../config/schema";
+import { PoolEndpoints } from "./types";
+import { tokenIdentity } from "./tokens";
+
+/** One line of an HTCondor configuration file. */
+export type ConfigEntry =
+    | { comment: string }
+    | { use: string }
+    | { key: string; value: string | number | boolean | readonly string[] };
+
+const KEY_RE = /^[A-Za-z_][A-Za-z0-9_.]*$/;
+
+/** Serialises settings as `KEY = value` lines; lists are comma-separated. */
+export function renderCondorConfig(entries: ConfigEntry[]): string {
+    return entries.map((e) => {
+        if ("comment" in e) return e.comment.split("\n").map((l) => `# ${l}`.trimEnd()).join("\n");
+        if ("use" in e) return `use ${e.use}`;
+        if (!KEY_RE.test(e.key)) throw new Error(`invalid HTCondor configuration key "${e.key}"`);
+        const value = Array.isArray(e.value) ? e.value.join(", ") : String(e.value);
+        // A newline ends the value; a trailing backslash would continue it onto the next line.
+        if (/[\r\n]/.test(value) || value.endsWith("\\")) throw new Error(`invalid value for ${e.key}: ${JSON.stringify(value)}`);
+        return `${e.key} = ${value}`;
+    }).join("\n") + "\n";
+}
+
+/** Where the pods find what the program gives them (mounted by manifests.ts). */
+export const PATHS = {
+    /** The POOL signing key, copied there by the image's update-secrets from passwords-orig.d. */
+    signingKey: "/etc/condor/passwords.d/POOL",
+    /** TLS server certificate and key, mounted from a Secret (root-only key, like the POOL key). */
+    tlsDir: "/etc/condor/incant-tls",
+    hostCert: "/etc/condor/incant-tls/hostcert.pem",
+    hostKey: "/etc/condor/incant-tls/hostkey.pem",
+    /** The SciTokens map file (CERTIFICATE_MAPFILE). */
+    mapfile: "/etc/condor/incant/mapfile",
+    /** The pool CA on the submit host (AUTH_SSL_CLIENT_CAFILE). */
+    submitHostCa: "/etc/condor/incant/pool-ca.pem",
+} as const;
+
+/** The shared port of a startd pod (HTCondor's default, not exposed outside the pod network). */
+export const WORKER_PORT = 9618;
+
+/** User names that would collide with the pool's own identities. */
+export const RESERVED_USER_NAMES = ["root", "condor", "startd", "schedd", "submit", "nobody"];
+
+/** Everything the configuration files depend on, resolved from the stack config and the cluster. */
+export interface PoolSettings {
+    /** TRUST_DOMAIN and UID_DOMAIN. */
+    trustDomain: string;
+    /** Collector Service DNS name (also its certificate name and HOST_ALIAS). */
+    collectorHostName: string;
+    /** Collector port: container port = Service port = NodePort. */
+    collectorPort: number;
+    /** Schedd certificate name (its HOST_ALIAS). */
+    scheddHostName: string;
+    /** SCHEDD_NAME. */
+    scheddName: string;
+    /** Schedd shared port: container port = Service port = NodePort. */
+    schedulerPort: number;
+    /** The node address the submit host uses for NodePorts (TCP_FORWARDING_HOST). */
+    nodeAddress: string;
+    /** PRIVATE_NETWORK_NAME shared by every pod of the pool. */
+    privateNetworkName: string;
+    /** IAM issuer of users' SciTokens (with its trailing slash). */
+    issuer: string;
+    /** SCITOKENS_SERVER_AUDIENCE. */
+    audience: string;
+    users: FacilityUser[];
+    /** CVMFS repositories the workers mount (advertised in the startd ad). */
+    cvmfsRepositories: string[];
+}
+
+/** The settings of a pool in namespace `namespace`, reachable at `nodeAddress`. */
+export function poolSettings(config: FacilityConfig, namespace: string, nodeAddress: string): PoolSettings {
+    const td = config.htcondor.trustDomain;
+    return {
+        trustDomain: td,
+        // Resolvable in every pod through the resolv.conf search list, whatever the cluster domain.
+        collectorHostName: `condor.${namespace}.svc`,
+        collectorPort: config.htcondor.collectorPort,
+        scheddHostName: `schedd.${namespace}.svc`,
+        scheddName: `schedd@${td}`,
+        schedulerPort: config.htcondor.schedulerPort,
+        nodeAddress,
+        privateNetworkName: `${namespace}-pods.${td}`,
+        issuer: config.iam.issuer,
+        audience: config.iam.audience ?? td,
+        users: config.users,
+        cvmfsRepositories: config.cvmfs.repositories,
+    };
+}
+
+/** The endpoints the submit host needs (types.ts). */
+export function poolEndpoints(s: PoolSettings): PoolEndpoints {
+    return {
+        collectorAddress: `${s.nodeAddress}:${s.collectorPort}`,
+        scheddAddress: `${s.nodeAddress}:${s.schedulerPort}`,
+        scheddName: s.scheddName,
+        trustDomain: s.trustDomain,
+        collectorHostName: s.collectorHostName,
+        scheddHostName: s.scheddHostName,
+    };
+}
+
+/** PCRE2 escaping of a literal. */
+export function regexLiteral(text: string): string {
+    return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/**
+ * CERTIFICATE_MAPFILE: one anchored line per user, mapping "<iss>,<sub>" (the name SciTokens
+ * authentication produces) to `<user>@<domain>`; nothing else maps to a user. The key field is a
+ * regex (CERTIFICATE_MAPFILE_ASSUME_HASH_KEYS is false, set explicitly below).
+ */
+export function renderMapfile(s: Pick<PoolSettings, "issuer" | "users" | "trustDomain">): string {
+    const lines = s.users.map((u) => {
+        if (/\s/.test(u.iamSubject) || /\s/.test(s.issuer)) throw new Error(`IAM subject of ${u.name} and the issuer may not contain whitespace`);
+        return `SCITOKENS ^${regexLiteral(s.issuer)},${regexLiteral(u.iamSubject)}$ ${u.name}@${s.trustDomain}`;
+    });
+    // FS (kubectl exec in the pod) keeps HTCondor's default mapping; UID_DOMAIN is appended.
+    return ["# INCANT: IAM subjects -> facility users (anchored; rendered by the Pulumi program)", ...lines, "FS ^(.*)$ \\1", ""].join("\n");
+}
+
+const id = (who: string, s: PoolSettings) => `${who}@${s.trustDomain}`;
+const userIds = (s: PoolSettings) => s.users.map((u) => id(u.name, s));
+
+/** Settings every daemon of the pool shares. */
+function common(s: PoolSettings, role: string, methods: string[],
+    collectorHost = `${s.collectorHostName}:${s.collectorPort}`): ConfigEntry[] {
+    return [
+        { comment: `INCANT HTCondor pool: ${role}. Rendered by the Pulumi program (components/htcondor/config.ts);\nedits inside the pod are lost on restart.` },
+        { use: "security:recommended_v24_0" },
+        { key: "TRUST_DOMAIN", value: s.trustDomain },
+        { key: "UID_DOMAIN", value: "$(TRUST_DOMAIN)" },
+        // The metaknob relaxes READ; require authentication (and encryption, integrity) everywhere.
+        { key: "SEC_DEFAULT_AUTHENTICATION", value: "REQUIRED" },
+        { key: "SEC_DEFAULT_ENCRYPTION", value: "REQUIRED" },
+        { key: "SEC_DEFAULT_INTEGRITY", value: "REQUIRED" },
+        { key: "SEC_READ_AUTHENTICATION", value: "REQUIRED" },
+        { key: "SEC_DEFAULT_AUTHENTICATION_METHODS", value: methods },
+        { key: "COLLECTOR_HOST", value: collectorHost },
+        // Pods reach each other directly on pod addresses; outsiders use the public ones.
+        { key: "PRIVATE_NETWORK_NAME", value: s.privateNetworkName },
+    ];
+}
+
+/** Settings of a daemon published through a NodePort (collector, schedd). */
+function behindNodePort(s: PoolSettings, port: number, alias: string): ConfigEntry[] {
+    return [
+        { comment: "Published through a NodePort equal to the container port: advertise the node address,\nand the pod address to pods of the same PRIVATE_NETWORK_NAME." },
+        { key: "SHARED_PORT_PORT", value: port },
+        { key: "TCP_FORWARDING_HOST", value: s.nodeAddress },
+        { key: "PRIVATE_NETWORK_INTERFACE", value: "$ENV(POD_IP)" },
+        // The name clients verify in our certificate (SSL host check uses the address's alias).
+        { key: "HOST_ALIAS", value: alias },
+    ];
+}
+
+/** SciTokens (users from IAM) over TLS. */
+function sciTokens(s: PoolSettings): ConfigEntry[] {
+    return [
+        { comment: "Users: SciTokens from INDIGO-IAM, over TLS, mapped by the anchored map file." },
+        { key: "AUTH_SSL_SERVER_CERTFILE", value: PATHS.hostCert },
+        { key: "AUTH_SSL_SERVER_KEYFILE", value: PATHS.hostKey },
+        { key: "SCITOKENS_SERVER_AUDIENCE", value: s.audience },
+        { key: "CERTIFICATE_MAPFILE", value: PATHS.mapfile },
+        { key: "CERTIFICATE_MAPFILE_ASSUME_HASH_KEYS", value: false },
+    ];
+}
+
+type Level = "READ" | "WRITE" | "DAEMON" | "NEGOTIATOR" | "ADMINISTRATOR" | "ADVERTISE_MASTER" | "ADVERTISE_STARTD" | "ADVERTISE_SCHEDD";
+
+/** ALLOW_<level> lines; a level left out is denied to everyone but HTCondor's internal sessions. */
+function allow(lists: Partial<Record<Level, string[]>>): ConfigEntry[] {
+    return [
+        { comment: "Authorization, explicitly (the images' defaults and the metaknob allow READ and WRITE to *)." },
+        ...Object.entries(lists).map(([level, who]): ConfigEntry => ({ key: `ALLOW_${level}`, value: who })),
+    ];
+}
+
+/** Collector + negotiator: the only holder of the POOL key. */
+export function centralManagerConfig(s: PoolSettings): ConfigEntry[] {
+    const condor = id("condor", s);
+    const root = id("root", s);
+    const startd = tokenIdentity("startd", s.trustDomain);
+    const schedd = tokenIdentity("schedd", s.trustDomain);
+    return [
+        // Its own daemons reach the collector on loopback (no hairpin through its Service).
+        ...common(s, "central manager (collector, negotiator)", ["FS", "IDTOKENS", "SCITOKENS"], `127.0.0.1:${s.collectorPort}`),
+        ...behindNodePort(s, s.collectorPort, s.collectorHostName),
+        { key: "SEC_TOKEN_POOL_SIGNING_KEY_FILE", value: PATHS.signingKey },
+        ...sciTokens(s),
+        ...allow({
+            // Users query the pool (condor_status, condor_submit -remote locates the schedd).
+            READ: [condor, startd, schedd, root, ...userIds(s)],
+            WRITE: [condor, root],
+            DAEMON: [condor],
+            NEGOTIATOR: [condor],
+            ADMINISTRATOR: [condor, root],
+            ADVERTISE_MASTER: [condor, startd, schedd],
+            ADVERTISE_STARTD: [startd],
+            ADVERTISE_SCHEDD: [schedd],
+        }),
+    ];
+}
+
+/** The access point: the schedd the submit host's condor_submit talks to. */
+export function schedulerConfig(s: PoolSettings): ConfigEntry[] {
+    const condor = id("condor", s);
+    const root = id("root", s);
+    const users = userIds(s);
+    return [
+        // As a server the schedd authenticates users only (it cannot verify IDTOKENS: no key);
+        // as a client it presents its IDTOKEN to the collector.
+        ...common(s, "scheduler (schedd)", ["FS", "SCITOKENS"]),
+        { key: "SEC_CLIENT_AUTHENTICATION_METHODS", value: ["FS", "IDTOKENS"] },
+        { key: "SCHEDD_NAME", value: s.scheddName },
+        ...behindNodePort(s, s.schedulerPort, s.scheddHostName),
+        ...sciTokens(s),
+        ...allow({
+            READ: [condor, root, ...users],
+            WRITE: [root, ...users],
+            DAEMON: [condor],
+            NEGOTIATOR: [condor],
+            ADMINISTRATOR: [root],
+        }),
+    ];
+}
+
+/** An execute point: one partitionable slot sized from the pod's requests. */
+export function workerConfig(s: PoolSettings): ConfigEntry[] {
+    const condor = id("condor", s);
+    const root = id("root", s);
+    return [
+        ...common(s, "worker (startd)", ["FS", "IDTOKENS"]),
+        { comment: "Behind the pod network's NAT: reverse connections through CCB at the collector." },
+        { key: "CCB_ADDRESS", value: "$(COLLECTOR_HOST)" },
+        { comment: "Slot size = the container's requests (downward API env), not the node's." },
+        { key: "NUM_CPUS", value: "$ENV(NUM_CPUS)" },
+        { key: "MEMORY", value: "$ENV(MEMORY)" },
+        { comment: "Jobs run as their owners (accounts added at start from the users list), not as slotN users." },
+        { key: "STARTER_ALLOW_RUNAS_OWNER", value: true },
+        { key: "HasCvmfs", value: true },
+        { key: "CvmfsRepositories", value: `"${s.cvmfsRepositories.join(",")}"` },
+        { key: "STARTD_ATTRS", value: "$(STARTD_ATTRS) HasCvmfs CvmfsRepositories" },
+        ...allow({
+            READ: [condor, root],
+            WRITE: [condor, root],
+            DAEMON: [condor],
+            NEGOTIATOR: [condor],
+            ADMINISTRATOR: [root],
+        }),
+    ];
+}
+
+/**
+ * The submit host's HTCondor configuration (the submit container's config.d/50-incant-pool.conf).
+ *
+ * condor_submit talks to the pool's schedd, remotely (`condor_submit -remote <scheddName>`, or
+ * SCHEDD_HOST below): it asks the collector where the schedd is, then spools the job to the
+ * schedd's NodePort. The submit host runs no schedd of its own, because a schedd must accept
+ * connections from the negotiator and from the execute pods, and a VM outside the pod network
+ * would need inbound flows from NAT-ed pods that the port registry does not open; with the schedd
+ * inside the pool, the submit host only ever connects out (collector and schedd NodePorts).
+ *
+ * Users authenticate with their IAM token (SciTokens, e.g. BEARER_TOKEN_FILE from oidc-agent)
+ * to both; the container needs `collectorHostName` mapped to the node address in /etc/hosts and
+ * the pool CA at PATHS.submitHostCa. The host holds no pool credential.
+ */
+export function renderSubmitHostConfig(endpoints: PoolEndpoints, config: Pick<FacilityConfig, "iam">): string {
+    const port = endpoints.collectorAddress.split(":").pop();
+    if (!endpoints.collectorHostName) throw new Error("the submit host configuration needs the collector's host name (PoolEndpoints.collectorHostName)");
+    return renderCondorConfig([
+        { comment: "INCANT submit host: remote submission to the pool's schedd (components/htcondor/config.ts)." },
+        { use: "security:recommended_v24_0" },
+        { key: "TRUST_DOMAIN", value: endpoints.trustDomain },
+        { key: "UID_DOMAIN", value: "$(TRUST_DOMAIN)" },
+        { key: "COLLECTOR_HOST", value: `${endpoints.collectorHostName}:${port}` },
+        { key: "SCHEDD_HOST", value: endpoints.scheddName },
+        { comment: `Tools authenticate users with their IAM token (issuer ${config.iam.issuer}) and verify the pool's certificates.` },
+        { key: "SEC_CLIENT_AUTHENTICATION", value: "REQUIRED" },
+        { key: "SEC_CLIENT_ENCRYPTION", value: "REQUIRED" },
+        { key: "SEC_CLIENT_INTEGRITY", value: "REQUIRED" },
+        { key: "SEC_CLIENT_AUTHENTICATION_METHODS", value: ["SCITOKENS"] },
+        { key: "AUTH_SSL_CLIENT_CAFILE", value: PATHS.submitHostCa },
+    ]);
+}
+
+/** /etc/hosts entries the submit container needs (compose `extra_hosts`). */
+export function submitHostAliases(endpoints: PoolEndpoints): { host: string; ip: string }[] {
+    return endpoints.collectorHostName ? [{ host: endpoints.collectorHostName, ip: endpoints.collectorAddress.split(":")[0] }] : [];
+}
+
+/** The users file read by the pods' pre-exec.sh: "<name> <uid>" per line. */
+export function renderUsersFile(users: FacilityUser[]): string {
+    return users.map((u) => `${u.name} ${u.uid}`).join("\n") + (users.length ? "\n" : "");
+}

@@ -1,0 +1,394 @@
+/**
+ * The pool's Kubernetes objects, as typed data (pure functions; pool.ts registers them).
+ *
+ * Pods follow Pod Security "baseline" (the namespace enforces it; "restricted" is only warned
+ * about, because HTCondor's master must run as root to start jobs as their owners): not
+ * privileged, every capability dropped and only the baseline-permitted ones the daemons need
+ * added back, RuntimeDefault seccomp, no privilege escalation, no service-account token,
+ * requests = limits for the workers (Guaranteed QoS: the slot is exactly the request).
+ * Shared storage is mounted by the kubelet (NFS PersistentVolumes, the CVMFS CSI driver), never
+ * by a privileged container.
+ */
+import * as path from "path";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { FlavorSize } from "../config/schema";
+import { NfsShare } from "../storage/types";
+import { PATHS, WORKER_PORT } from "./config";
+import { cvmfsVolumeMounts, CVMFS_CLAIM } from "./cvmfs";
+
+type Input<T> = pulumi.Input<T>;
+type PodSpec = k8s.types.input.core.v1.PodSpec;
+type Container = k8s.types.input.core.v1.Container;
+type Volume = k8s.types.input.core.v1.Volume;
+type VolumeMount = k8s.types.input.core.v1.VolumeMount;
+type Metadata = k8s.types.input.meta.v1.ObjectMeta;
+
+/** The three daemons of the pool. */
+export type PoolRole = "central-manager" | "scheduler" | "worker";
+export const POOL_ROLES: readonly PoolRole[] = ["central-manager", "scheduler", "worker"];
+
+/** Names of the Services: `condor` is the official images' contract (CONDOR_SERVICE_HOST). */
+export const COLLECTOR_SERVICE = "condor";
+export const SCHEDD_SERVICE = "schedd";
+
+/** Kubernetes object names of the pool's Secrets. */
+export const SECRETS = {
+    signingKey: "htcondor-pool-signing-key",
+    startdToken: "htcondor-startd-token",
+    scheddToken: "htcondor-schedd-token",
+    centralManagerTls: "htcondor-central-manager-tls",
+    schedulerTls: "htcondor-scheduler-tls",
+} as const;
+
+/** Key of the role's HTCondor configuration inside its ConfigMap (copied to config.d by the image). */
+export const CONFIG_KEY = "50-incant.conf";
+/** The annotation whose change restarts a role's pods (config, tokens, key, certificates). */
+export const CHECKSUM_ANNOTATION = "incant.cloud.infn.it/config-checksum";
+
+export function labels(role: PoolRole): Record<string, string> {
+    return { "app.kubernetes.io/name": "htcondor", "app.kubernetes.io/component": role, "app.kubernetes.io/part-of": "incant" };
+}
+
+const selectorLabels = (role: PoolRole) => ({ "app.kubernetes.io/name": "htcondor", "app.kubernetes.io/component": role });
+
+/** The pool's namespace: Pod Security baseline enforced, restricted reported. */
+export function poolNamespace(name: string): { metadata: Metadata } {
+    return {
+        metadata: {
+            name,
+            labels: {
+                "pod-security.kubernetes.io/enforce": "baseline",
+                "pod-security.kubernetes.io/warn": "restricted",
+                "pod-security.kubernetes.io/audit": "restricted",
+                "app.kubernetes.io/part-of": "incant",
+            },
+        },
+    };
+}
+
+/** cpu/memory requests (= limits for workers). */
+export type Resources = {
+    cpu: string;
+    memory: string;
+};
+
+/**
+ * A worker pod's size on a node of `size`: one core and 2.5 GiB stay for the kubelet, Calico, the
+ * CVMFS node plugin and the central manager or scheduler pod that may share the node. Whole cores,
+ * because the downward API rounds a fractional CPU request up when it hands NUM_CPUS to the slot.
+ */
+export function workerResources(size: FlavorSize): Resources {
+    const cpu = Math.max(1, size.vcpus - 1);
+    const memoryMi = Math.max(1024, size.ramGb * 1024 - 2560);
+    return { cpu: String(cpu), memory: `${memoryMi}Mi` };
+}
+
+/** Requests and limits of the central manager and scheduler (small requests: they share workers' nodes). */
+export const SERVICE_RESOURCES: Record<Exclude<PoolRole, "worker">, { requests: Resources; limits: Resources }> = {
+    "central-manager": { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } },
+    scheduler: { requests: { cpu: "200m", memory: "512Mi" }, limits: { cpu: "2", memory: "2Gi" } },
+};
+
+/**
+ * Capabilities added back after dropping ALL (all in the baseline set): the root master and
+ * starter switch to condor and to job owners (SETUID, SETGID), install secrets and sandboxes for
+ * them (CHOWN, FOWNER) and manage files they own (DAC_OVERRIDE); schedd and startd signal
+ * processes of other users (KILL). To be confirmed on a real pool (README.md, "Not verified").
+ */
+export function capabilities(role: PoolRole): string[] {
+    const base = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"];
+    return role === "central-manager" ? base : [...base, "KILL"];
+}
+
+/** NFS PersistentVolumes of the pool, bound one-to-one to claims in the namespace. */
+export interface NfsVolume {
+    /** Claim name (and PV name suffix). */
+    name: "home" | "scratch" | "archive";
+    /** Mount path inside the pods. */
+    mountPath: string;
+    server: string;
+    path: string;
+    readOnly: boolean;
+    /** Nominal: NFS does not enforce it, but a PV needs a capacity. */
+    capacity: string;
+}
+
+export function nfsVolumes(share: NfsShare, dataVolumeGb: number): NfsVolume[] {
+    return [
+        { name: "home", mountPath: "/home", server: share.server, path: share.home, readOnly: false, capacity: `${dataVolumeGb}Gi` },
+        { name: "scratch", mountPath: "/scratch", server: share.server, path: share.scratch, readOnly: false, capacity: `${dataVolumeGb}Gi` },
+        // The paper's 2 TB bucket.
+        { name: "archive", mountPath: "/archive", server: share.server, path: share.archive, readOnly: share.archiveReadOnly, capacity: "2048Gi" },
+    ];
+}
+
+const accessModes = (v: NfsVolume) => [v.readOnly ? "ReadOnlyMany" : "ReadWriteMany"];
+
+/** A cluster-scoped PV for one export, reserved for its claim (claimRef) and never deleted with it. */
+export function nfsPersistentVolume(v: NfsVolume, namespace: string): { metadata: Metadata; spec: k8s.types.input.core.v1.PersistentVolumeSpec } {
+    return {
+        metadata: { name: `${namespace}-${v.name}`, labels: { "app.kubernetes.io/part-of": "incant" } },
+        spec: {
+            capacity: { storage: v.capacity },
+            accessModes: accessModes(v),
+            persistentVolumeReclaimPolicy: "Retain",
+            storageClassName: "",
+            // NFSv4 only (TCP 2049, the one NFS port the security groups open); hard mounts so a
+            // storage-controller reboot pauses jobs instead of failing their I/O.
+            mountOptions: ["nfsvers=4.2", "proto=tcp", "hard", ...(v.readOnly ? ["ro"] : [])],
+            nfs: { server: v.server, path: v.path, readOnly: v.readOnly },
+            claimRef: { namespace, name: v.name },
+        },
+    };
+}
+
+export function nfsPersistentVolumeClaim(v: NfsVolume, namespace: string): { metadata: Metadata; spec: k8s.types.input.core.v1.PersistentVolumeClaimSpec } {
+    return {
+        metadata: { name: v.name, namespace, labels: { "app.kubernetes.io/part-of": "incant" } },
+        spec: {
+            accessModes: accessModes(v),
+            storageClassName: "",
+            volumeName: `${namespace}-${v.name}`,
+            resources: { requests: { storage: v.capacity } },
+        },
+    };
+}
+
+/** Everything a role's Deployment is built from. */
+export interface DeploymentInputs {
+    role: PoolRole;
+    namespace: string;
+    image: Input<string>;
+    replicas: number;
+    /** Changes whenever the role's configuration or credentials change. */
+    checksum: Input<string>;
+    /** Nodes the pool may run on (the Kubernetes workers). */
+    nodeNames: string[];
+    collectorPort: number;
+    schedulerPort: number;
+    /** NFS volumes the role mounts (scheduler: home, scratch; workers: all). */
+    nfs: NfsVolume[];
+    /** Worker pods only: requests = limits. */
+    workerResources?: Resources;
+    /** CVMFS repositories (workers). */
+    cvmfsRepositories?: string[];
+}
+
+const secretVolume = (name: string, secretName: string, items?: { key: string; path: string }[]): Volume =>
+    ({ name, secret: { secretName, defaultMode: 0o400, items } });
+
+/** The pod spec of one role. */
+export function podSpec(d: DeploymentInputs): PodSpec {
+    const role = d.role;
+    const port = role === "central-manager" ? d.collectorPort : role === "scheduler" ? d.schedulerPort : WORKER_PORT;
+    const volumes: Volume[] = [
+        // The official images copy /root/config/*.conf into config.d and run /root/config/pre-exec.sh.
+        { name: "config", configMap: { name: `htcondor-${role}`, items: [{ key: CONFIG_KEY, path: CONFIG_KEY }, { key: "pre-exec.sh", path: "pre-exec.sh" }, { key: "users", path: "users" }] } },
+    ];
+    const mounts: VolumeMount[] = [{ name: "config", mountPath: "/root/config", readOnly: true }];
+    const env: k8s.types.input.core.v1.EnvVar[] = [];
+    if (role !== "worker") {
+        volumes.push({ name: "mapfile", configMap: { name: `htcondor-${role}`, items: [{ key: "mapfile", path: "mapfile" }] } });
+        mounts.push({ name: "mapfile", mountPath: path.posix.dirname(PATHS.mapfile), readOnly: true });
+        volumes.push(secretVolume("tls", role === "central-manager" ? SECRETS.centralManagerTls : SECRETS.schedulerTls,
+            [{ key: "tls.crt", path: "hostcert.pem" }, { key: "tls.key", path: "hostkey.pem" }]));
+        mounts.push({ name: "tls", mountPath: PATHS.tlsDir, readOnly: true });
+        // PRIVATE_NETWORK_INTERFACE: the pod address, advertised to pods next to the node's.
+        env.push({ name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } });
+    }
+    if (role === "central-manager") {
+        // The POOL key, here and nowhere else (update-secrets installs it as passwords.d/POOL).
+        volumes.push(secretVolume("signing-key", SECRETS.signingKey, [{ key: "POOL", path: "POOL" }]));
+        mounts.push({ name: "signing-key", mountPath: "/etc/condor/passwords-orig.d", readOnly: true });
+    } else {
+        const token = role === "scheduler" ? SECRETS.scheddToken : SECRETS.startdToken;
+        volumes.push(secretVolume("token", token, [{ key: "token", path: role === "scheduler" ? "schedd" : "startd" }]));
+        mounts.push({ name: "token", mountPath: "/etc/condor/tokens-orig.d", readOnly: true });
+    }
+    for (const v of d.nfs) {
+        volumes.push({ name: v.name, persistentVolumeClaim: { claimName: v.name, readOnly: v.readOnly } });
+        mounts.push({ name: v.name, mountPath: v.mountPath, readOnly: v.readOnly });
+    }
+    if (role === "scheduler") {
+        // The job queue and spooled sandboxes. Not persistent: see README.md ("Left to do").
+        volumes.push({ name: "spool", emptyDir: { sizeLimit: "20Gi" } });
+        mounts.push({ name: "spool", mountPath: "/var/lib/condor/spool" });
+    }
+    if (role === "worker") {
+        volumes.push({ name: "execute", emptyDir: { sizeLimit: "50Gi" } });
+        mounts.push({ name: "execute", mountPath: "/var/lib/condor/execute" });
+        volumes.push({ name: "cvmfs", persistentVolumeClaim: { claimName: CVMFS_CLAIM, readOnly: true } });
+        mounts.push(...cvmfsVolumeMounts("cvmfs", d.cvmfsRepositories ?? []));
+        // The slot is the container's request (downward API), not the node.
+        env.push(
+            { name: "NUM_CPUS", valueFrom: { resourceFieldRef: { containerName: "startd", resource: "requests.cpu", divisor: "1" } } },
+            { name: "MEMORY", valueFrom: { resourceFieldRef: { containerName: "startd", resource: "requests.memory", divisor: "1Mi" } } },
+        );
+    }
+    const resources = role === "worker"
+        ? { requests: { ...d.workerResources! }, limits: { ...d.workerResources! } }
+        : SERVICE_RESOURCES[role];
+    const container: Container = {
+        name: role === "central-manager" ? "central-manager" : role === "scheduler" ? "schedd" : "startd",
+        image: d.image,
+        imagePullPolicy: "IfNotPresent",
+        env,
+        ports: [{ name: "condor", containerPort: port, protocol: "TCP" }],
+        resources,
+        securityContext: {
+            privileged: false,
+            allowPrivilegeEscalation: false,
+            // The image writes config.d, passwd entries and secrets at start.
+            readOnlyRootFilesystem: false,
+            capabilities: { drop: ["ALL"], add: capabilities(role) },
+        },
+        volumeMounts: mounts,
+        // The shared port answers once the master has started its daemons.
+        startupProbe: { tcpSocket: { port }, periodSeconds: 10, failureThreshold: 30 },
+        livenessProbe: { tcpSocket: { port }, periodSeconds: 30, failureThreshold: 4 },
+    };
+    return {
+        automountServiceAccountToken: false,
+        enableServiceLinks: true,
+        securityContext: { seccompProfile: { type: "RuntimeDefault" } },
+        // Jobs get time to be vacated (the master shuts the startd down gracefully on SIGTERM).
+        terminationGracePeriodSeconds: role === "worker" ? 120 : 60,
+        affinity: affinity(role, d.nodeNames),
+        containers: [container],
+        volumes,
+    };
+}
+
+/** Workers: exactly one per node. Central manager and scheduler: on workers, preferably apart. */
+function affinity(role: PoolRole, nodeNames: string[]): k8s.types.input.core.v1.Affinity {
+    const onWorkers: k8s.types.input.core.v1.NodeAffinity = {
+        requiredDuringSchedulingIgnoredDuringExecution: {
+            nodeSelectorTerms: [{ matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In", values: nodeNames }] }],
+        },
+    };
+    if (role === "worker") {
+        return {
+            nodeAffinity: onWorkers,
+            podAntiAffinity: {
+                requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: selectorLabels("worker") } }],
+            },
+        };
+    }
+    const other: PoolRole = role === "central-manager" ? "scheduler" : "central-manager";
+    return {
+        nodeAffinity: onWorkers,
+        podAntiAffinity: {
+            preferredDuringSchedulingIgnoredDuringExecution: [{
+                weight: 100, podAffinityTerm: { topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: selectorLabels(other) } },
+            }],
+        },
+    };
+}
+
+/** A role's Deployment. */
+export function deployment(d: DeploymentInputs): { metadata: Metadata; spec: k8s.types.input.apps.v1.DeploymentSpec } {
+    return {
+        metadata: { name: `htcondor-${d.role}`, namespace: d.namespace, labels: labels(d.role) },
+        spec: {
+            replicas: d.replicas,
+            selector: { matchLabels: selectorLabels(d.role) },
+            // One collector and one schedd at a time (same name, same queue); workers one node at a
+            // time, and never a surge pod, which the one-per-node rule could not place.
+            strategy: d.role === "worker"
+                ? { type: "RollingUpdate", rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } }
+                : { type: "Recreate" },
+            template: {
+                metadata: { labels: labels(d.role), annotations: { [CHECKSUM_ANNOTATION]: d.checksum } },
+                spec: podSpec(d),
+            },
+        },
+    };
+}
+
+/** The collector's and the schedd's Services: NodePort = port = container port (CCB and
+ *  TCP_FORWARDING_HOST advertise that one number to everybody). */
+export function nodePortService(role: "central-manager" | "scheduler", namespace: string, port: number): { metadata: Metadata; spec: k8s.types.input.core.v1.ServiceSpec } {
+    return {
+        metadata: { name: role === "central-manager" ? COLLECTOR_SERVICE : SCHEDD_SERVICE, namespace, labels: labels(role) },
+        spec: {
+            type: "NodePort",
+            selector: selectorLabels(role),
+            ports: [{ name: "condor", protocol: "TCP", port, targetPort: port, nodePort: port }],
+        },
+    };
+}
+
+/** Cluster ranges a pod's Internet egress must not reach (and the OpenStack metadata service). */
+export interface ClusterRanges {
+    /** The VMs' network (FACTS: pods could otherwise reach every node and the storage VM). */
+    vmCidr: string;
+    podCidr: string;
+    serviceCidr: string;
+}
+
+const METADATA_SERVICE = "169.254.169.254/32";
+
+type Policy = { metadata: Metadata; spec: k8s.types.input.networking.v1.NetworkPolicySpec };
+type Peer = k8s.types.input.networking.v1.NetworkPolicyPeer;
+const pods = (role: PoolRole): Peer => ({ podSelector: { matchLabels: selectorLabels(role) } });
+const tcp = (port: number) => ({ protocol: "TCP", port });
+
+/**
+ * Default deny, DNS, and each role's HTCondor flows. Ingress from outside the pod network (the
+ * submit host) arrives at a NodePort and is source-NAT-ed by kube-proxy to the receiving node's
+ * address, or to its Calico tunnel address (inside the pod CIDR) when the pod is on another node:
+ * that is why the NodePort ports admit the VM and pod CIDRs; HTCondor still requires
+ * authentication on every connection.
+ */
+export function networkPolicies(namespace: string, ports: { collector: number; scheduler: number }, ranges: ClusterRanges): Policy[] {
+    const internet: Peer = { ipBlock: { cidr: "0.0.0.0/0", except: [ranges.vmCidr, ranges.podCidr, ranges.serviceCidr, METADATA_SERVICE] } };
+    const viaNodePort: Peer[] = [{ ipBlock: { cidr: ranges.vmCidr } }, { ipBlock: { cidr: ranges.podCidr } }];
+    const policy = (name: string, spec: Policy["spec"]): Policy => ({ metadata: { name, namespace, labels: { "app.kubernetes.io/part-of": "incant" } }, spec });
+    return [
+        policy("default-deny", { podSelector: {}, policyTypes: ["Ingress", "Egress"] }),
+        policy("dns", {
+            podSelector: {},
+            policyTypes: ["Egress"],
+            egress: [{
+                to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } }, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
+                ports: [{ protocol: "UDP", port: 53 }, tcp(53)],
+            }],
+        }),
+        policy("central-manager", {
+            podSelector: { matchLabels: selectorLabels("central-manager") },
+            policyTypes: ["Ingress", "Egress"],
+            // Startds and the schedd advertise, register with CCB and query; the submit host queries.
+            ingress: [{ from: [pods("worker"), pods("scheduler"), ...viaNodePort], ports: [tcp(ports.collector)] }],
+            egress: [
+                // The negotiator contacts the schedd.
+                { to: [pods("scheduler")], ports: [tcp(ports.scheduler)] },
+                // SciTokens: the issuer's keys (HTTPS to IAM).
+                { to: [internet], ports: [tcp(443)] },
+            ],
+        }),
+        policy("scheduler", {
+            podSelector: { matchLabels: selectorLabels("scheduler") },
+            policyTypes: ["Ingress", "Egress"],
+            ingress: [{ from: [pods("central-manager"), pods("worker"), ...viaNodePort], ports: [tcp(ports.scheduler)] }],
+            egress: [
+                { to: [pods("central-manager")], ports: [tcp(ports.collector)] },
+                // Claims and shadows reach the startds' shared port.
+                { to: [pods("worker")], ports: [tcp(WORKER_PORT)] },
+                { to: [internet], ports: [tcp(443)] },
+            ],
+        }),
+        policy("worker", {
+            podSelector: { matchLabels: selectorLabels("worker") },
+            policyTypes: ["Ingress", "Egress"],
+            ingress: [{ from: [pods("scheduler")], ports: [tcp(WORKER_PORT)] }],
+            egress: [
+                { to: [pods("central-manager")], ports: [tcp(ports.collector)] },
+                { to: [pods("scheduler")], ports: [tcp(ports.scheduler)] },
+                // The jobs' own data access (XRootD/EOS, HTTPS, Frontier...), never the cluster's
+                // ranges nor the metadata service (which serves every node's user-data).
+                { to: [internet] },
+            ],
+        }),
+    ];
+}

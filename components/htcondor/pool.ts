@@ -1,0 +1,235 @@
+/**
+ * The HTCondor pool on Kubernetes (the paper's Figure 3): a central manager (collector +
+ * negotiator) and a scheduler, one replica each, and one worker (startd) per Kubernetes worker
+ * node, in their own namespace, with the CVMFS CSI driver and the NFS shares mounted by the
+ * kubelet. Credentials are made here: the POOL signing key (mounted only into the central
+ * manager), least-privilege IDTOKENs for startds and the schedd (tokens.ts), and a pool CA with
+ * TLS certificates for the two daemons users reach with SciTokens.
+ *
+ * Rotation: bump `incant:htcondor.keyGeneration`: the key is regenerated (RandomBytes keepers),
+ * every token re-minted, and each pod template's checksum annotation changes, so every pod
+ * restarts with the new credentials (the images copy secrets only at start).
+ *
+ * Children run on the cluster's provider: pass `{ providers: { kubernetes: cluster.provider } }`.
+ */
+import * as crypto from "crypto";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import * as tls from "@pulumi/tls";
+import { readScript } from "../compute/cloudinit";
+import { FacilityConfig } from "../config/schema";
+import { sensitive } from "../secrets";
+import { NfsShare } from "../storage/types";
+import {
+    centralManagerConfig, PoolSettings, poolEndpoints, poolSettings, renderCondorConfig, renderMapfile, renderSubmitHostConfig,
+    renderUsersFile, RESERVED_USER_NAMES, schedulerConfig, workerConfig,
+} from "./config";
+import { CVMFS_CSI_CHART, CVMFS_NAMESPACE, cvmfsClaim, cvmfsCsiValues, cvmfsNamespace } from "./cvmfs";
+import { AtlasImageRefs } from "./images";
+import {
+    CONFIG_KEY, deployment, DeploymentInputs, labels, networkPolicies, nfsPersistentVolume, nfsPersistentVolumeClaim, nfsVolumes,
+    nodePortService, PoolRole, poolNamespace, SECRETS, workerResources,
+} from "./manifests";
+import { keyFileFor, mintRoleToken, SIGNING_KEY_BYTES } from "./tokens";
+import { PoolEndpoints } from "./types";
+
+/** The namespace of the pool. */
+export const POOL_NAMESPACE = "htcondor";
+
+export interface HTCondorPoolArgs {
+    /** The validated stack configuration (htcondor, users, iam, cvmfs, versions, network, nodes). */
+    config: FacilityConfig;
+    /** The storage controller's exports (StorageController.share): home, scratch, archive. */
+    nfs: NfsShare;
+    /**
+     * Kubernetes node names of the workers (KubernetesCluster.nodeNames). One startd runs on each;
+     * must list at least `incant:nodes.workers.count` nodes.
+     */
+    workerNodeNames: string[];
+    /**
+     * Fixed address of a node the submit host reaches the NodePorts on
+     * (KubernetesCluster.controlPlanes[0].fixedIp); advertised as TCP_FORWARDING_HOST.
+     */
+    nodeAddress: string;
+    /** Images of the three daemons (AtlasImages.refs). Pinned. */
+    images: Pick<AtlasImageRefs, "worker" | "scheduler" | "centralManager">;
+}
+
+const sha256 = (data: string | Buffer) => crypto.createHash("sha256").update(data).digest("hex");
+
+export class HTCondorPool extends pulumi.ComponentResource {
+    /** How the submit host reaches the pool. */
+    public readonly endpoints: PoolEndpoints;
+    /** The submit container's HTCondor configuration (config.ts, renderSubmitHostConfig). */
+    public readonly submitHostConfig: string;
+    /** The pool CA (public): the submit host verifies the collector and schedd with it. */
+    public readonly caCertPem: pulumi.Output<string>;
+    public readonly namespace: string;
+
+    constructor(name: string, args: HTCondorPoolArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("incant:htcondor:HTCondorPool", name, {}, opts);
+        const { config } = args;
+        const workers = config.nodes.workers.count;
+        if (args.workerNodeNames.length < workers) {
+            throw new pulumi.ResourceError(`${workers} workers are configured (incant:nodes.workers.count) but the cluster names only ${args.workerNodeNames.length} worker nodes`, this);
+        }
+        const reserved = config.users.filter((u) => RESERVED_USER_NAMES.includes(u.name));
+        if (reserved.length) {
+            throw new pulumi.ResourceError(`incant:users names ${reserved.map((u) => u.name).join(", ")}, reserved for the pool's own identities [${config.stackFile}]`, this);
+        }
+        const ns = POOL_NAMESPACE;
+        this.namespace = ns;
+        const settings = poolSettings(config, ns, args.nodeAddress);
+        this.endpoints = poolEndpoints(settings);
+        this.submitHostConfig = renderSubmitHostConfig(this.endpoints, config);
+        const child = { parent: this };
+
+        // --- Namespaces and shared storage -------------------------------------------------
+        const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, poolNamespace(ns), child);
+        const inNs = { parent: this, dependsOn: [namespace] };
+        const cvmfsNs = new k8s.core.v1.Namespace(`${name}-cvmfs-csi-namespace`, cvmfsNamespace(), child);
+        const cvmfsCsi = new k8s.helm.v3.Release(`${name}-cvmfs-csi`, {
+            name: "cvmfs-csi",
+            chart: CVMFS_CSI_CHART,
+            version: config.versions.cvmfsCsi,
+            namespace: CVMFS_NAMESPACE,
+            values: cvmfsCsiValues(config.cvmfs),
+        }, { parent: this, dependsOn: [cvmfsNs] });
+        const claims: pulumi.Resource[] = [
+            new k8s.core.v1.PersistentVolumeClaim(`${name}-cvmfs`, cvmfsClaim(ns), { parent: this, dependsOn: [namespace, cvmfsCsi] }),
+        ];
+        const shares = nfsVolumes(args.nfs, config.nodes.storage.dataVolumeGb);
+        for (const v of shares) {
+            const pv = new k8s.core.v1.PersistentVolume(`${name}-${v.name}-pv`, nfsPersistentVolume(v, ns), child);
+            claims.push(new k8s.core.v1.PersistentVolumeClaim(`${name}-${v.name}`, nfsPersistentVolumeClaim(v, ns), { parent: this, dependsOn: [namespace, pv] }));
+        }
+
+        // --- Credentials ---------------------------------------------------------------------
+        const key = new random.RandomBytes(`${name}-pool-signing-key`, {
+            length: SIGNING_KEY_BYTES,
+            keepers: { keyGeneration: String(config.htcondor.keyGeneration) },
+        }, child);
+        // The file HTCondor reads (scrambled key bytes), base64 for the Secret's data.
+        const keyFile = pulumi.secret(key.base64).apply((b64) => sensitive(keyFileFor(Buffer.from(b64, "base64")).toString("base64")));
+        const token = (role: "startd" | "schedd") => pulumi.secret(keyFile.apply((file) =>
+            sensitive(mintRoleToken(Buffer.from(file, "base64"), role, settings.trustDomain))));
+        const startdToken = token("startd");
+        const scheddToken = token("schedd");
+        const secrets: pulumi.Resource[] = [
+            new k8s.core.v1.Secret(`${name}-signing-key`, {
+                metadata: { name: SECRETS.signingKey, namespace: ns, labels: labels("central-manager") },
+                type: "Opaque",
+                data: { POOL: keyFile },
+            }, inNs),
+            new k8s.core.v1.Secret(`${name}-startd-token`, {
+                metadata: { name: SECRETS.startdToken, namespace: ns, labels: labels("worker") },
+                type: "Opaque",
+                stringData: { token: startdToken },
+            }, inNs),
+            new k8s.core.v1.Secret(`${name}-schedd-token`, {
+                metadata: { name: SECRETS.scheddToken, namespace: ns, labels: labels("scheduler") },
+                type: "Opaque",
+                stringData: { token: scheddToken },
+            }, inNs),
+        ];
+        const ca = this.poolCa(name, settings);
+        this.caCertPem = ca.certPem;
+        const cmTls = this.serverCertificate(name, "central-manager", settings.collectorHostName, ca);
+        const scheddTls = this.serverCertificate(name, "scheduler", settings.scheddHostName, ca);
+        secrets.push(
+            this.tlsSecret(name, "central-manager", SECRETS.centralManagerTls, cmTls, inNs),
+            this.tlsSecret(name, "scheduler", SECRETS.schedulerTls, scheddTls, inNs),
+        );
+
+        // --- Configuration -------------------------------------------------------------------
+        const preExec = readScript(__dirname, "pre-exec.sh");
+        const users = renderUsersFile(config.users);
+        const mapfile = renderMapfile(settings);
+        const configData: Record<PoolRole, Record<string, string>> = {
+            "central-manager": { [CONFIG_KEY]: renderCondorConfig(centralManagerConfig(settings)), "pre-exec.sh": preExec, users, mapfile },
+            scheduler: { [CONFIG_KEY]: renderCondorConfig(schedulerConfig(settings)), "pre-exec.sh": preExec, users, mapfile },
+            worker: { [CONFIG_KEY]: renderCondorConfig(workerConfig(settings)), "pre-exec.sh": preExec, users },
+        };
+        const configMaps = Object.fromEntries(Object.entries(configData).map(([role, data]) => [role,
+            new k8s.core.v1.ConfigMap(`${name}-${role}`, {
+                metadata: { name: `htcondor-${role}`, namespace: ns, labels: labels(role as PoolRole) },
+                data,
+            }, inNs)])) as Record<PoolRole, k8s.core.v1.ConfigMap>;
+
+        // A digest of everything a role's pods read at start (the key generation included, as every
+        // credential derives from the key); a digest of a random key reveals nothing of it.
+        const checksum = (role: PoolRole, credentials: pulumi.Input<string>[]) => pulumi.unsecret(
+            pulumi.all(credentials).apply((c) => sha256([`generation ${config.htcondor.keyGeneration}`, JSON.stringify(configData[role]), ...c.map(sha256)].join("\n"))));
+
+        // --- Services and workloads ----------------------------------------------------------
+        const services = [
+            new k8s.core.v1.Service(`${name}-collector`, nodePortService("central-manager", ns, settings.collectorPort), inNs),
+            new k8s.core.v1.Service(`${name}-schedd`, nodePortService("scheduler", ns, settings.schedulerPort), inNs),
+        ];
+        const common = {
+            namespace: ns, nodeNames: args.workerNodeNames.slice(),
+            collectorPort: settings.collectorPort, schedulerPort: settings.schedulerPort,
+        };
+        const byName = (names: string[]) => shares.filter((v) => names.includes(v.name));
+        const daemons: DeploymentInputs[] = [
+            { ...common, role: "central-manager", image: args.images.centralManager, replicas: 1, nfs: [], checksum: checksum("central-manager", [keyFile, cmTls.certPem]) },
+            { ...common, role: "scheduler", image: args.images.scheduler, replicas: 1, nfs: byName(["home", "scratch"]), checksum: checksum("scheduler", [scheddToken, scheddTls.certPem]) },
+            {
+                ...common, role: "worker", image: args.images.worker, replicas: workers, nfs: shares, checksum: checksum("worker", [startdToken]),
+                workerResources: workerResources(config.flavors[config.nodes.workers.flavor]), cvmfsRepositories: config.cvmfs.repositories,
+            },
+        ];
+        for (const d of daemons) {
+            new k8s.apps.v1.Deployment(`${name}-${d.role}`, deployment(d), {
+                parent: this, dependsOn: [namespace, configMaps[d.role], ...secrets, ...claims, ...services],
+            });
+        }
+        networkPolicies(ns, { collector: settings.collectorPort, scheduler: settings.schedulerPort },
+            { vmCidr: config.network.cidr, podCidr: config.network.podCidr, serviceCidr: config.network.serviceCidr })
+            .forEach((p) => new k8s.networking.v1.NetworkPolicy(`${name}-policy-${p.metadata.name}`, p, inNs));
+
+        this.registerOutputs({ endpoints: this.endpoints, caCertPem: this.caCertPem, namespace: ns });
+    }
+
+    /** The pool's own CA: signs the TLS certificates of the collector and the schedd. */
+    private poolCa(name: string, s: PoolSettings): { certPem: pulumi.Output<string>; privateKeyPem: pulumi.Output<string> } {
+        const key = new tls.PrivateKey(`${name}-ca-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
+        const cert = new tls.SelfSignedCert(`${name}-ca`, {
+            privateKeyPem: key.privateKeyPem,
+            isCaCertificate: true,
+            subject: { commonName: "INCANT HTCondor pool CA", organization: s.trustDomain },
+            validityPeriodHours: 10 * 8760,
+            allowedUses: ["cert_signing", "crl_signing", "digital_signature"],
+        }, { parent: this });
+        return { certPem: cert.certPem, privateKeyPem: pulumi.secret(key.privateKeyPem) };
+    }
+
+    /** A server certificate for `host` (the name clients check), renewed a month before it expires. */
+    private serverCertificate(name: string, role: PoolRole, host: string, ca: { certPem: pulumi.Output<string>; privateKeyPem: pulumi.Output<string> }) {
+        const key = new tls.PrivateKey(`${name}-${role}-tls-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
+        const request = new tls.CertRequest(`${name}-${role}-tls-request`, {
+            privateKeyPem: key.privateKeyPem,
+            subject: { commonName: host, organization: "INCANT HTCondor pool" },
+            dnsNames: [host],
+        }, { parent: this });
+        const cert = new tls.LocallySignedCert(`${name}-${role}-tls`, {
+            certRequestPem: request.certRequestPem,
+            caPrivateKeyPem: ca.privateKeyPem,
+            caCertPem: ca.certPem,
+            validityPeriodHours: 2 * 8760,
+            earlyRenewalHours: 30 * 24,
+            allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
+        }, { parent: this });
+        return { certPem: cert.certPem, privateKeyPem: pulumi.secret(key.privateKeyPem) };
+    }
+
+    private tlsSecret(name: string, role: PoolRole, secretName: string, tlsPair: { certPem: pulumi.Output<string>; privateKeyPem: pulumi.Output<string> },
+        opts: pulumi.CustomResourceOptions): k8s.core.v1.Secret {
+        return new k8s.core.v1.Secret(`${name}-${role}-tls-secret`, {
+            metadata: { name: secretName, namespace: POOL_NAMESPACE, labels: labels(role) },
+            type: "kubernetes.io/tls",
+            stringData: { "tls.crt": tlsPair.certPem, "tls.key": tlsPair.privateKeyPem },
+        }, opts);
+    }
+}

@@ -1,0 +1,19 @@
+#!/bin/bash
+# Runs as root in every HTCondor pod before the daemons start (the official images' hook,
+# /root/config/pre-exec.sh). Creates the facility's users (/root/config/users: "<name> <uid>"
+# per line) with the same uid everywhere, so a job runs as its owner and owns its files on the
+# NFS homes and scratch. Homes live on NFS: never created here.
+set -euo pipefail
+
+users_file=/root/config/users
+
+while read -r name uid; do
+    [[ -z "${name}" || "${name}" == \#* ]] && continue
+    if ! getent group "${name}" >/dev/null; then
+        groupadd --gid "${uid}" "${name}"
+    fi
+    if ! getent passwd "${name}" >/dev/null; then
+        useradd --uid "${uid}" --gid "${uid}" --no-create-home --home-dir "/home/${name}" \
+            --shell /bin/bash "${name}"
+    fi
+done < "${users_file}"
