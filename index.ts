@@ -72,6 +72,10 @@ const submit = new SubmitHost("submit", {
 export const environment = config.environment;
 export const networkId = network.networkId;
 export const kubernetesApiHost = cluster.apiHost;
+export const apiEndpoint = cluster.apiEndpoint;
+/** The program's admin kubeconfig (secret): `pulumi stack output kubeconfig --show-secrets > kubeconfig`. */
+export const kubeconfig = cluster.kubeconfig;
+export const grafanaAdminPassword = cluster.grafanaAdminPassword;
 export const nfsServer = storage.nfsServer;
 export const submitHostAddress = submit.publicIp;
 export const vmCount = vms.length;

@@ -45,7 +45,7 @@ export const kubernetesObjects: Extractor = (run) => {
         if (r.type === "kubernetes:helm.sh/v3:Release") {
             const i = r.revealedInputs;
             files[`kubernetes/helm/${r.name}.yaml`] = YAML.stringify({
-                chart: i.chart, version: i.version, repository: (i.repositoryOpts as Record<string, unknown> | undefined)?.repo,
+                release: i.name, chart: i.chart, version: i.version, repository: (i.repositoryOpts as Record<string, unknown> | undefined)?.repo,
                 namespace: i.namespace, values: i.values ?? {},
             }, { lineWidth: 0 });
             continue;

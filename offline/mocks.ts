@@ -119,6 +119,18 @@ async function locallySignedCert(name: string, inputs: Inputs): Promise<State> {
     return { ...inputs, certPem: cert.toString("pem") };
 }
 
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"; // the SDK's marker of a secret value (runtime/rpc)
+
+/** Inputs with every secret wrapper replaced by its value. */
+function revealSecrets(value: any): any { // eslint-disable-line @typescript-eslint/no-explicit-any
+    if (Array.isArray(value)) return value.map(revealSecrets);
+    if (value && typeof value === "object") {
+        if (value["4dabf18193072939515e22adb298388d"] === SECRET_SIG) return revealSecrets(value.value);
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, revealSecrets(v)]));
+    }
+    return value;
+}
+
 /** What a resource reports after creation; inputs are echoed like a provider would. */
 export async function mockState(type: string, name: string, inputs: Inputs): Promise<{ id: string; state: State }> {
     const id = offlineId(type.split(":").pop()!.toLowerCase(), name);
@@ -135,12 +147,13 @@ export async function mockState(type: string, name: string, inputs: Inputs): Pro
             return { id: crypto.createHash("sha256").update(name).digest("hex").replace(/^(.{8})(.{4})(.{4})(.{4})(.{12}).*/, "$1-$2-$3-$4-$5"), state: inputs };
         case "tls:index/privateKey:PrivateKey":
             return { id, state: await privateKey(inputs) };
+        // Keys arrive as secrets (wrapped values): sign with the plain values, echo the inputs as given.
         case "tls:index/selfSignedCert:SelfSignedCert":
-            return { id, state: await selfSignedCert(name, inputs) };
+            return { id, state: { ...await selfSignedCert(name, revealSecrets(inputs)), ...inputs } };
         case "tls:index/certRequest:CertRequest":
-            return { id, state: await certRequest(inputs) };
+            return { id, state: { ...await certRequest(revealSecrets(inputs)), ...inputs } };
         case "tls:index/locallySignedCert:LocallySignedCert":
-            return { id, state: await locallySignedCert(name, inputs) };
+            return { id, state: { ...await locallySignedCert(name, revealSecrets(inputs)), ...inputs } };
         case "random:index/randomString:RandomString":
         case "random:index/randomPassword:RandomPassword":
             return { id, state: { ...inputs, result: seededString(name, { length: Number(inputs.length), ...inputs }) } };

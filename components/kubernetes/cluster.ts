@@ -1,16 +1,43 @@
 /**
- * The Kubernetes cluster (the paper's Figure 2): control-plane and worker VMs.
- * Skeleton from the foundation; issue 3 adds kubeadm, Calico, hardening and the provider.
+ * The Kubernetes cluster (the paper's Figure 2), installed by the program itself with kubeadm:
+ *
+ *   program                                   VMs (cloud-init, all booting in parallel)
+ *   ───────                                   ─────────────────────────────────────────
+ *   CA, shared keys, token, encryption key ─► first control plane: kubeadm init reusing the CA
+ *   CA public-key hash + token ─────────────► workers and extra control planes: kubeadm join (retrying)
+ *   admin client cert (kubeadm:cluster-admins)
+ *   readiness gate: /readyz over TLS (our CA) ─► k8s.Provider ─► Calico, metadata block,
+ *                                                                monitoring, OIDC bindings,
+ *                                                                and every downstream component
+ *
+ * Downstream components receive `provider` (`{ provider: cluster.provider }` or
+ * `{ providers: { kubernetes: cluster.provider } }`) and should also `dependsOn: cluster.networkReady`
+ * so their pods start once the pod network and the metadata block exist.
+ *
+ * What stays on the nodes: the control planes' user-data carries the CA key and the other
+ * shared keys, the workers' user-data the bootstrap token (24 h TTL). User-data is readable
+ * by root on the node and through the metadata service: pods are denied the metadata service
+ * (calico.ts), only kube-system and the PRIVILEGED_NAMESPACES may run host-network pods
+ * (podsecurity.ts), and control planes keep kubeadm's NoSchedule taint so no user pod runs there.
  */
 import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
 import * as openstack from "@pulumi/openstack";
-import { baseCloudConfig } from "../compute/base";
+import { baseCloudConfig, extendCloudConfig } from "../compute/base";
 import { renderCloudConfig } from "../compute/cloudinit";
 import { createVms } from "../compute/group";
 import { VmPlacement } from "../compute/placement";
+import { VirtualMachine } from "../compute/vm";
 import { PlannedVm } from "../config/quota";
 import { FacilityConfig } from "../config/schema";
-import { VirtualMachine } from "../compute/vm";
+import { vmAddress } from "../network/addressing";
+import { installCalico } from "./calico";
+import { ClusterSettings } from "./kubeadm";
+import { renderKubeconfig } from "./kubeconfig";
+import { installMonitoring } from "./monitoring";
+import { CONTROL_PLANE_STAGGER_SECONDS, controlPlaneNode, workerNode } from "./nodes";
+import { caCertHash, createClusterPki } from "./pki";
+import { shouldWaitForApiServer, waitForApiServer } from "./readiness";
 
 export interface KubernetesClusterArgs {
     config: FacilityConfig;
@@ -19,32 +46,137 @@ export interface KubernetesClusterArgs {
     placement: VmPlacement;
 }
 
+/** Prefix of IAM user and group names inside Kubernetes (RBAC subjects are "iam:<group>"). */
+export const IAM_PREFIX = "iam:";
+
+/** The `aud` an IAM token needs for kubectl: `oidc-token --aud=<this> <account>`. */
+export function kubernetesAudience(config: Pick<FacilityConfig, "namePrefix">): string {
+    return `${config.namePrefix}-kubernetes`;
+}
+
 export class KubernetesCluster extends pulumi.ComponentResource {
     public readonly controlPlanes: VirtualMachine[];
     public readonly workers: VirtualMachine[];
+    /** Worker node names (= VM names = host names). */
+    public readonly nodeNames: string[];
     /** The operators' address of the API server (floating IP of the first control plane). */
     public readonly apiHost: pulumi.Output<string>;
+    /** "https://<floating ip>:6443". */
+    public readonly apiEndpoint: pulumi.Output<string>;
+    /** The cluster CA certificate (public). */
+    public readonly caCertPem: pulumi.Output<string>;
+    /** The program's admin kubeconfig (secret), resolved only once the API server is ready. */
+    public readonly kubeconfig: pulumi.Output<string>;
+    /** Talks to the cluster with `kubeconfig`: nothing reaches the API before the readiness gate. */
+    public readonly provider: k8s.Provider;
+    /** Pod network and metadata block: pass as `dependsOn` for anything that runs pods. */
+    public readonly networkReady: pulumi.Resource[];
+    /** Grafana's `admin` password (secret). */
+    public readonly grafanaAdminPassword: pulumi.Output<string>;
 
     constructor(name: string, args: KubernetesClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("incant:kubernetes:KubernetesCluster", name, {}, opts);
-        const { config } = args;
+        const { config, placement } = args;
+        const clusterName = config.namePrefix;
+        const controlPlaneVms = args.vms.filter((v) => v.role === "control-plane");
+        const workerVms = args.vms.filter((v) => v.role === "worker");
+        if (controlPlaneVms.length === 0) throw new pulumi.ResourceError("the cluster needs a control-plane VM", this);
+
+        const pki = createClusterPki(name, { clusterName }, this);
+        // The API's public address exists before any VM: it goes into the API server certificate.
+        const apiIp = new openstack.networking.FloatingIp(`${name}-api-fip`, {
+            pool: placement.externalNetwork,
+            description: `${clusterName} Kubernetes API (${controlPlaneVms[0].name})`,
+        }, { parent: this });
+        const firstAddress = vmAddress(placement.subnetCidr, controlPlaneVms[0]);
+        const apiEndpointInternal = `${firstAddress}:6443`;
+        const versions = { kubernetesMinor: config.versions.kubernetes, kubernetesVersion: config.versions.kubernetesPatch };
+        const common = { ubuntuRelease: config.openstack.ubuntuRelease, apiEndpoint: apiEndpointInternal, ...versions };
+        const caHash = pki.caCertPem.apply(caCertHash);
+        const iamGroups = config.iam.kubernetesGroups;
+
+        const controlPlaneUserData = (vm: PlannedVm, address: string): pulumi.Output<string> =>
+            pulumi.all([apiIp.address, pki.bootstrapToken, caHash, pki.encryptionKey, pulumi.all(pki.shared)])
+                .apply(([floatingIp, token, hash, encryptionKey, shared]) => {
+                    const cluster: ClusterSettings = {
+                        clusterName,
+                        kubernetesVersion: config.versions.kubernetesPatch,
+                        controlPlaneEndpoint: apiEndpointInternal,
+                        podCidr: config.network.podCidr,
+                        serviceCidr: config.network.serviceCidr,
+                        certSans: [floatingIp, ...controlPlaneVms.map((v) => vmAddress(placement.subnetCidr, v))],
+                        oidc: iamGroups.length > 0
+                            ? { issuerUrl: config.iam.issuer, audience: kubernetesAudience(config), prefix: IAM_PREFIX }
+                            : undefined,
+                    };
+                    return renderCloudConfig(extendCloudConfig(baseCloudConfig(vm, config), controlPlaneNode({
+                        ...common, node: { name: vm.name, address }, role: vm.index === 0 ? "init" : "control-plane",
+                        startDelaySeconds: vm.index === 0 ? 0 : vm.index * CONTROL_PLANE_STAGGER_SECONDS,
+                        cluster, pki: shared, bootstrapToken: token, caCertHash: hash, encryptionKey,
+                    })));
+                });
+        const workerUserData = (vm: PlannedVm, address: string): pulumi.Output<string> =>
+            pulumi.all([pki.bootstrapToken, caHash]).apply(([token, hash]) =>
+                renderCloudConfig(extendCloudConfig(baseCloudConfig(vm, config), workerNode({
+                    ...common, node: { name: vm.name, address }, role: "worker", bootstrapToken: token, caCertHash: hash,
+                }))));
+
         // Soft anti-affinity spreads workers over hypervisors without failing when there are fewer.
         const workerGroup = new openstack.compute.ServerGroup(`${name}-workers`, {
             name: `${config.namePrefix}-workers`,
             policies: ["soft-anti-affinity"],
         }, { parent: this });
-        const userData = (vm: PlannedVm) => renderCloudConfig(baseCloudConfig(vm, config));
-        const controlPlanes = args.vms.filter((v) => v.role === "control-plane");
-        // Only the first control plane gets a floating IP: operators' kubectl and the program's provider.
-        this.controlPlanes = [
-            ...createVms({ vms: controlPlanes.slice(0, 1), placement: args.placement, userData, floatingIp: true }, this),
-            ...createVms({ vms: controlPlanes.slice(1), placement: args.placement, userData }, this),
-        ];
-        this.workers = createVms({
-            vms: args.vms.filter((v) => v.role === "worker"), placement: args.placement, userData,
-            serverGroupId: workerGroup.id,
-        }, this);
-        this.apiHost = this.controlPlanes[0].floatingIp!;
-        this.registerOutputs({ apiHost: this.apiHost });
+        this.controlPlanes = createVms({ vms: controlPlaneVms, placement, userData: controlPlaneUserData }, this);
+        this.workers = createVms({ vms: workerVms, placement, userData: workerUserData, serverGroupId: workerGroup.id }, this);
+        this.nodeNames = workerVms.map((v) => v.name);
+        const first = this.controlPlanes[0];
+        const association = new openstack.compute.FloatingIpAssociate(`${name}-api-fip-assoc`, {
+            floatingIp: apiIp.address,
+            instanceId: first.instance.id,
+            fixedIp: first.fixedIp,
+        }, { parent: this });
+
+        this.apiHost = apiIp.address;
+        this.apiEndpoint = pulumi.interpolate`https://${apiIp.address}:6443`;
+        this.caCertPem = pki.caCertPem;
+
+        // The gate: resolves after the first control plane exists, has its address, and /readyz
+        // answers over TLS verified against our CA. Everything Kubernetes hangs off it.
+        const readyEndpoint = pulumi.all([this.apiEndpoint, pki.caCertPem, first.instance.id, association.id])
+            .apply(async ([endpoint, caPem]) => {
+                if (shouldWaitForApiServer()) {
+                    await waitForApiServer({
+                        endpoint, caPem, timeoutMs: config.readinessTimeoutSeconds * 1000, intervalMs: 10_000,
+                        log: (message) => pulumi.log.info(message, this),
+                    });
+                }
+                return endpoint;
+            });
+        this.kubeconfig = pulumi.secret(pulumi.all([readyEndpoint, pki.caCertPem, pki.admin.certPem, pki.admin.keyPem])
+            .apply(([server, caCertPem, clientCertPem, clientKeyPem]) => renderKubeconfig({
+                clusterName, server, caCertPem, clientCertPem, clientKeyPem, userName: `${clusterName}-pulumi-admin`,
+            })));
+        this.provider = new k8s.Provider(`${name}-provider`, { kubeconfig: this.kubeconfig }, { parent: this });
+
+        const onCluster = { parent: this, provider: this.provider };
+        const calico = installCalico(`${name}-calico`, { version: config.versions.calico, podCidr: config.network.podCidr }, onCluster);
+        this.networkReady = [calico.release, calico.policy];
+        const monitoring = installMonitoring(`${name}-monitoring`, { version: config.versions.monitoring },
+            { ...onCluster, dependsOn: this.networkReady });
+        this.grafanaAdminPassword = monitoring.grafanaAdminPassword;
+
+        // Optional: IAM groups named in the config may use kubectl with their IAM token, as cluster admins.
+        for (const group of iamGroups) {
+            const slug = group.toLowerCase().replace(/[^a-z0-9-]+/g, "-");
+            new k8s.rbac.v1.ClusterRoleBinding(`${name}-iam-${slug}`, {
+                metadata: { name: `incant-iam-${slug}` },
+                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "cluster-admin" },
+                subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: `${IAM_PREFIX}${group}` }],
+            }, onCluster);
+        }
+
+        this.registerOutputs({
+            apiHost: this.apiHost, apiEndpoint: this.apiEndpoint, kubeconfig: this.kubeconfig, nodeNames: this.nodeNames,
+        });
     }
 }

@@ -1,0 +1,102 @@
+/**
+ * Calico through the tigera-operator Helm chart (docs.tigera.io, "Install Calico with Helm"),
+ * with VXLAN encapsulation and BGP off: the nodes then need exactly UDP 4789 (VXLAN) and
+ * TCP 5473 (Typha) between them, which is what components/network/ports.ts opens.
+ *
+ * The Calico API server (projectcalico.org/v3) is requested as our own APIServer resource
+ * rather than through the chart, so Pulumi can wait for it (`pulumi.com/waitFor`) before it
+ * creates the policy tier that keeps pods away from the OpenStack metadata service.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import { privilegedNamespaceLabels } from "./podsecurity";
+
+export const CALICO_CHART_REPO = "https://docs.tigera.io/calico/charts";
+export const TIGERA_NAMESPACE = "tigera-operator";
+/** The OpenStack metadata service: it serves every node's user-data. */
+export const METADATA_SERVICE_CIDR = "169.254.169.254/32";
+/** A tier before the default one, owned by the platform: its policies cannot be overridden by namespaces. */
+export const PLATFORM_TIER = "incant-platform";
+
+export interface CalicoArgs {
+    /** tigera-operator chart version (= Calico version), e.g. "v3.29.1". */
+    version: string;
+    /** Pod network; must equal kubeadm's podSubnet. */
+    podCidr: string;
+}
+
+/** Helm values: the Installation resource the chart renders, nothing else. */
+export function calicoValues(a: CalicoArgs) {
+    return {
+        installation: {
+            enabled: true,
+            cni: { type: "Calico" },
+            calicoNetwork: {
+                // VXLAN everywhere, no BGP: no TCP 179 between nodes, works on any Neutron network.
+                bgp: "Disabled",
+                ipPools: [{ cidr: a.podCidr, encapsulation: "VXLAN", natOutgoing: "Enabled", nodeSelector: "all()", blockSize: 26 }],
+            },
+        },
+        apiServer: { enabled: false },
+    };
+}
+
+/**
+ * Egress from every pod to the metadata service is denied. The tier's default action is Pass,
+ * so all other traffic continues to the default tier, where Kubernetes NetworkPolicies apply
+ * exactly as if this tier did not exist (a Deny-only policy in the default tier would instead
+ * deny everything else for every pod: Calico drops what a tier's policies select but do not match).
+ * Host-network pods are not covered: Pod Security baseline forbids them outside the namespaces
+ * listed in podsecurity.ts.
+ */
+export function platformTier() {
+    return { apiVersion: "projectcalico.org/v3", kind: "Tier", metadata: { name: PLATFORM_TIER }, spec: { order: 100, defaultAction: "Pass" } };
+}
+
+export function denyMetadataPolicy() {
+    return {
+        apiVersion: "projectcalico.org/v3",
+        kind: "GlobalNetworkPolicy",
+        // Calico 3.29 requires the tier name as prefix of a policy outside the default tier.
+        metadata: { name: `${PLATFORM_TIER}.deny-instance-metadata` },
+        spec: {
+            tier: PLATFORM_TIER,
+            order: 10,
+            selector: "all()",
+            types: ["Egress"],
+            egress: [{ action: "Deny", destination: { nets: [METADATA_SERVICE_CIDR] } }],
+        },
+    };
+}
+
+export interface Calico {
+    release: k8s.helm.v3.Release;
+    /** The metadata-blocking policy: once it exists, pods are safe to schedule. */
+    policy: k8s.apiextensions.CustomResource;
+}
+
+export function installCalico(name: string, a: CalicoArgs, opts: { parent: pulumi.Resource; provider: k8s.Provider }): Calico {
+    const ns = new k8s.core.v1.Namespace(`${name}-namespace`, {
+        metadata: { name: TIGERA_NAMESPACE, labels: privilegedNamespaceLabels(TIGERA_NAMESPACE) },
+    }, opts);
+    const release = new k8s.helm.v3.Release(name, {
+        name: "calico",
+        chart: "tigera-operator",
+        version: a.version,
+        repositoryOpts: { repo: CALICO_CHART_REPO },
+        namespace: TIGERA_NAMESPACE,
+        createNamespace: false,
+        values: calicoValues(a),
+        timeout: 900,
+    }, { ...opts, dependsOn: [ns] });
+    // Ready when the operator reports it: then projectcalico.org/v3 is served.
+    const apiServer = new k8s.apiextensions.CustomResource(`${name}-apiserver`, {
+        apiVersion: "operator.tigera.io/v1",
+        kind: "APIServer",
+        metadata: { name: "default", annotations: { "pulumi.com/waitFor": "jsonpath={.status.state}=Ready", "pulumi.com/timeoutSeconds": "1200" } },
+        spec: {},
+    }, { ...opts, dependsOn: [release] });
+    const tier = new k8s.apiextensions.CustomResource(`${name}-platform-tier`, platformTier(), { ...opts, dependsOn: [apiServer] });
+    const policy = new k8s.apiextensions.CustomResource(`${name}-deny-metadata`, denyMetadataPolicy(), { ...opts, dependsOn: [tier] });
+    return { release, policy };
+}

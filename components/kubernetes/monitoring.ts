@@ -1,0 +1,75 @@
+/**
+ * Cluster monitoring, as the paper's cluster template provided: Prometheus, Alertmanager and
+ * Grafana from the kube-prometheus-stack chart (prometheus-community), pinned.
+ *
+ * Reachable only through the API server: every Service is ClusterIP, no Ingress, no NodePort,
+ * so only someone holding a kubeconfig (the operators, from the admin CIDRs that reach 6443)
+ * can open Grafana:
+ *
+ *     kubectl -n monitoring port-forward svc/kube-prometheus-stack-grafana 3000:80
+ *     # user admin, password: pulumi stack output grafanaAdminPassword --show-secrets
+ *     #   (or kubectl -n monitoring get secret kube-prometheus-stack-grafana -o jsonpath='{.data.admin-password}' | base64 -d)
+ *
+ * kubeadm binds the controller manager, scheduler, etcd metrics and kube-proxy metrics to
+ * 127.0.0.1 (as the CIS benchmark wants), so their scrape jobs are off instead of always down.
+ * No storage class exists in this cluster: Prometheus keeps its data on the node (emptyDir).
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import * as random from "@pulumi/random";
+import { NODE_EXPORTER_NAMESPACE, privilegedNamespaceLabels } from "./podsecurity";
+
+export const MONITORING_CHART_REPO = "https://prometheus-community.github.io/helm-charts";
+export const MONITORING_NAMESPACE = "monitoring";
+export const MONITORING_RELEASE = "kube-prometheus-stack";
+
+export interface MonitoringArgs {
+    /** kube-prometheus-stack chart version. */
+    version: string;
+}
+
+export function monitoringValues(grafanaAdminPassword: pulumi.Input<string>) {
+    const clusterIp = { type: "ClusterIP" };
+    return {
+        grafana: { adminPassword: grafanaAdminPassword, service: clusterIp },
+        prometheus: { service: clusterIp, prometheusSpec: { retention: "15d" } },
+        alertmanager: { service: clusterIp },
+        // The one part that needs the host's namespaces goes to its own privileged namespace,
+        // so the rest of the stack stays under the baseline Pod Security level.
+        "prometheus-node-exporter": { namespaceOverride: NODE_EXPORTER_NAMESPACE },
+        kubeControllerManager: { enabled: false },
+        kubeScheduler: { enabled: false },
+        kubeEtcd: { enabled: false },
+        kubeProxy: { enabled: false },
+    };
+}
+
+export interface Monitoring {
+    release: k8s.helm.v3.Release;
+    grafanaAdminPassword: pulumi.Output<string>;
+}
+
+export function installMonitoring(name: string, a: MonitoringArgs,
+    opts: { parent: pulumi.Resource; provider: k8s.Provider; dependsOn: pulumi.Resource[] }): Monitoring {
+    const { parent, provider } = opts;
+    const password = new random.RandomPassword(`${name}-grafana-admin`, { length: 32, special: false }, { parent });
+    const namespaces = [
+        new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: MONITORING_NAMESPACE } }, { parent, provider }),
+        new k8s.core.v1.Namespace(`${name}-node-exporter-namespace`, {
+            metadata: { name: NODE_EXPORTER_NAMESPACE, labels: privilegedNamespaceLabels(NODE_EXPORTER_NAMESPACE) },
+        }, { parent, provider }),
+    ];
+    const adminPassword = pulumi.secret(password.result);
+    const release = new k8s.helm.v3.Release(name, {
+        name: MONITORING_RELEASE,
+        chart: "kube-prometheus-stack",
+        version: a.version,
+        repositoryOpts: { repo: MONITORING_CHART_REPO },
+        namespace: MONITORING_NAMESPACE,
+        createNamespace: false,
+        values: monitoringValues(adminPassword),
+        // Fresh nodes pull a dozen images.
+        timeout: 1200,
+    }, { parent, provider, dependsOn: [...namespaces, ...opts.dependsOn] });
+    return { release, grafanaAdminPassword: adminPassword };
+}

@@ -1,0 +1,137 @@
+/**
+ * The cloud-init of Kubernetes nodes: pure functions from typed inputs to CloudConfig parts
+ * that extend the base VM config (components/compute/base.ts).
+ *
+ * Boot order on every node (cloud-init final stage, output in /var/log/cloud-init-output.log):
+ *   1. packages (curl, gpg, ...) from the Ubuntu archive;
+ *   2. /usr/local/sbin/incant-node-setup: modules, sysctls, containerd, pinned kube packages;
+ *   3. /usr/local/sbin/incant-kubeadm: kubeadm init (first control plane) or join, with retries.
+ * Both scripts read /etc/incant/kubernetes.env and log lines tagged "incant-kubernetes".
+ */
+import * as path from "path";
+import { CloudConfig, WriteFile, readScript, renderEnvFile } from "../compute/cloudinit";
+import {
+    ClusterSettings, KERNEL_MODULES, NodeSettings, PATHS, SYSCTLS, admissionConfiguration, auditPolicy,
+    encryptionConfiguration, renderDocuments, renderInitConfig, renderJoinConfig, renderSysctls,
+} from "./kubeadm";
+import { EXEMPT_NAMESPACES } from "./podsecurity";
+import YAML from "yaml";
+
+/** The signing key of pkgs.k8s.io (isv:kubernetes OBS Project), checked before it is trusted. */
+export const KUBERNETES_APT_KEY_FINGERPRINT = "DE15B14486CD377B9E876E1A234654DA9A296436";
+
+/** How long a node keeps trying to init or join before it reports failure. */
+export const JOIN_DEADLINE_SECONDS = 3600;
+export const JOIN_RETRY_SECONDS = 20;
+/** Extra control planes join one after the other, this far apart (etcd adds one member at a time). */
+export const CONTROL_PLANE_STAGGER_SECONDS = 120;
+/** The bootstrap token lives long enough for every first-boot join; renew it to add nodes later. */
+export const BOOTSTRAP_TOKEN_TTL = "24h0m0s";
+
+export const NODE_PATHS = {
+    env: "/etc/incant/kubernetes.env",
+    setup: "/usr/local/sbin/incant-node-setup",
+    bootstrap: "/usr/local/sbin/incant-kubeadm",
+    renewToken: "/usr/local/sbin/incant-renew-join-token",
+    containerdConfig: "/etc/incant/containerd-config.toml",
+    kubeadmConfig: "/etc/kubernetes/incant/kubeadm.yaml",
+    /** The program's PKI, copied into /etc/kubernetes/pki before each kubeadm attempt. */
+    pkiSource: "/etc/kubernetes/incant/pki",
+} as const;
+
+const SCRIPTS = path.join(__dirname, "scripts");
+
+export type NodeRole = "init" | "control-plane" | "worker";
+
+export interface NodeCommon {
+    node: NodeSettings;
+    role: NodeRole;
+    /** "22.04" | "24.04": checked on the node against /etc/os-release. */
+    ubuntuRelease: string;
+    /** Minor (repository) and exact package version. */
+    kubernetesMinor: string;
+    kubernetesVersion: string;
+    /** host:port of the API (the first control plane's fixed address). */
+    apiEndpoint: string;
+    /** Seconds to wait before the first attempt (extra control planes). */
+    startDelaySeconds?: number;
+}
+
+/** Files and commands every Kubernetes node has. */
+export function nodeBase(c: NodeCommon): CloudConfig {
+    const env = renderEnvFile({
+        NODE_ROLE: c.role,
+        NODE_NAME: c.node.name,
+        UBUNTU_RELEASE: c.ubuntuRelease,
+        KUBERNETES_MINOR: c.kubernetesMinor,
+        KUBERNETES_VERSION: c.kubernetesVersion,
+        KUBERNETES_APT_KEY_FINGERPRINT,
+        API_ENDPOINT: c.apiEndpoint,
+        KUBEADM_CONFIG: NODE_PATHS.kubeadmConfig,
+        PKI_SOURCE: NODE_PATHS.pkiSource,
+        DEADLINE_SECONDS: JOIN_DEADLINE_SECONDS,
+        RETRY_SECONDS: JOIN_RETRY_SECONDS,
+        START_DELAY_SECONDS: c.startDelaySeconds ?? 0,
+    });
+    return {
+        packages: ["ca-certificates", "curl", "gpg", "apt-transport-https"],
+        write_files: [
+            { path: NODE_PATHS.env, content: env, permissions: "0644" },
+            { path: "/etc/modules-load.d/incant-kubernetes.conf", content: KERNEL_MODULES.join("\n") + "\n", permissions: "0644" },
+            { path: "/etc/sysctl.d/90-incant-kubernetes.conf", content: renderSysctls(SYSCTLS), permissions: "0644" },
+            { path: NODE_PATHS.containerdConfig, content: readScript(__dirname, "containerd-config.toml"), permissions: "0644" },
+            // crictl talks to containerd without flags: handy when debugging a node.
+            { path: "/etc/crictl.yaml", content: YAML.stringify({ "runtime-endpoint": PATHS.criSocket, "image-endpoint": PATHS.criSocket }), permissions: "0644" },
+            { path: NODE_PATHS.setup, content: readScript(SCRIPTS, "node-setup.sh"), permissions: "0755" },
+            { path: NODE_PATHS.bootstrap, content: readScript(SCRIPTS, "kubeadm-bootstrap.sh"), permissions: "0755" },
+        ],
+        runcmd: [[NODE_PATHS.setup], [NODE_PATHS.bootstrap]],
+    };
+}
+
+/** What only control planes carry: the shared PKI, the API server's policy files, the init or join config. */
+export interface ControlPlaneArgs extends NodeCommon {
+    role: "init" | "control-plane";
+    cluster: ClusterSettings;
+    /** Files for /etc/kubernetes/pki, path relative to it -> PEM. */
+    pki: Record<string, string>;
+    bootstrapToken: string;
+    caCertHash: string;
+    encryptionKey: string;
+}
+
+const secretFile = (p: string, content: string): WriteFile => ({ path: p, content, permissions: "0600" });
+
+export function controlPlaneNode(a: ControlPlaneArgs): CloudConfig {
+    const base = nodeBase(a);
+    const kubeadm = a.role === "init"
+        ? renderInitConfig({ cluster: a.cluster, node: a.node, bootstrapToken: a.bootstrapToken, tokenTtl: BOOTSTRAP_TOKEN_TTL })
+        : renderJoinConfig({ node: a.node, apiServerEndpoint: a.apiEndpoint, bootstrapToken: a.bootstrapToken, caCertHash: a.caCertHash, controlPlane: true });
+    const pki = Object.entries(a.pki).map(([name, pem]): WriteFile => name.endsWith(".key")
+        ? secretFile(`${NODE_PATHS.pkiSource}/${name}`, pem)
+        : { path: `${NODE_PATHS.pkiSource}/${name}`, content: pem, permissions: "0644" });
+    return {
+        ...base,
+        write_files: [
+            ...base.write_files!,
+            ...pki,
+            secretFile(NODE_PATHS.kubeadmConfig, kubeadm),
+            secretFile(PATHS.encryptionConfig, renderDocuments([encryptionConfiguration(a.encryptionKey)])),
+            secretFile(PATHS.auditPolicy, renderDocuments([auditPolicy()])),
+            secretFile(PATHS.admissionConfig, renderDocuments([admissionConfiguration(EXEMPT_NAMESPACES)])),
+            { path: NODE_PATHS.renewToken, content: readScript(SCRIPTS, "renew-join-token.sh"), permissions: "0755" },
+        ],
+    };
+}
+
+export interface WorkerArgs extends NodeCommon {
+    role: "worker";
+    bootstrapToken: string;
+    caCertHash: string;
+}
+
+export function workerNode(a: WorkerArgs): CloudConfig {
+    const base = nodeBase(a);
+    const join = renderJoinConfig({ node: a.node, apiServerEndpoint: a.apiEndpoint, bootstrapToken: a.bootstrapToken, caCertHash: a.caCertHash, controlPlane: false });
+    return { ...base, write_files: [...base.write_files!, secretFile(NODE_PATHS.kubeadmConfig, join)] };
+}

@@ -1,0 +1,66 @@
+#!/bin/bash
+# Brings this node into the cluster: `kubeadm init` on the first control plane, `kubeadm join`
+# on the others and on workers. Every node runs this in parallel at first boot: a join simply
+# retries until the first control plane answers, so no node waits on another by design.
+# On failure the node is reset and tried again until DEADLINE_SECONDS, then the script fails
+# with a message that says where to look. Parameters: /etc/incant/kubernetes.env.
+set -euo pipefail
+
+ENV_FILE=${1:-/etc/incant/kubernetes.env}
+set -a
+# shellcheck source=/dev/null
+. "$ENV_FILE"
+set +a
+
+log() { echo "incant-kubernetes: $*"; logger -t incant-kubernetes -- "$*" || true; }
+fail() { log "FAILED: $*"; exit 1; }
+
+# cloud-init runs the next command even when the previous one failed: stop here with the reason.
+[ -f /var/lib/incant/node-prepared ] \
+    || fail "node setup (incant-node-setup) did not finish: its FAILED line above says why"
+
+if [ -f /etc/kubernetes/kubelet.conf ]; then
+    log "this node already belongs to a cluster (/etc/kubernetes/kubelet.conf exists); nothing to do"
+    exit 0
+fi
+
+# Control planes get the program's CA and shared keys; kubeadm reset deletes /etc/kubernetes/pki,
+# so they are restored from the copy cloud-init wrote before every attempt.
+restore_pki() {
+    if [ -d "$PKI_SOURCE" ]; then
+        install -d -m 0700 /etc/kubernetes/pki /etc/kubernetes/pki/etcd
+        cp -a "$PKI_SOURCE/." /etc/kubernetes/pki/
+    fi
+}
+
+attempt() {
+    restore_pki
+    case "$NODE_ROLE" in
+        init) kubeadm init --config "$KUBEADM_CONFIG" ;;
+        control-plane | worker) kubeadm join --config "$KUBEADM_CONFIG" ;;
+        *) fail "unknown NODE_ROLE '${NODE_ROLE}'" ;;
+    esac
+}
+
+if [ "$START_DELAY_SECONDS" -gt 0 ]; then
+    # Extra control planes stagger their etcd member additions (etcd adds one member at a time).
+    log "waiting ${START_DELAY_SECONDS} s before joining"
+    sleep "$START_DELAY_SECONDS"
+fi
+
+deadline=$((SECONDS + DEADLINE_SECONDS))
+n=1
+log "kubeadm ${NODE_ROLE} (attempt ${n}) against ${API_ENDPOINT}"
+until attempt; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+        fail "kubeadm ${NODE_ROLE} did not succeed within ${DEADLINE_SECONDS} s (${n} attempts). The kubeadm output above says why; also: journalctl -u kubelet -u containerd; crictl ps -a; on the first control plane, /var/log/cloud-init-output.log"
+    fi
+    log "attempt ${n} failed; resetting the node and retrying in ${RETRY_SECONDS} s"
+    kubeadm reset --force || log "kubeadm reset reported an error; retrying anyway"
+    sleep "$RETRY_SECONDS"
+    n=$((n + 1))
+    log "kubeadm ${NODE_ROLE} (attempt ${n}) against ${API_ENDPOINT}"
+done
+install -d -m 0755 /var/lib/incant
+date -u +%FT%TZ > /var/lib/incant/kubernetes-joined
+log "kubeadm ${NODE_ROLE} succeeded after ${n} attempt(s)"

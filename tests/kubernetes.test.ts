@@ -1,0 +1,405 @@
+/**
+ * The Kubernetes cluster as the program builds it (offline engine, dev and prod stacks): PKI and
+ * join material, kubeadm configuration per hardening item, the admin kubeconfig and the gated
+ * provider, Calico, Pod Security, monitoring, OIDC, and secrets staying secret.
+ */
+import { strict as assert } from "assert";
+import * as crypto from "crypto";
+import YAML from "yaml";
+import { decodeUserData } from "../offline/artifacts";
+import { INSTANCE, ProgramRun, runProgram } from "./harness/program";
+import { hasTool, requireTool, run as runTool, tempFile } from "./harness/tools";
+import { BOOTSTRAP_TOKEN_RE, CLUSTER_ADMINS_GROUP, caCertHash } from "../components/kubernetes/pki";
+import { PRIVILEGED_NAMESPACES, privilegedNamespaceLabels, CVMFS_CSI_NAMESPACE } from "../components/kubernetes/podsecurity";
+import { METADATA_SERVICE_CIDR } from "../components/kubernetes/calico";
+import { flows } from "../components/network/ports";
+import { renderKubeconfig } from "../components/kubernetes/kubeconfig";
+
+type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+interface CloudDoc { hostname: string; runcmd: string[][]; write_files: { path: string; content: string; permissions?: string }[] }
+
+function cloudDoc(run: ProgramRun, vmName: string): CloudDoc {
+    const vm = run.ofType(INSTANCE).find((i) => i.revealedInputs.name === vmName);
+    assert.ok(vm, `no VM ${vmName}`);
+    return YAML.parse(decodeUserData(String(vm.revealedInputs.userData))) as CloudDoc;
+}
+
+function file(doc: CloudDoc, path: string): { content: string; permissions?: string } {
+    const f = doc.write_files.find((w) => w.path === path);
+    assert.ok(f, `no ${path} in the cloud-init of ${doc.hostname}`);
+    return f;
+}
+
+function kubeadmDocs(doc: CloudDoc): Record<string, Doc> {
+    const docs = YAML.parseAllDocuments(file(doc, "/etc/kubernetes/incant/kubeadm.yaml").content).map((d) => d.toJS() as Doc);
+    return Object.fromEntries(docs.map((d) => [d.kind, d]));
+}
+
+function args(list: { name: string; value: string }[]): Map<string, string[]> {
+    const m = new Map<string, string[]>();
+    for (const a of list) m.set(a.name, [...(m.get(a.name) ?? []), a.value]);
+    return m;
+}
+
+function envOf(doc: CloudDoc): Record<string, string> {
+    return Object.fromEntries(file(doc, "/etc/incant/kubernetes.env").content.trim().split("\n")
+        .map((l) => /^([A-Z_]+)='(.*)'$/.exec(l)!).map((m) => [m[1], m[2]]));
+}
+
+const k8sObjects = (run: ProgramRun) => run.resources.filter((r) => r.type.startsWith("kubernetes:") && r.custom);
+
+describe("Kubernetes cluster (dev: 1 control plane, 7 workers, Ubuntu 22.04)", () => {
+    let run: ProgramRun;
+    let cp: CloudDoc;
+    let worker: CloudDoc;
+    before(async () => {
+        run = await runProgram("dev");
+        cp = cloudDoc(run, "incant-dev-control-plane-0");
+        worker = cloudDoc(run, "incant-dev-worker-3");
+    });
+
+    it("workers pin the hash of the CA the control plane uses (computed independently with openssl)", function () {
+        const caPem = file(cp, "/etc/kubernetes/incant/pki/ca.crt").content;
+        const pinned = kubeadmDocs(worker).JoinConfiguration.discovery.bootstrapToken.caCertHashes;
+        // The kubeadm docs' own recipe for the hash.
+        if (hasTool("openssl")) {
+            const r = runTool("sh", ["-c", "openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | sha256sum"], caPem);
+            assert.equal(r.status, 0, r.stderr);
+            assert.deepEqual(pinned, [`sha256:${r.stdout.split(" ")[0]}`]);
+        } else {
+            requireTool(this, "openssl");
+        }
+        // ... and it is the program's CA, whose key the control plane gets beside it.
+        const ca = run.get("tls:index/selfSignedCert:SelfSignedCert", "kubernetes-ca");
+        assert.equal(caPem.trim(), String(ca.state.certPem).trim());
+        const key = crypto.createPrivateKey(file(cp, "/etc/kubernetes/incant/pki/ca.key").content);
+        const keyPub = crypto.createPublicKey(key).export({ type: "spki", format: "der" });
+        assert.ok(keyPub.equals(new crypto.X509Certificate(caPem).publicKey.export({ type: "spki", format: "der" })), "ca.key matches ca.crt");
+        assert.ok(new crypto.X509Certificate(caPem).ca, "a CA certificate");
+    });
+
+    it("one bootstrap token in kubeadm's format: created by init (24 h TTL), used by every join", () => {
+        const init = kubeadmDocs(cp).InitConfiguration;
+        const [bt] = init.bootstrapTokens;
+        assert.match(bt.token, BOOTSTRAP_TOKEN_RE);
+        assert.equal(bt.ttl, "24h0m0s");
+        assert.deepEqual(bt.usages, ["signing", "authentication"]);
+        for (const vm of run.ofType(INSTANCE).filter((i) => String(i.inputs.name).includes("-worker-"))) {
+            const join = kubeadmDocs(cloudDoc(run, String(vm.inputs.name))).JoinConfiguration;
+            assert.equal(join.discovery.bootstrapToken.token, bt.token);
+            assert.equal(join.discovery.bootstrapToken.apiServerEndpoint, "192.168.100.10:6443");
+            assert.equal(join.controlPlane, undefined, "workers join as workers");
+        }
+    });
+
+    it("API server: audit log with retention and policy, encryption at rest, profiling off, PSA config, strong TLS", () => {
+        const cc = kubeadmDocs(cp).ClusterConfiguration;
+        assert.equal(cc.apiVersion, "kubeadm.k8s.io/v1beta4");
+        const a = args(cc.apiServer.extraArgs);
+        assert.deepEqual(a.get("audit-log-path"), ["/var/log/kubernetes/audit/audit.log"]);
+        assert.deepEqual(a.get("audit-log-maxage"), ["30"]);
+        assert.deepEqual(a.get("audit-log-maxbackup"), ["10"]);
+        assert.deepEqual(a.get("audit-log-maxsize"), ["100"]);
+        assert.deepEqual(a.get("audit-policy-file"), ["/etc/kubernetes/audit/policy.yaml"]);
+        assert.deepEqual(a.get("encryption-provider-config"), ["/etc/kubernetes/encryption/config.yaml"]);
+        assert.deepEqual(a.get("profiling"), ["false"]);
+        assert.deepEqual(a.get("admission-control-config-file"), ["/etc/kubernetes/admission/config.yaml"]);
+        assert.deepEqual(a.get("tls-min-version"), ["VersionTLS12"]);
+        assert.ok(!a.has("anonymous-auth"), "anonymous auth stays on: kubeadm's probes and join discovery need it");
+        assert.ok(!a.has("oidc-issuer-url"), "no IAM groups in dev: no OIDC");
+        for (const component of ["controllerManager", "scheduler"]) {
+            const c = args(cc[component].extraArgs);
+            assert.deepEqual(c.get("profiling"), ["false"], component);
+            assert.deepEqual(c.get("bind-address"), ["127.0.0.1"], component);
+        }
+        // Every file a flag names is written on the node and mounted into the API server pod.
+        const mounts = cc.apiServer.extraVolumes as { hostPath: string; mountPath: string; readOnly: boolean }[];
+        for (const flag of ["audit-policy-file", "encryption-provider-config", "admission-control-config-file"]) {
+            const path = a.get(flag)![0];
+            assert.ok(file(cp, path).permissions === "0600", `${path} is root-only`);
+            assert.ok(mounts.some((m) => path.startsWith(`${m.hostPath}/`) && m.hostPath === m.mountPath && m.readOnly), `${path} mounted read-only`);
+        }
+        assert.ok(mounts.some((m) => m.hostPath === "/var/log/kubernetes/audit" && !m.readOnly), "audit log directory writable");
+        assert.ok(cc.apiServer.certSANs.includes(run.outputs.kubernetesApiHost), "the floating IP is on the API certificate");
+        assert.deepEqual(cc.networking, { podSubnet: "10.244.0.0/16", serviceSubnet: "10.96.0.0/12", dnsDomain: "cluster.local" });
+    });
+
+    it("Secrets are encrypted with a program-generated 32-byte key (secretbox first, identity last)", () => {
+        const enc = YAML.parse(file(cp, "/etc/kubernetes/encryption/config.yaml").content) as Doc;
+        const [rule] = enc.resources;
+        assert.deepEqual(rule.resources, ["secrets"]);
+        assert.deepEqual(Object.keys(rule.providers[0]), ["secretbox"]);
+        assert.deepEqual(rule.providers.at(-1), { identity: {} });
+        const key = Buffer.from(rule.providers[0].secretbox.keys[0].secret, "base64");
+        assert.equal(key.length, 32);
+        const bytes = run.get("random:index/randomBytes:RandomBytes", "kubernetes-secrets-encryption");
+        assert.equal(rule.providers[0].secretbox.keys[0].secret, bytes.state.base64);
+    });
+
+    it("kubelet (every node, via kubeadm's kubelet-config): no anonymous auth, webhook authz, no read-only port, rotation, seccomp", () => {
+        const k = kubeadmDocs(cp).KubeletConfiguration;
+        assert.equal(k.authentication.anonymous.enabled, false);
+        assert.equal(k.authentication.webhook.enabled, true);
+        assert.equal(k.authorization.mode, "Webhook");
+        assert.equal(k.readOnlyPort, 0);
+        assert.equal(k.rotateCertificates, true);
+        assert.equal(k.seccompDefault, true);
+        assert.equal(k.cgroupDriver, "systemd");
+        assert.equal(k.protectKernelDefaults, true);
+        // protectKernelDefaults makes the kubelet refuse other values: every node must set them.
+        for (const doc of [cp, worker]) {
+            const sysctl = file(doc, "/etc/sysctl.d/90-incant-kubernetes.conf").content;
+            for (const line of ["vm.overcommit_memory = 1", "kernel.panic = 10", "kernel.panic_on_oops = 1", "net.ipv4.ip_forward = 1", "net.bridge.bridge-nf-call-iptables = 1"]) {
+                assert.ok(sysctl.includes(line), `${doc.hostname}: ${line}`);
+            }
+            assert.match(file(doc, "/etc/incant/containerd-config.toml").content, /SystemdCgroup = true/);
+        }
+    });
+
+    it("Pod Security: baseline enforced, restricted warned and audited, only kube-system exempt", () => {
+        const adm = YAML.parse(file(cp, "/etc/kubernetes/admission/config.yaml").content) as Doc;
+        const ps = adm.plugins.find((p: Doc) => p.name === "PodSecurity").configuration;
+        assert.equal(ps.defaults.enforce, "baseline");
+        assert.equal(ps.defaults.warn, "restricted");
+        assert.equal(ps.defaults.audit, "restricted");
+        assert.deepEqual(ps.exemptions, { usernames: [], runtimeClasses: [], namespaces: ["kube-system"] });
+        const privileged = run.ofType("kubernetes:core/v1:Namespace")
+            .filter((n) => (n.inputs.metadata as Doc).labels?.["pod-security.kubernetes.io/enforce"] === "privileged")
+            .map((n) => (n.inputs.metadata as Doc).name);
+        assert.ok(privileged.length > 0);
+        for (const ns of privileged) assert.ok(ns in PRIVILEGED_NAMESPACES, `${ns} is privileged without a reason in podsecurity.ts`);
+        assert.equal(privilegedNamespaceLabels(CVMFS_CSI_NAMESPACE)["pod-security.kubernetes.io/enforce"], "privileged");
+        assert.throws(() => privilegedNamespaceLabels("htcondor"), /not allowed privileged pods/);
+    });
+
+    it("audit policy never records Secret, ConfigMap or token bodies", () => {
+        const policy = YAML.parse(file(cp, "/etc/kubernetes/audit/policy.yaml").content) as Doc;
+        const rules = policy.rules as Doc[];
+        const secretRule = rules.findIndex((r) => r.resources?.some((g: Doc) => g.group === "" && g.resources.includes("secrets")));
+        assert.equal(rules[secretRule].level, "Metadata");
+        // Rules apply first-match: nothing before it may log bodies of all resources.
+        assert.ok(rules.slice(0, secretRule).every((r) => r.level === "None" || r.level === "Metadata"));
+        assert.equal(rules.at(-1)!.level, "Metadata");
+    });
+
+    it("node names are the VM names and host names; nodes advertise their fixed address", () => {
+        for (const vm of run.ofType(INSTANCE).filter((i) => /-(worker|control-plane)-/.test(String(i.inputs.name)))) {
+            const doc = cloudDoc(run, String(vm.inputs.name));
+            const docs = kubeadmDocs(doc);
+            const reg = (docs.JoinConfiguration ?? docs.InitConfiguration).nodeRegistration;
+            const ip = (vm.inputs.networks as { fixedIpV4: string }[])[0].fixedIpV4;
+            assert.equal(reg.name, vm.inputs.name);
+            assert.equal(doc.hostname, vm.inputs.name);
+            assert.deepEqual(reg.kubeletExtraArgs, [{ name: "node-ip", value: ip }]);
+        }
+    });
+
+    it("each node first prepares itself, then joins: no step waits on another node", () => {
+        assert.deepEqual(cp.runcmd, [["/usr/local/sbin/incant-node-setup"], ["/usr/local/sbin/incant-kubeadm"]]);
+        assert.deepEqual(worker.runcmd, cp.runcmd);
+        assert.equal(envOf(cp).NODE_ROLE, "init");
+        assert.equal(envOf(worker).NODE_ROLE, "worker");
+        assert.equal(envOf(worker).START_DELAY_SECONDS, "0");
+        assert.equal(envOf(cp).UBUNTU_RELEASE, "22.04");
+        assert.equal(envOf(cp).KUBERNETES_VERSION, "1.31.4");
+        assert.equal(envOf(cp).KUBERNETES_MINOR, "1.31");
+        assert.ok(!worker.write_files.some((f) => f.path.includes("/pki/")), "no CA or key on workers");
+        assert.ok(!worker.write_files.some((f) => f.path.includes("renew-join-token")));
+        // kubeadm reset wipes /etc/kubernetes/pki: the program's PKI lives elsewhere and is restored each attempt.
+        assert.ok(cp.write_files.filter((f) => f.path.startsWith("/etc/kubernetes/pki/")).length === 0);
+        for (const f of cp.write_files.filter((w) => w.path.endsWith(".key"))) assert.equal(f.permissions, "0600", f.path);
+        // Worker VMs carry no user-data dependency on each other: they depend only on shared inputs.
+        const workerUrns = new Set(run.ofType(INSTANCE).filter((i) => String(i.inputs.name).includes("-worker-")).map((i) => i.urn));
+        for (const w of run.ofType(INSTANCE).filter((i) => workerUrns.has(i.urn))) {
+            assert.ok(!w.dependencies.some((d) => workerUrns.has(d)), `${w.name} waits for another worker`);
+        }
+    });
+
+    it("the program's admin kubeconfig: client certificate from our CA, group kubeadm:cluster-admins, the floating IP", () => {
+        const kubeconfig = YAML.parse(String(run.outputs.kubeconfig)) as Doc;
+        const server = kubeconfig.clusters[0].cluster.server;
+        assert.equal(server, `https://${run.outputs.kubernetesApiHost}:6443`);
+        assert.equal(run.outputs.apiEndpoint, server);
+        const caPem = Buffer.from(kubeconfig.clusters[0].cluster["certificate-authority-data"], "base64").toString();
+        const cert = new crypto.X509Certificate(Buffer.from(kubeconfig.users[0].user["client-certificate-data"], "base64"));
+        const ca = new crypto.X509Certificate(caPem);
+        assert.ok(cert.verify(ca.publicKey), "signed by the cluster CA");
+        assert.ok(cert.checkIssued(ca));
+        assert.match(cert.subject, new RegExp(`O=${CLUSTER_ADMINS_GROUP}`));
+        assert.ok(!/system:masters/.test(cert.subject), "not the break-glass group");
+        assert.deepEqual(cert.keyUsage, ["1.3.6.1.5.5.7.3.2"], "client auth only");
+        const key = crypto.createPrivateKey(Buffer.from(kubeconfig.users[0].user["client-key-data"], "base64").toString());
+        assert.ok(crypto.createPublicKey(key).export({ type: "spki", format: "der" }).equals(cert.publicKey.export({ type: "spki", format: "der" })));
+        assert.equal(caCertHash(caPem), kubeadmDocs(worker).JoinConfiguration.discovery.bootstrapToken.caCertHashes[0]);
+    });
+
+    it("every Kubernetes object goes through the cluster's provider, which waits for the first control plane", () => {
+        const [provider] = run.ofType("pulumi:providers:kubernetes");
+        assert.ok(provider, "a kubernetes provider");
+        const cp0 = run.ofType(INSTANCE).find((i) => i.inputs.name === "incant-dev-control-plane-0")!;
+        const assoc = run.get("openstack:compute/floatingIpAssociate:FloatingIpAssociate", "kubernetes-api-fip-assoc");
+        assert.ok(provider.dependencies.includes(cp0.urn), "the kubeconfig waits for the control plane VM");
+        assert.ok(provider.dependencies.includes(assoc.urn), "... and for its floating IP");
+        const mine = k8sObjects(run).filter((r) => r.parent?.includes("KubernetesCluster"));
+        assert.ok(mine.length >= 6);
+        for (const r of mine) assert.ok(r.provider?.startsWith(provider.urn), `${r.type} ${r.name} uses ${r.provider}`);
+    });
+
+    it("secrets stay secret: outputs, provider, user-data, Helm values; no private key in recorded plain inputs", () => {
+        assert.ok(run.secretOutputs.includes("kubeconfig"));
+        assert.ok(run.secretOutputs.includes("grafanaAdminPassword"));
+        assert.ok(!run.secretOutputs.includes("apiEndpoint"));
+        const [provider] = run.ofType("pulumi:providers:kubernetes");
+        assert.ok(provider.secretPaths.includes("kubeconfig"));
+        for (const vm of run.ofType(INSTANCE).filter((i) => /-(worker|control-plane)-/.test(String(i.inputs.name)))) {
+            assert.ok(vm.secretPaths.includes("userData"), `${vm.name}: user-data carries the token or keys`);
+        }
+        const monitoring = run.get("kubernetes:helm.sh/v3:Release", "kubernetes-monitoring");
+        assert.ok(monitoring.secretPaths.some((p) => p.startsWith("values")), monitoring.secretPaths.join(","));
+        const plain = JSON.stringify(run.resources.map((r) => r.inputs));
+        assert.ok(!/PRIVATE KEY/.test(plain), "a private key in plain recorded inputs");
+        const token = kubeadmDocs(cp).InitConfiguration.bootstrapTokens[0].token as string;
+        assert.ok(!plain.includes(token.split(".")[1]), "the token secret in plain recorded inputs");
+        assert.ok(run.sensitive.includes(token), "the token is registered for redaction");
+    });
+
+    it("Calico: pinned tigera-operator chart, VXLAN pool on the pod CIDR, ports that match the security groups", () => {
+        const calico = run.get("kubernetes:helm.sh/v3:Release", "kubernetes-calico");
+        const i = calico.inputs as Doc;
+        assert.equal(i.chart, "tigera-operator");
+        assert.equal(i.version, "v3.29.1");
+        assert.equal(i.repositoryOpts.repo, "https://docs.tigera.io/calico/charts");
+        const net = i.values.installation.calicoNetwork;
+        assert.equal(net.bgp, "Disabled");
+        assert.deepEqual(net.ipPools.map((p: Doc) => [p.cidr, p.encapsulation]), [["10.244.0.0/16", "VXLAN"]]);
+        const between = flows({ collectorPort: 30618, schedulerPort: 30619 }).filter((f) => "role" in f.from && f.from.role === "worker" && f.to === "worker");
+        assert.ok(between.some((f) => f.protocol === "udp" && f.ports?.[0] === 4789), "VXLAN open between nodes");
+        assert.ok(between.some((f) => f.protocol === "tcp" && f.ports?.[0] === 5473), "Typha open between nodes");
+        assert.ok(!flows({ collectorPort: 30618, schedulerPort: 30619 }).some((f) => f.ports && f.ports[0] <= 179 && 179 <= f.ports[1]), "no BGP needed");
+    });
+
+    it("pods are denied the metadata service in a platform tier that passes everything else on", () => {
+        const tier = run.get("kubernetes:projectcalico.org/v3:Tier", "kubernetes-calico-platform-tier").inputs as Doc;
+        const gnp = run.get("kubernetes:projectcalico.org/v3:GlobalNetworkPolicy", "kubernetes-calico-deny-metadata");
+        const spec = (gnp.inputs as Doc).spec;
+        assert.equal(tier.spec.defaultAction, "Pass", "other traffic continues to NetworkPolicies");
+        assert.equal(spec.tier, tier.metadata.name);
+        assert.ok((gnp.inputs as Doc).metadata.name.startsWith(`${tier.metadata.name}.`));
+        assert.equal(spec.selector, "all()");
+        assert.deepEqual(spec.types, ["Egress"]);
+        assert.deepEqual(spec.egress, [{ action: "Deny", destination: { nets: [METADATA_SERVICE_CIDR] } }]);
+        assert.equal(METADATA_SERVICE_CIDR, "169.254.169.254/32");
+        // Created only once the Calico API server is ready, which the tier waits for.
+        const apiServer = run.get("kubernetes:operator.tigera.io/v1:APIServer", "kubernetes-calico-apiserver");
+        assert.match((apiServer.inputs as Doc).metadata.annotations["pulumi.com/waitFor"], /status\.state}=Ready/);
+        const tierRes = run.get("kubernetes:projectcalico.org/v3:Tier", "kubernetes-calico-platform-tier");
+        assert.ok(tierRes.dependencies.includes(apiServer.urn));
+        assert.ok(gnp.dependencies.includes(tierRes.urn));
+    });
+
+    it("monitoring: pinned kube-prometheus-stack, ClusterIP only, node-exporter alone in a privileged namespace", () => {
+        const m = run.get("kubernetes:helm.sh/v3:Release", "kubernetes-monitoring");
+        const i = m.revealedInputs as Doc;
+        assert.equal(i.chart, "kube-prometheus-stack");
+        assert.equal(i.version, "66.3.1");
+        assert.equal(i.namespace, "monitoring");
+        for (const part of ["grafana", "prometheus", "alertmanager"]) assert.equal(i.values[part].service.type, "ClusterIP", part);
+        assert.equal(i.values["prometheus-node-exporter"].namespaceOverride, "monitoring-node-exporter");
+        assert.equal(i.values.grafana.adminPassword, run.outputs.grafanaAdminPassword);
+        assert.ok(String(i.values.grafana.adminPassword).length >= 32);
+        const monitoringNs = run.ofType("kubernetes:core/v1:Namespace").find((n) => (n.inputs.metadata as Doc).name === "monitoring")!;
+        assert.equal((monitoringNs.inputs.metadata as Doc).labels, undefined, "the cluster defaults (baseline) apply");
+        const calico = run.get("kubernetes:helm.sh/v3:Release", "kubernetes-calico");
+        assert.ok(m.dependencies.includes(calico.urn), "pods wait for the pod network");
+    });
+
+    it("every Kubernetes object validates against the Kubernetes schemas (kubernetes-models)", () => {
+        const calicoKinds = new Set(["projectcalico.org/v3/Tier", "projectcalico.org/v3/GlobalNetworkPolicy", "operator.tigera.io/v1/APIServer"]);
+        let validated = 0;
+        for (const r of k8sObjects(run).filter((x) => x.parent?.includes("KubernetesCluster"))) {
+            const m = /^kubernetes:([^:]+)\/([^:]+):(\w+)$/.exec(r.type)!;
+            if (m[1] === "helm.sh") continue;
+            const apiVersion = m[1] === "core" ? m[2] : `${m[1]}/${m[2]}`;
+            if (calicoKinds.has(`${apiVersion}/${m[3]}`)) {
+                // No published schema here: the fields Calico requires.
+                assert.ok((r.inputs.metadata as Doc).name && r.inputs.spec, r.name);
+                continue;
+            }
+            // eslint-disable-next-line @typescript-eslint/no-require-imports
+            const Model = require(`kubernetes-models/${apiVersion}`)[m[3]];
+            assert.ok(Model, `no kubernetes-models class for ${apiVersion} ${m[3]}`);
+            new Model({ ...(r.revealedInputs as object), apiVersion, kind: m[3] }).validate();
+            validated++;
+        }
+        assert.ok(validated >= 3, `validated ${validated}`);
+        // The validator does reject a broken object.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { Namespace } = require("kubernetes-models/v1");
+        assert.throws(() => new Namespace({ metadata: { name: 3 } }).validate());
+    });
+});
+
+describe("Kubernetes cluster (prod: 3 control planes, Ubuntu 24.04, IAM groups)", () => {
+    let run: ProgramRun;
+    before(async () => { run = await runProgram("prod"); });
+
+    it("extra control planes join with the shared PKI, one after the other; all share one CA", () => {
+        const first = cloudDoc(run, "incant-prod-control-plane-0");
+        const caPem = file(first, "/etc/kubernetes/incant/pki/ca.crt").content;
+        for (const [i, name] of ["incant-prod-control-plane-1", "incant-prod-control-plane-2"].entries()) {
+            const doc = cloudDoc(run, name);
+            const env = envOf(doc);
+            assert.equal(env.NODE_ROLE, "control-plane");
+            assert.equal(env.UBUNTU_RELEASE, "24.04");
+            assert.equal(Number(env.START_DELAY_SECONDS), (i + 1) * 120);
+            const join = kubeadmDocs(doc).JoinConfiguration;
+            assert.deepEqual(join.controlPlane.localAPIEndpoint.advertiseAddress, (run.ofType(INSTANCE).find((v) => v.inputs.name === name)!.inputs.networks as Doc[])[0].fixedIpV4);
+            assert.equal(join.discovery.bootstrapToken.caCertHashes[0], caCertHash(caPem));
+            for (const f of ["ca.crt", "ca.key", "sa.key", "sa.pub", "front-proxy-ca.crt", "front-proxy-ca.key", "etcd/ca.crt", "etcd/ca.key"]) {
+                assert.equal(file(doc, `/etc/kubernetes/incant/pki/${f}`).content, file(first, `/etc/kubernetes/incant/pki/${f}`).content, f);
+            }
+            // The API server flags name files that must exist on every control plane.
+            for (const p of ["/etc/kubernetes/audit/policy.yaml", "/etc/kubernetes/encryption/config.yaml", "/etc/kubernetes/admission/config.yaml"]) file(doc, p);
+        }
+        const sans = kubeadmDocs(first).ClusterConfiguration.apiServer.certSANs;
+        assert.deepEqual(sans.slice(1), ["192.168.64.10", "192.168.64.11", "192.168.64.12"]);
+        assert.equal(kubeadmDocs(cloudDoc(run, "incant-prod-worker-39")).JoinConfiguration.discovery.bootstrapToken.apiServerEndpoint, "192.168.64.10:6443");
+    });
+
+    it("IAM groups configured: the API server accepts IAM tokens, and the groups are bound by name with a prefix", () => {
+        const a = args(kubeadmDocs(cloudDoc(run, "incant-prod-control-plane-0")).ClusterConfiguration.apiServer.extraArgs);
+        assert.deepEqual(a.get("oidc-issuer-url"), ["https://iam.cloud.infn.it/"]);
+        assert.deepEqual(a.get("oidc-client-id"), ["incant-prod-kubernetes"]);
+        assert.deepEqual(a.get("oidc-username-claim"), ["sub"]);
+        assert.deepEqual(a.get("oidc-groups-claim"), ["groups"]);
+        assert.deepEqual(a.get("oidc-groups-prefix"), ["iam:"]);
+        assert.deepEqual(a.get("oidc-username-prefix"), ["iam:"]);
+        const [binding] = run.ofType("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding");
+        assert.deepEqual((binding.inputs as Doc).subjects, [{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: "iam:incant-admins" }]);
+        assert.equal((binding.inputs as Doc).roleRef.name, "cluster-admin");
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { ClusterRoleBinding } = require("kubernetes-models/rbac.authorization.k8s.io/v1");
+        new ClusterRoleBinding(binding.revealedInputs).validate();
+    });
+});
+
+describe("Kubernetes building blocks", () => {
+    it("caCertHash is the SHA-256 of the certificate's SubjectPublicKeyInfo (certificate made by openssl)", function () {
+        requireTool(this, "openssl");
+        const { privateKey, publicKey } = crypto.generateKeyPairSync("ec", { namedCurve: "P-256" });
+        const keyFile = tempFile("key.pem", privateKey.export({ type: "pkcs8", format: "pem" }).toString());
+        const r = runTool("openssl", ["req", "-x509", "-new", "-key", keyFile, "-subj", "/CN=hash-test", "-days", "1"]);
+        assert.equal(r.status, 0, r.stderr);
+        const spki = publicKey.export({ type: "spki", format: "der" });
+        assert.equal(caCertHash(r.stdout), `sha256:${crypto.createHash("sha256").update(spki).digest("hex")}`);
+    });
+
+    it("a kubeconfig is data: one cluster, user and context, PEMs base64-encoded", () => {
+        const text = renderKubeconfig({ clusterName: "c", server: "https://203.0.113.9:6443", caCertPem: "CA", clientCertPem: "CERT", clientKeyPem: "KEY", userName: "u" });
+        const k = YAML.parse(text) as Doc;
+        assert.equal(k["current-context"], "c");
+        assert.equal(k.clusters[0].cluster.server, "https://203.0.113.9:6443");
+        assert.equal(Buffer.from(k.users[0].user["client-key-data"], "base64").toString(), "KEY");
+        assert.equal(k.contexts[0].context.user, "u");
+    });
+});
