@@ -67,6 +67,7 @@ const storage = new StorageController("storage", {
 
 const submit = new SubmitHost("submit", {
     config, secrets, vm: vms.find((v) => v.role === "submit")!, placement,
+    submitImage: config.images.submit,
 }, onCloud);
 
 export const environment = config.environment;

@@ -4,6 +4,7 @@
  */
 import * as zlib from "zlib";
 import YAML from "yaml";
+import { HOST as SUBMIT_HOST } from "../components/submit/services";
 import { OfflineRun, RecordedResource } from "./engine";
 
 export type Files = Record<string, string>;
@@ -62,5 +63,20 @@ export const kubernetesObjects: Extractor = (run) => {
     return files;
 };
 
+/**
+ * docker/: what the program installs on the submit host over SSH (components/submit/files.ts):
+ * docker/compose.yaml, and every other file under docker/host/<path>. Secret files are left out.
+ */
+export const submitHostFiles: Extractor = (run) => {
+    const files: Files = {};
+    for (const r of run.resources) {
+        const m = r.type === "command:remote:Command" ? /install -m \d+ \/dev\/stdin (\/\S+)$/.exec(String(r.inputs.create ?? "")) : null;
+        if (!m || r.secretPaths.includes("stdin")) continue;
+        const text = String(r.revealedInputs.stdin ?? "");
+        files[m[1] === SUBMIT_HOST.compose ? "docker/compose.yaml" : `docker/host${m[1]}`] = text;
+    }
+    return files;
+};
+
 /** Every extractor the render runs; areas add theirs here. */
-export const EXTRACTORS: Extractor[] = [cloudInit, kubernetesObjects];
+export const EXTRACTORS: Extractor[] = [cloudInit, kubernetesObjects, submitHostFiles];

@@ -34,6 +34,8 @@ export interface RecordedResource {
     protect: boolean;
     retainOnDelete: boolean;
     ignoreChanges: string[];
+    /** URNs whose replacement also replaces this resource (the `replaceWith` option). */
+    replaceWith?: string[];
     /** Inputs with every secret replaced by SECRET_MARKER. */
     inputs: Record<string, unknown>;
     /** Inputs with secrets in clear: only for tests and `--show-secrets`. */
@@ -145,6 +147,7 @@ export async function runOffline(opts: OfflineRunOptions): Promise<OfflineRun> {
                 dependencies: req.getDependenciesList(),
                 protect: Boolean(req.getProtect?.()), retainOnDelete: Boolean(req.getRetainondelete?.()),
                 ignoreChanges: req.getIgnorechangesList?.() ?? [],
+                replaceWith: req.getReplaceWithList?.() ?? [],
                 inputs, revealedInputs, secretPaths,
                 state: decode(resp.getObject()?.toJavaScript() ?? {}, "", [], true) as Record<string, unknown>,
                 additionalSecretOutputs: req.getAdditionalsecretoutputsList?.() ?? [],
@@ -190,6 +193,7 @@ interface RegisterRequest {
     getProtect?(): boolean;
     getRetainondelete?(): boolean;
     getIgnorechangesList?(): string[];
+    getReplaceWithList?(): string[];
     getAdditionalsecretoutputsList?(): string[];
     getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
 }

@@ -131,6 +131,13 @@ function revealSecrets(value: any): any { // eslint-disable-line @typescript-esl
     return value;
 }
 
+/** An OpenSSH ed25519 public key line ("ssh-ed25519 <base64 wire blob>"), stable per resource. */
+function placeholderHostKey(name: string): string {
+    const field = (b: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]);
+    const blob = Buffer.concat([field(Buffer.from("ssh-ed25519")), field(seededBytes(`hostkey:${name}`, 32))]);
+    return `ssh-ed25519 ${blob.toString("base64")}\n`;
+}
+
 /** What a resource reports after creation; inputs are echoed like a provider would. */
 export async function mockState(type: string, name: string, inputs: Inputs): Promise<{ id: string; state: State }> {
     const id = offlineId(type.split(":").pop()!.toLowerCase(), name);
@@ -169,8 +176,17 @@ export async function mockState(type: string, name: string, inputs: Inputs): Pro
         case "docker-build:index:Image":
             return { id, state: { ...inputs, repoDigest: `${inputs.imageName ?? name}@sha256:${seededBytes(name, 32).toString("hex")}`, digest: `sha256:${seededBytes(name, 32).toString("hex")}` } };
         case "command:remote:Command":
+            // A readiness gate that ends by printing the host's key (components/submit/ready.sh)
+            // gets a stand-in ed25519 key, so what pins it can be checked offline.
+            return { id, state: { ...inputs, stdout: String(inputs.stdin ?? "").includes("ssh_host_ed25519_key.pub") ? placeholderHostKey(name) : "", stderr: "" } };
         case "command:local:Command":
             return { id, state: { ...inputs, stdout: "", stderr: "" } };
+        case "docker:index/remoteImage:RemoteImage": {
+            // Docker reports the pulled image's id (sha256 of its config) and the repository digest.
+            const digest = seededBytes(`image:${inputs.name}`, 32).toString("hex");
+            const repository = String(inputs.name).replace(/:[^:/]+$/, "");
+            return { id: `sha256:${digest}${inputs.name}`, state: { ...inputs, imageId: `sha256:${digest}`, repoDigest: `${repository}@sha256:${digest}` } };
+        }
         default:
             if (type.startsWith("kubernetes:")) {
                 const metadata = { ...(inputs.metadata ?? {}) };

@@ -1,35 +1,195 @@
 /**
- * The detached submit host (the paper's Figures 4-6): a Docker VM outside the Kubernetes fence.
- * Skeleton from the foundation; issue 6 adds Docker, the CVMFS and submit containers.
+ * The detached submit host (the paper's Figures 4-6): a Docker VM outside the Kubernetes fence
+ * running the official CVMFS service container and the ATLAS submit container.
+ *
+ * Order of operations, each step waiting for the previous one:
+ *   VM (cloud-init: Docker, NFS mounts, /cvmfs shared, AppArmor profile)
+ *   -> readiness gate over SSH (ready.sh: cloud-init done, shares mounted, Docker answering;
+ *      bounded by incant:readinessTimeoutSeconds; prints the host key, pinned from then on)
+ *   -> configuration files over SSH, and a Docker provider reaching the daemon over SSH
+ *   -> CVMFS container (created once healthy) -> submit container (created once healthy).
+ * The two containers and docker/compose.yaml come from one model (services.ts).
  */
+import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { baseCloudConfig } from "../compute/base";
-import { renderCloudConfig } from "../compute/cloudinit";
+import * as command from "@pulumi/command";
+import * as docker from "@pulumi/docker";
+import { baseCloudConfig, extendCloudConfig } from "../compute/base";
+import { readScript, renderCloudConfig, renderEnvFile } from "../compute/cloudinit";
 import { createVms } from "../compute/group";
 import { VmPlacement } from "../compute/placement";
+import { VirtualMachine } from "../compute/vm";
 import { PlannedVm } from "../config/quota";
 import { FacilityConfig, FacilitySecrets } from "../config/schema";
-import { VirtualMachine } from "../compute/vm";
+import { submitHostAliases } from "../htcondor/config";
+import { PoolEndpoints } from "../htcondor/types";
+import { NfsShare } from "../storage/types";
+import { hostFiles, installCommand } from "./files";
+import { submitHostCloudConfig, submitMountUnits } from "./hostconfig";
+import { containerFields, cvmfsImage, cvmfsService, renderCompose, submitHostServices } from "./services";
+
+/** The Ubuntu cloud image's default user, which gets the operators' key. */
+export const SSH_USER = "ubuntu";
 
 export interface SubmitHostArgs {
     config: FacilityConfig;
+    /** Needs `sshPrivateKey` (the key matching `sshPublicKey`) to reach the host. */
     secrets: FacilitySecrets;
     vm: PlannedVm;
     placement: VmPlacement;
+    /**
+     * The storage controller's exports (StorageController.share): homes and scratch are mounted
+     * from it. Without it (and `pool`) the host runs only the CVMFS container.
+     */
+    nfs?: NfsShare;
+    /** The HTCondor pool as seen from this host. Without it (and `nfs`) no submit container is created. */
+    pool?: SubmitPool;
+    /** The ATLAS submit image (images/submit; `config.images.submit` when no registry is configured). Pinned. */
+    submitImage: pulumi.Input<string>;
 }
+
+/** What the HTCondor pool gives the submit host. */
+export interface SubmitPool {
+    /** How the pool is reached from outside the pod network (the pool's endpoints). */
+    endpoints: PoolEndpoints;
+    /** HTCondor configuration of the submit container (mounted as config.d/50-incant-pool.conf). */
+    condorConfig: pulumi.Input<string>;
+    /** CA certificate (PEM) of the collector's and schedd's TLS certificates (AUTH_SSL_CLIENT_CAFILE). */
+    caCertificate: pulumi.Input<string>;
+    /** IDTOKEN for this host, when the pool issues one; a secret, mounted at /etc/condor/tokens-orig.d. */
+    condorToken?: pulumi.Input<string>;
+}
+
+/** SSH options of the Docker provider: batch mode, and the host key the gate read, pinned. */
+export function dockerSshOptions(hostKey: string): string[] {
+    return [
+        "-o", "BatchMode=yes",
+        "-o", "ConnectTimeout=30",
+        "-o", "StrictHostKeyChecking=yes",
+        // Never trust (or write) the operator's known_hosts: floating IPs get reused.
+        "-o", "UserKnownHostsFile=/dev/null",
+        // OpenSSH >= 8.5: the pinned key is the only one accepted for this host.
+        "-o", `KnownHostsCommand=/bin/echo %H ${hostKey}`,
+    ];
+}
+
+const sha256 = (s: string) => crypto.createHash("sha256").update(s).digest("hex");
 
 export class SubmitHost extends pulumi.ComponentResource {
     public readonly server: VirtualMachine;
     /** Public address physicists SSH to. */
     public readonly publicIp: pulumi.Output<string>;
+    /** The readiness gate: everything that talks to the host waits for it. */
+    public readonly ready: command.remote.Command;
+    /** Reaches the host's Docker daemon over SSH (ssh://ubuntu@<floating IP>). */
+    public readonly dockerProvider: docker.Provider;
+    public readonly cvmfsContainer: docker.Container;
+    /** Undefined until the storage controller and the pool are wired in (args.nfs, args.pool). */
+    public readonly submitContainer?: docker.Container;
+    /** The compose file installed at /opt/incant/compose.yaml (with the submit container only). */
+    public readonly compose?: pulumi.Output<string>;
 
     constructor(name: string, args: SubmitHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("incant:submit:SubmitHost", name, {}, opts);
+        const { config, secrets, nfs, pool } = args;
+        if (!secrets.sshPrivateKey) {
+            throw new pulumi.ResourceError("incant:sshPrivateKey is not set: the program reaches the submit host's Docker " +
+                `daemon over SSH (pulumi config set --secret incant:sshPrivateKey --stack ${config.stack} < key)`, this);
+        }
+        const timeout = config.readinessTimeoutSeconds;
+
         [this.server] = createVms({
             vms: [args.vm], placement: args.placement, floatingIp: true,
-            userData: (vm) => renderCloudConfig(baseCloudConfig(vm, args.config)),
+            userData: (vm) => renderCloudConfig(extendCloudConfig(baseCloudConfig(vm, config), submitHostCloudConfig(nfs))),
         }, this);
         this.publicIp = this.server.floatingIp!;
-        this.registerOutputs({ publicIp: this.publicIp });
+
+        // SSH: each dial waits up to 30 s, and dialing stops after the readiness timeout.
+        const connection = {
+            host: this.publicIp, user: SSH_USER, privateKey: secrets.sshPrivateKey,
+            perDialTimeout: 30, dialErrorLimit: Math.max(1, Math.ceil(timeout / 30)),
+        };
+        this.ready = new command.remote.Command(`${name}-ready`, {
+            connection,
+            create: `${envAssignments({ TIMEOUT_SECONDS: timeout, MOUNT_UNITS: submitMountUnits(nfs).map((u) => u.name).join(" ") })} bash -s`,
+            stdin: readScript(__dirname, "ready.sh"),
+            // A new server (same floating IP) must be waited for again, and its new host key read.
+            triggers: [this.server.instance.id],
+            // (The floating IP's association may land a little later: dialing retries cover it.)
+        }, { parent: this, dependsOn: [this.server.instance], customTimeouts: { create: `${2 * timeout + 60}s` } });
+        const hostKey = this.ready.stdout.apply((s) => s.trim());
+        // Everything on the host goes when the host goes: it is recreated with the gate.
+        const onHost = { parent: this, dependsOn: [this.ready], replaceWith: [this.ready] };
+
+        this.dockerProvider = new docker.Provider(`${name}-docker`, {
+            host: pulumi.interpolate`ssh://${SSH_USER}@${this.publicIp}`,
+            sshOpts: hostKey.apply(dockerSshOptions),
+            registryAuth: config.registry.server && config.registry.username && secrets.registryPassword
+                ? [{ address: config.registry.server, username: config.registry.username, password: secrets.registryPassword }]
+                : undefined,
+        }, { parent: this, dependsOn: [this.ready] });
+        const onDocker = { ...onHost, provider: this.dockerProvider };
+
+        const cvmfsRef = cvmfsImage(config.versions.cvmfsService);
+        const cvmfsPulled = new docker.RemoteImage(`${name}-cvmfs-image`, { name: cvmfsRef, keepLocally: true }, onDocker);
+        const hostArgs = { stack: config.stack, hostname: args.vm.name, cvmfs: config.cvmfs };
+        // `wait`: the provider returns only once the container is healthy, so the submit container
+        // is created after CVMFS is up, and a broken mount or propagation fails the deployment.
+        this.cvmfsContainer = new docker.Container(`${name}-cvmfs`, {
+            ...containerFields(cvmfsService(hostArgs)), image: cvmfsPulled.imageId, wait: true, waitTimeout: timeout,
+        }, onDocker);
+
+        if (!nfs || !pool) {
+            pulumi.log.warn(`${name}: no ${[nfs ? "" : "nfs (StorageController.share)", pool ? "" : "pool (the HTCondor pool)"]
+                .filter(Boolean).join(" and ")} given: the submit container is not created`, this);
+            this.registerOutputs({ publicIp: this.publicIp });
+            return;
+        }
+
+        const services = submitHostServices({
+            ...hostArgs,
+            collectorHost: `${pool.endpoints.collectorHostName}:${pool.endpoints.collectorAddress.split(":").pop()}`,
+            poolHostAliases: submitHostAliases(pool.endpoints),
+            scheddName: pool.endpoints.scheddName,
+            iamIssuer: config.iam.issuer,
+            // SCITOKENS_SERVER_AUDIENCE of the pool: incant:iam.audience, by default the trust domain.
+            tokenAudience: config.iam.audience ?? pool.endpoints.trustDomain,
+            withToken: pool.condorToken !== undefined,
+        });
+        this.compose = pulumi.output(args.submitImage).apply((submit) => renderCompose(services, { cvmfs: cvmfsRef, submit }));
+        const pinned = { ...connection, hostKey };
+        const files = hostFiles({
+            users: config.users, condorConfig: pool.condorConfig, poolCa: pool.caCertificate, condorToken: pool.condorToken, compose: this.compose,
+        })
+            .map((f) => ({
+                file: f,
+                resource: new command.remote.Command(`${name}-file-${f.key}`, {
+                    connection: pinned,
+                    create: installCommand(f),
+                    stdin: f.content,
+                    // Without an `update` command a changed trigger replaces the resource, and the
+                    // submit container is replaced with it (replaceWith below).
+                    triggers: [pulumi.output(f.content).apply(sha256)],
+                }, onHost),
+            }));
+        const readBySubmit = files.filter((f) => f.file.readBySubmit).map((f) => f.resource);
+
+        const submitPulled = new docker.RemoteImage(`${name}-submit-image`, { name: args.submitImage, keepLocally: true }, onDocker);
+        this.submitContainer = new docker.Container(`${name}-submit`, {
+            ...containerFields(services[1]), image: submitPulled.imageId, wait: true, waitTimeout: timeout,
+        }, {
+            ...onDocker,
+            dependsOn: [this.ready, this.cvmfsContainer, ...readBySubmit],
+            // Recreated with the CVMFS container, and when a file it reads at start changes (the
+            // image copies tokens and configuration only when it starts).
+            replaceWith: [this.ready, this.cvmfsContainer, ...readBySubmit],
+        });
+
+        this.registerOutputs({ publicIp: this.publicIp, compose: this.compose });
     }
+}
+
+/** `K='v' K2='v2'` for a command line, with renderEnvFile's quoting rules. */
+function envAssignments(values: Record<string, string | number>): string {
+    return renderEnvFile(values).trimEnd().split("\n").join(" ");
 }

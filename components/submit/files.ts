@@ -1,0 +1,60 @@
+/**
+ * The files the submit container reads, installed on the host over SSH after the readiness gate
+ * (not through user-data: that would replace the VM on every change and expose the token to every
+ * process on the VM through the metadata service).
+ */
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { readScript } from "../compute/cloudinit";
+import { FacilityUser } from "../config/schema";
+import { renderUsersFile } from "../htcondor/config";
+import { HOST } from "./services";
+
+export interface HostFile {
+    /** Short name, used in the resource name (`<component>-file-<key>`). */
+    key: string;
+    /** Absolute path on the host. */
+    path: string;
+    content: pulumi.Input<string>;
+    /** Octal mode of the file. */
+    mode: "0644" | "0755" | "0600";
+    /** Octal mode of its directory (created if missing). */
+    dirMode: "0755" | "0700";
+    /** Read by the submit container: a change must recreate it (the image copies some files only at start). */
+    readBySubmit: boolean;
+}
+
+export interface HostFilesArgs {
+    users: FacilityUser[];
+    /** HTCondor configuration from the pool (config.d/50-incant-pool.conf). */
+    condorConfig: pulumi.Input<string>;
+    /** The pool's CA certificate (PEM). */
+    poolCa: pulumi.Input<string>;
+    /** IDTOKEN for this host, when the pool issues one (secret). */
+    condorToken?: pulumi.Input<string>;
+    /** docker/compose.yaml, for operators. */
+    compose: pulumi.Input<string>;
+}
+
+export function hostFiles(a: HostFilesArgs): HostFile[] {
+    const conf = (key: string, file: string, content: pulumi.Input<string>): HostFile =>
+        ({ key, path: file, content, mode: "0644", dirMode: "0755", readBySubmit: true });
+    return [
+        conf("condor-config", HOST.condorConfig, a.condorConfig),
+        conf("pool-ca", HOST.poolCa, a.poolCa),
+        ...(a.condorToken === undefined ? [] : [{
+            key: "condor-token", path: HOST.token, content: a.condorToken, mode: "0600", dirMode: "0700", readBySubmit: true,
+        } satisfies HostFile]),
+        conf("users", HOST.users, renderUsersFile(a.users)),
+        { ...conf("pre-exec", HOST.preExec, readScript(path.join(__dirname, "..", "htcondor"), "pre-exec.sh")), mode: "0755" },
+        { ...conf("compose", HOST.compose, a.compose), readBySubmit: false },
+    ];
+}
+
+const SAFE_PATH = /^\/[A-Za-z0-9/._-]+$/;
+
+/** The remote command installing one file from stdin (root-owned, atomic enough for config). */
+export function installCommand(f: Pick<HostFile, "path" | "mode" | "dirMode">): string {
+    if (!SAFE_PATH.test(f.path)) throw new Error(`unsafe host path ${f.path}`);
+    return `sudo -n install -d -m ${f.dirMode} ${path.posix.dirname(f.path)} && sudo -n install -m ${f.mode} /dev/stdin ${f.path}`;
+}

@@ -1,0 +1,87 @@
+/**
+ * systemd units of the submit host, built as data: the NFS client mounts of home and scratch,
+ * the /cvmfs bind mount with shared propagation, and the ordering of Docker after them.
+ * Reference: systemd.mount(5), systemd.unit(5) (RequiresMountsFor=), mount(8) "propagation flags".
+ */
+
+/** A unit file: section -> key -> value (a list repeats the key). */
+export type UnitFile = Record<string, Record<string, string | string[]>>;
+
+export function renderUnit(unit: UnitFile): string {
+    return Object.entries(unit).map(([section, keys]) => [
+        `[${section}]`,
+        ...Object.entries(keys).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => {
+            if (x.includes("\n")) throw new Error(`unit value of ${k} cannot contain a newline`);
+            return `${k}=${x}`;
+        })),
+    ].join("\n")).join("\n\n") + "\n";
+}
+
+/** systemd's name for the mount unit of a path (systemd-escape --path), for plain paths. */
+export function mountUnitName(path: string): string {
+    if (!/^(\/[a-z0-9_]+)+$/.test(path)) throw new Error(`mount path ${path} needs escaping rules this helper does not implement`);
+    return `${path.slice(1).replace(/\//g, "-")}.mount`;
+}
+
+export interface NfsMount {
+    /** NFS server address. */
+    server: string;
+    /** Exported path on the server (NFSv4 namespace). */
+    export: string;
+    /** Mount point on the host. */
+    where: string;
+    description: string;
+}
+
+/**
+ * NFS options: v4.2 over TCP only (the storage controller opens nothing but 2049), `hard` so a
+ * server restart stalls I/O instead of corrupting job output, no suid or device files from a
+ * share that every user writes to, and `_netdev` so systemd orders it after the network.
+ */
+export const NFS_OPTIONS = ["vers=4.2", "proto=tcp", "hard", "timeo=600", "retrans=2", "noatime", "nosuid", "nodev", "_netdev"];
+
+export function nfsMountUnit(m: NfsMount): UnitFile {
+    return {
+        Unit: {
+            Description: m.description,
+            // systemd adds network-online.target and remote-fs-pre.target ordering for nfs4 itself.
+            Documentation: "man:systemd.mount(5) man:nfs(5)",
+        },
+        Mount: {
+            What: `${m.server}:${m.export}`,
+            Where: m.where,
+            Type: "nfs4",
+            Options: NFS_OPTIONS.join(","),
+            // A hung server must not hang boot forever; the readiness gate retries the start.
+            TimeoutSec: "90",
+        },
+        Install: { WantedBy: "remote-fs.target" },
+    };
+}
+
+/**
+ * /cvmfs as a bind mount of itself marked `shared`: the CVMFS container's FUSE mounts under its
+ * `/cvmfs:shared` bind then propagate to the host and on to every `rslave` consumer, whatever the
+ * propagation of the root file system is (cvmfs.readthedocs.io, "Container Images and CernVM-FS").
+ */
+export function sharedBindUnit(path: string): UnitFile {
+    return {
+        Unit: {
+            Description: `${path} as a shared mount point (CVMFS repositories propagate from the CVMFS container)`,
+            Documentation: "man:mount(8)",
+            DefaultDependencies: "no",
+            After: "local-fs-pre.target",
+            Before: "local-fs.target",
+        },
+        Mount: { What: path, Where: path, Type: "none", Options: "bind,shared" },
+        Install: { WantedBy: "local-fs.target" },
+    };
+}
+
+/**
+ * Drop-in for docker.service: the daemon (and so every container with a restart policy) starts
+ * only once the shares and /cvmfs are mounted, so a container never binds an empty directory.
+ */
+export function dockerAfterMounts(paths: string[]): UnitFile {
+    return { Unit: { RequiresMountsFor: paths.join(" ") } };
+}

@@ -1,0 +1,177 @@
+/**
+ * The submit host's shell scripts, units and AppArmor profile, run or checked by real tools:
+ * the readiness gate against stubbed cloud-init/systemctl/docker (every failure bounded and
+ * named), the smoke-test job on a fake CVMFS tree, shellcheck, systemd-analyze verify and
+ * apparmor_parser.
+ */
+import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { readScript } from "../components/compute/cloudinit";
+import { submitMountUnits } from "../components/submit/hostconfig";
+import { mountUnitName, renderUnit } from "../components/submit/units";
+import { requireTool, run, shellcheck, tempFile } from "./harness/tools";
+import { ROOT } from "./harness/program";
+
+const SUBMIT = path.join(ROOT, "components", "submit");
+const SMOKE = path.join(ROOT, "examples", "smoke-test");
+const SHARES = { server: "192.168.100.20", home: "/srv/incant/home", scratch: "/srv/incant/scratch" };
+
+function tempDir(): string {
+    return fs.mkdtempSync(path.join(os.tmpdir(), "incant-submit-"));
+}
+
+function stub(dir: string, name: string, body: string): void {
+    fs.writeFileSync(path.join(dir, name), `#!/bin/bash\n${body}\n`, { mode: 0o755 });
+}
+
+/** Runs ready.sh with cloud-init, sudo, systemctl and docker replaced by stubs driven by `env`. */
+function gate(env: Record<string, string>): { status: number | null; stdout: string; stderr: string; seconds: number } {
+    const dir = tempDir();
+    stub(dir, "cloud-init", `[ "$1 $2" = "status --wait" ] || { echo "status: long"; exit 0; }\nsleep "\${STUB_CLOUD_INIT_SLEEP:-0}"; exit "\${STUB_CLOUD_INIT_RC:-0}"`);
+    stub(dir, "sudo", `[ "$1" = -n ] && shift; exec "$@"`);
+    // `systemctl start` fails until it has been called STUB_MOUNT_AFTER times (never if unset).
+    stub(dir, "systemctl", `[ "$1" = start ] || exit 0\nn=$(( $(cat "${dir}/count" 2>/dev/null || echo 0) + 1 )); echo "$n" > "${dir}/count"\n[ -n "\${STUB_MOUNT_AFTER:-}" ] && [ "$n" -ge "$STUB_MOUNT_AFTER" ]`);
+    stub(dir, "docker", `exit "\${STUB_DOCKER_RC:-0}"`);
+    const key = tempFile("ssh_host_ed25519_key.pub", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFIXTURE root@incant-dev-submit\n");
+    const started = Date.now();
+    const r = spawnSync("bash", [path.join(SUBMIT, "ready.sh")], {
+        encoding: "utf8", timeout: 30_000,
+        env: { PATH: `${dir}:${process.env.PATH}`, HOST_KEY_FILE: key, RETRY_SECONDS: "0.2", TIMEOUT_SECONDS: "5", MOUNT_UNITS: "cvmfs.mount srv-incant-home.mount", STUB_MOUNT_AFTER: "1", ...env },
+    });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr, seconds: (Date.now() - started) / 1000 };
+}
+
+describe("submit host: the readiness gate (ready.sh)", () => {
+    it("passes shellcheck", function () {
+        requireTool(this, "shellcheck");
+        const result = shellcheck(readScript(SUBMIT, "ready.sh"));
+        assert.ok(result.ok, result.output);
+    });
+
+    it("prints only the host key once cloud-init is done, the shares are mounted and Docker answers", () => {
+        const r = gate({});
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(r.stdout, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFIXTURE\n");
+    });
+
+    it("retries a share until the storage controller exports it", () => {
+        const r = gate({ STUB_MOUNT_AFTER: "4" });
+        assert.equal(r.status, 0, r.stderr);
+    });
+
+    it("accepts cloud-init's recoverable errors with a warning", () => {
+        const r = gate({ STUB_CLOUD_INIT_RC: "2" });
+        assert.equal(r.status, 0, r.stderr);
+        assert.match(r.stderr, /recoverable errors/);
+    });
+
+    const failures: [string, Record<string, string>, RegExp][] = [
+        ["cloud-init failed", { STUB_CLOUD_INIT_RC: "1" }, /submit host not ready: cloud-init failed \(exit 1/],
+        ["cloud-init still running at the timeout", { TIMEOUT_SECONDS: "1", STUB_CLOUD_INIT_SLEEP: "5" }, /cloud-init still running after 1s/],
+        ["a share never mounted", { TIMEOUT_SECONDS: "1", STUB_MOUNT_AFTER: "" }, /cvmfs\.mount is not mounted after 1s: is the storage controller up/],
+        ["Docker not answering", { STUB_DOCKER_RC: "1" }, /the Docker daemon does not answer/],
+    ];
+    for (const [what, env, message] of failures) {
+        it(`fails within its bound with a clear message when ${what}`, () => {
+            const r = gate(env);
+            assert.equal(r.status, 1);
+            assert.match(r.stderr, message);
+            assert.equal(r.stdout, "", "no host key printed");
+            assert.ok(r.seconds < 4, `took ${r.seconds}s`);
+        });
+    }
+});
+
+describe("submit host: systemd units and AppArmor profile", () => {
+    it("mount units pass systemd-analyze verify, and a misnamed one does not", function () {
+        requireTool(this, "systemd-analyze");
+        const dir = tempDir();
+        for (const u of submitMountUnits(SHARES)) {
+            const file = path.join(dir, u.name);
+            fs.writeFileSync(file, u.text);
+            const r = run("systemd-analyze", ["verify", "--man=no", file]);
+            assert.equal(r.status, 0, `${u.name}: ${r.stdout}${r.stderr}`);
+        }
+        const wrong = path.join(dir, "srv-elsewhere.mount");
+        fs.writeFileSync(wrong, submitMountUnits(SHARES)[1].text);
+        assert.notEqual(run("systemd-analyze", ["verify", "--man=no", wrong]).status, 0);
+    });
+
+    it("names units like systemd-escape and serialises keys in order", () => {
+        assert.equal(mountUnitName("/srv/incant/home"), "srv-incant-home.mount");
+        assert.equal(mountUnitName("/cvmfs"), "cvmfs.mount");
+        assert.throws(() => mountUnitName("/srv/my-dir"), /escaping/);
+        assert.equal(renderUnit({ Unit: { After: ["a", "b"] }, Mount: { What: "x" } }), "[Unit]\nAfter=a\nAfter=b\n\n[Mount]\nWhat=x\n");
+        assert.throws(() => renderUnit({ Unit: { Description: "a\nb" } }), /newline/);
+    });
+
+    it("the CVMFS AppArmor profile parses and allows mounts under /cvmfs only", function () {
+        requireTool(this, "apparmor_parser");
+        const profile = readScript(SUBMIT, "incant-cvmfs.apparmor");
+        const parse = (text: string) => run("apparmor_parser", ["--skip-kernel-load", "--skip-cache", "-Q", tempFile("incant-cvmfs", text)]);
+        const ok = parse(profile);
+        assert.equal(ok.status, 0, ok.stderr);
+        assert.notEqual(parse(profile.replace("mount fstype=fuse -> /cvmfs/*/,", "mount fstype=fuse -> ,")).status, 0, "the parser rejects a broken rule");
+        const mountRules = profile.split("\n").map((l) => l.trim()).filter((l) => /^(deny )?u?mount\b/.test(l));
+        assert.ok(mountRules.length >= 2);
+        assert.ok(mountRules.every((l) => / \/cvmfs\/\*\/,$/.test(l)), mountRules.join("\n"));
+        assert.match(profile, /^profile incant-cvmfs /m);
+    });
+});
+
+describe("the smoke-test job (examples/smoke-test)", () => {
+    function fakeCvmfs(): string {
+        const repo = path.join(tempDir(), "atlas.cern.ch");
+        fs.mkdirSync(path.join(repo, "repo", "ATLASLocalRootBase", "user"), { recursive: true });
+        fs.writeFileSync(path.join(repo, "repo", "ATLASLocalRootBase", "user", "atlasLocalSetup.sh"), "# setupATLAS\n");
+        return repo;
+    }
+    const job = (args: string[], env: Record<string, string>) => spawnSync("bash", [path.join(SMOKE, "smoke-test.sh"), ...args],
+        { encoding: "utf8", env: { ...process.env, ...env }, timeout: 30_000 });
+
+    it("passes shellcheck", function () {
+        requireTool(this, "shellcheck");
+        const result = shellcheck(readScript(SMOKE, "smoke-test.sh"));
+        assert.ok(result.ok, result.output);
+    });
+
+    it("reads CVMFS, writes a flat n-tuple (CSV) to the scratch directory, and reports it on stdout", () => {
+        const repo = fakeCvmfs();
+        const out = path.join(tempDir(), "scratch", "atlasuser1", "smoke-test");
+        const r = job(["42", "3", out, "25"], { CVMFS_ATLAS: repo });
+        assert.equal(r.status, 0, r.stderr);
+        const ntuple = fs.readFileSync(path.join(out, "ntuple_42_3.csv"), "utf8").trimEnd().split("\n");
+        assert.match(ntuple[0], /^# INCANT smoke test n-tuple/);
+        assert.equal(ntuple[1], "run,event,n_jets,lead_jet_pt_gev,lead_jet_eta,met_gev");
+        assert.equal(ntuple.length, 2 + 25);
+        assert.ok(ntuple.slice(2).every((row) => /^42,\d+,[0-5],\d+\.\d{2},-?\d\.\d{3},\d+\.\d{2}$/.test(row)), ntuple.slice(2, 5).join("\n"));
+        assert.match(r.stdout, /setupATLAS available/);
+        assert.match(r.stdout, /n-tuple: .*ntuple_42_3\.csv \(25 events/);
+        assert.match(r.stdout, /OK\n$/);
+        assert.ok(!fs.existsSync(path.join(out, "ntuple_42_3.csv.tmp")));
+        // Same job id, same n-tuple.
+        const again = path.join(tempDir(), "again");
+        job(["42", "3", again, "25"], { CVMFS_ATLAS: repo });
+        assert.equal(fs.readFileSync(path.join(again, "ntuple_42_3.csv"), "utf8"), ntuple.join("\n") + "\n");
+    });
+
+    it("fails with a message when CVMFS is not mounted", () => {
+        const r = job(["1", "0", tempDir()], { CVMFS_ATLAS: path.join(tempDir(), "missing") });
+        assert.equal(r.status, 2);
+        assert.match(r.stderr, /CVMFS is not mounted on this worker/);
+    });
+
+    it("the submit file runs that script with the job id and the user's scratch directory", () => {
+        const sub = fs.readFileSync(path.join(SMOKE, "smoke-test.sub"), "utf8");
+        const value = (key: string) => new RegExp(`^${key}\\s*=\\s*(.*)$`, "m").exec(sub)?.[1];
+        assert.equal(value("executable"), "smoke-test.sh");
+        assert.ok(fs.existsSync(path.join(SMOKE, value("executable")!)));
+        assert.equal(value("arguments"), "$(ClusterId) $(ProcId) $(scratch_dir) $(events)");
+        assert.equal(value("scratch_dir"), "/scratch/$ENV(USER)/smoke-test");
+        assert.equal(value("output"), "smoke-test.$(ClusterId).$(ProcId).out");
+        assert.match(sub, /^queue 1$/m);
+    });
+});
