@@ -4,10 +4,15 @@
  * provider, Calico, Pod Security, monitoring, OIDC, and secrets staying secret.
  */
 import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
 import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import YAML from "yaml";
 import { decodeUserData } from "../offline/artifacts";
-import { INSTANCE, ProgramRun, runProgram } from "./harness/program";
+import { INSTANCE, ProgramRun, ROOT, runProgram } from "./harness/program";
+import { renderEnvFile } from "../components/compute/cloudinit";
 import { hasTool, requireTool, run as runTool, tempFile } from "./harness/tools";
 import { BOOTSTRAP_TOKEN_RE, CLUSTER_ADMINS_GROUP, caCertHash } from "../components/kubernetes/pki";
 import { PRIVILEGED_NAMESPACES, privilegedNamespaceLabels, CVMFS_CSI_NAMESPACE } from "../components/kubernetes/podsecurity";
@@ -401,5 +406,75 @@ describe("Kubernetes building blocks", () => {
         assert.equal(k.clusters[0].cluster.server, "https://203.0.113.9:6443");
         assert.equal(Buffer.from(k.users[0].user["client-key-data"], "base64").toString(), "KEY");
         assert.equal(k.contexts[0].context.user, "u");
+    });
+});
+
+describe("kubeadm bootstrap script (scripts/kubeadm-bootstrap.sh) with a stand-in kubeadm", () => {
+    /** A scratch node: env file, the program's PKI copy, a kubeadm that fails `failures` times. */
+    function scratchNode(role: string, failures: number, deadlineSeconds: number) {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "incant-kubeadm-"));
+        for (const d of ["bin", "pki-source/etcd", "state", "k8s"]) fs.mkdirSync(path.join(dir, d), { recursive: true });
+        fs.writeFileSync(path.join(dir, "pki-source/ca.key"), "KEY");
+        fs.writeFileSync(path.join(dir, "pki-source/etcd/ca.crt"), "CERT");
+        fs.writeFileSync(path.join(dir, "state/node-prepared"), "");
+        // Records each call and what /etc/kubernetes/pki held at that moment; `reset` empties pki as kubeadm does.
+        fs.writeFileSync(path.join(dir, "bin/kubeadm"), [
+            "#!/bin/bash",
+            `echo "$* pki=$(ls "${dir}/k8s/pki" 2>/dev/null | tr '\\n' ,)" >> "${dir}/calls"`,
+            `if [ "$1" = reset ]; then rm -rf "${dir}/k8s/pki"; exit 0; fi`,
+            `n=$(grep -vc '^reset' "${dir}/calls")`,
+            `[ "$n" -gt ${failures} ] || { echo "fake kubeadm: attempt $n fails" >&2; exit 1; }`,
+            "",
+        ].join("\n"), { mode: 0o755 });
+        const env = path.join(dir, "kubernetes.env");
+        fs.writeFileSync(env, renderEnvFile({
+            NODE_ROLE: role, API_ENDPOINT: "192.0.2.10:6443", KUBEADM_CONFIG: path.join(dir, "kubeadm.yaml"),
+            PKI_SOURCE: path.join(dir, "pki-source"), DEADLINE_SECONDS: deadlineSeconds, RETRY_SECONDS: 0, START_DELAY_SECONDS: 0,
+            K8S_DIR: path.join(dir, "k8s"), STATE_DIR: path.join(dir, "state"),
+        }));
+        const script = path.join(ROOT, "components/kubernetes/scripts/kubeadm-bootstrap.sh");
+        const run = () => spawnSync("bash", [script, env], { encoding: "utf8", env: { ...process.env, PATH: `${dir}/bin:${process.env.PATH}` } });
+        const calls = () => fs.readFileSync(path.join(dir, "calls"), "utf8").trim().split("\n");
+        return { dir, run, calls };
+    }
+
+    it("retries a failed init after a reset, with the program's CA restored before every attempt", () => {
+        const node = scratchNode("init", 2, 600);
+        const r = node.run();
+        assert.equal(r.status, 0, r.stdout + r.stderr);
+        assert.deepEqual(node.calls().map((c) => c.split(" ")[0]), ["init", "reset", "init", "reset", "init"]);
+        for (const c of node.calls().filter((x) => x.startsWith("init"))) assert.match(c, /pki=ca\.key,etcd,/, c);
+        assert.match(r.stdout, /incant-kubernetes: kubeadm init succeeded after 3 attempt\(s\)/);
+        assert.ok(fs.existsSync(path.join(node.dir, "state/kubernetes-joined")));
+        // Run again (cloud-init re-run, reboot): a node that has joined does nothing.
+        fs.writeFileSync(path.join(node.dir, "k8s/kubelet.conf"), "");
+        assert.equal(node.run().status, 0);
+        assert.equal(node.calls().length, 5);
+    });
+
+    it("gives up at the deadline with a FAILED line that says where to look", () => {
+        const node = scratchNode("worker", 99, 0);
+        const r = node.run();
+        assert.equal(r.status, 1);
+        assert.match(r.stdout, /incant-kubernetes: FAILED: kubeadm worker did not succeed within 0 s \(1 attempts\)/);
+        assert.match(r.stdout, /journalctl -u kubelet/);
+        assert.deepEqual(node.calls().map((c) => c.split(" ")[0]), ["join"]);
+    });
+
+    it("refuses to init without the program's CA (kubeadm would make its own)", () => {
+        const node = scratchNode("init", 0, 600);
+        fs.rmSync(path.join(node.dir, "pki-source/ca.key"));
+        const r = node.run();
+        assert.equal(r.status, 1);
+        assert.match(r.stdout, /FAILED: the program's CA is missing/);
+        assert.ok(!fs.existsSync(path.join(node.dir, "calls")), "kubeadm never ran");
+    });
+
+    it("stops at once when node setup did not finish", () => {
+        const node = scratchNode("worker", 0, 600);
+        fs.rmSync(path.join(node.dir, "state/node-prepared"));
+        const r = node.run();
+        assert.equal(r.status, 1);
+        assert.match(r.stdout, /FAILED: node setup \(incant-node-setup\) did not finish/);
     });
 });

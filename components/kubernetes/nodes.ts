@@ -23,7 +23,7 @@ export const KUBERNETES_APT_KEY_FINGERPRINT = "DE15B14486CD377B9E876E1A234654DA9
 /** How long a node keeps trying to init or join before it reports failure. */
 export const JOIN_DEADLINE_SECONDS = 3600;
 export const JOIN_RETRY_SECONDS = 20;
-/** Extra control planes join one after the other, this far apart (etcd adds one member at a time). */
+/** Extra control planes start this far apart, making concurrent etcd member additions (which etcd refuses) rarer; a refused join is retried. */
 export const CONTROL_PLANE_STAGGER_SECONDS = 120;
 /** The bootstrap token lives long enough for every first-boot join; renew it to add nodes later. */
 export const BOOTSTRAP_TOKEN_TTL = "24h0m0s";

@@ -15,26 +15,35 @@ set +a
 log() { echo "incant-kubernetes: $*"; logger -t incant-kubernetes -- "$*" || true; }
 fail() { log "FAILED: $*"; exit 1; }
 
+# Overridable only so the tests can run this script in a scratch directory.
+K8S_DIR=${K8S_DIR:-/etc/kubernetes}
+STATE_DIR=${STATE_DIR:-/var/lib/incant}
+
 # cloud-init runs the next command even when the previous one failed: stop here with the reason.
-[ -f /var/lib/incant/node-prepared ] \
+[ -f "$STATE_DIR/node-prepared" ] \
     || fail "node setup (incant-node-setup) did not finish: its FAILED line above says why"
 
-if [ -f /etc/kubernetes/kubelet.conf ]; then
-    log "this node already belongs to a cluster (/etc/kubernetes/kubelet.conf exists); nothing to do"
+if [ -f "$K8S_DIR/kubelet.conf" ]; then
+    log "this node already belongs to a cluster (${K8S_DIR}/kubelet.conf exists); nothing to do"
     exit 0
 fi
 
-# Control planes get the program's CA and shared keys; kubeadm reset deletes /etc/kubernetes/pki,
+# Control planes get the program's CA and shared keys; kubeadm reset deletes ${K8S_DIR}/pki,
 # so they are restored from the copy cloud-init wrote before every attempt.
 restore_pki() {
     if [ -d "$PKI_SOURCE" ]; then
-        install -d -m 0700 /etc/kubernetes/pki /etc/kubernetes/pki/etcd
-        cp -a "$PKI_SOURCE/." /etc/kubernetes/pki/
+        install -d -m 0700 "$K8S_DIR/pki" "$K8S_DIR/pki/etcd"
+        cp -a "$PKI_SOURCE/." "$K8S_DIR/pki/"
     fi
 }
 
 attempt() {
-    restore_pki
+    # (set -e does not apply inside the loop condition: check explicitly.) Without the program's CA
+    # kubeadm would make its own, which no worker and not the program would trust.
+    restore_pki || fail "could not copy the program's PKI from ${PKI_SOURCE} to ${K8S_DIR}/pki"
+    if [ "$NODE_ROLE" != worker ] && [ ! -f "$K8S_DIR/pki/ca.key" ]; then
+        fail "the program's CA is missing from ${K8S_DIR}/pki (expected from ${PKI_SOURCE})"
+    fi
     case "$NODE_ROLE" in
         init) kubeadm init --config "$KUBEADM_CONFIG" ;;
         control-plane | worker) kubeadm join --config "$KUBEADM_CONFIG" ;;
@@ -43,7 +52,7 @@ attempt() {
 }
 
 if [ "$START_DELAY_SECONDS" -gt 0 ]; then
-    # Extra control planes stagger their etcd member additions (etcd adds one member at a time).
+    # Extra control planes start apart: etcd refuses concurrent member additions (the loser retries).
     log "waiting ${START_DELAY_SECONDS} s before joining"
     sleep "$START_DELAY_SECONDS"
 fi
@@ -61,6 +70,6 @@ until attempt; do
     n=$((n + 1))
     log "kubeadm ${NODE_ROLE} (attempt ${n}) against ${API_ENDPOINT}"
 done
-install -d -m 0755 /var/lib/incant
-date -u +%FT%TZ > /var/lib/incant/kubernetes-joined
+install -d -m 0755 "$STATE_DIR"
+date -u +%FT%TZ > "$STATE_DIR/kubernetes-joined"
 log "kubeadm ${NODE_ROLE} succeeded after ${n} attempt(s)"
