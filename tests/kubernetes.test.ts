@@ -316,6 +316,9 @@ describe("Kubernetes cluster (dev: 1 control plane, 7 workers, Ubuntu 22.04)", (
         assert.equal((monitoringNs.inputs.metadata as Doc).labels, undefined, "the cluster defaults (baseline) apply");
         const calico = run.get("kubernetes:helm.sh/v3:Release", "kubernetes-calico");
         assert.ok(m.dependencies.includes(calico.urn), "pods wait for the pod network");
+        // node-exporter answers on each node's address: Prometheus must reach it across nodes.
+        assert.ok(flows({ collectorPort: 30618, schedulerPort: 30619 }).some((f) => "role" in f.from && f.from.role === "worker"
+            && f.to === "control-plane" && f.protocol === "tcp" && f.ports?.[0] === 9100));
     });
 
     it("every Kubernetes object validates against the Kubernetes schemas (kubernetes-models)", () => {

@@ -57,6 +57,8 @@ export function flows(p: PortSettings): Flow[] {
         // Calico with VXLAN encapsulation and Typha.
         ...between("Calico VXLAN", "udp", [4789, 4789], cluster, cluster),
         ...between("Calico Typha", "tcp", tcp(5473), cluster, cluster),
+        // node-exporter listens on each node's own address; Prometheus (a pod, SNATed to its node) scrapes it.
+        ...between("Prometheus scrapes node-exporter", "tcp", tcp(9100), cluster, cluster),
         // Shared storage: NFSv4 needs only TCP 2049. Kubelets mount it on workers.
         ...between("NFSv4 from the cluster nodes", "tcp", tcp(2049), ["worker"], ["storage"]),
         { description: "NFSv4 from the submit host", protocol: "tcp", ports: tcp(2049), from: { role: "submit" }, to: "storage" },
