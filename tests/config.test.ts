@@ -11,7 +11,7 @@ const GOOD: RawConfig = {
     sshPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICMHfMeNXSjdokUYxpyuIWE069qGQiqhM4/MygGDNztg ops",
     network: { adminCidrs: ["192.0.2.0/24"] },
 };
-const SECRETS = new Set(["s3AccessKeyId", "s3SecretAccessKey"]);
+const SECRETS = new Set(["s3AccessKeyId", "s3SecretAccessKey", "sshPrivateKey"]);
 
 function problems(raw: RawConfig, secretKeys = SECRETS): string[] {
     try {
@@ -62,6 +62,7 @@ describe("config validation", () => {
         ["duplicate user ids", { users: [{ name: "a", uid: 20001, iamSubject: "x" }, { name: "b", uid: 20001, iamSubject: "y" }] }, "users[1].uid", "duplicates"],
         ["a system uid", { users: [{ name: "a", uid: 0, iamSubject: "x" }] }, "users[0].uid", "between 1000"],
         ["an issuer without https", { iam: { issuer: "http://iam.example/" } }, "iam.issuer", "https://"],
+        ["a CVMFS repository that is not a name", { cvmfs: { repositories: ["atlas.cern.ch", "/cvmfs/sft.cern.ch"] } }, "cvmfs.repositories[1]", "repository name"],
     ];
     for (const [what, patch, key, fragment] of cases) {
         it(`rejects ${what} (${key})`, () => expectProblem({ ...GOOD, ...patch }, key, fragment));
@@ -69,7 +70,11 @@ describe("config validation", () => {
 
     it("requires the S3 keys for static credentials, and only then", () => {
         expectProblem(GOOD, "s3AccessKeyId", "is required when s3.credentials is \"static\"", new Set());
-        assert.deepEqual(problems({ ...GOOD, s3: { credentials: "sts" } }, new Set()), []);
+        assert.deepEqual(problems({ ...GOOD, s3: { credentials: "sts" } }, new Set(["sshPrivateKey"])), []);
+    });
+
+    it("requires the SSH private key the program reaches the submit host with", () => {
+        expectProblem(GOOD, "sshPrivateKey", "pulumi config set --secret incant:sshPrivateKey", new Set(["s3AccessKeyId", "s3SecretAccessKey"]));
     });
 
     it("rejects a secret set in clear (s3SecretAccessKey)", () => {

@@ -304,6 +304,11 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
 
     const sshPublicKey = r.string("sshPublicKey", raw.sshPublicKey, undefined, SSH_KEY_RE,
         "must be one OpenSSH public key line (ssh-ed25519, ssh-rsa or ecdsa-sha2-*)");
+    // The program reaches the submit host's Docker daemon over SSH with it (components/submit/host.ts).
+    if (!ctx.secretKeys.has("sshPrivateKey")) {
+        r.report("sshPrivateKey", "is required: the program reaches the submit host over SSH with the private key of sshPublicKey " +
+            `(pulumi config set --secret ${NAMESPACE}:sshPrivateKey --stack ${ctx.stack} < <key file>)`);
+    }
 
     const v = r.object("versions", raw.versions) ?? {};
     const versions = {
@@ -384,6 +389,9 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
         httpProxy: r.string("cvmfs.httpProxy", c.httpProxy, d.cvmfs.httpProxy),
     };
     if (cvmfs.repositories.length === 0) r.report("cvmfs.repositories", "must list at least one repository (atlas.cern.ch)");
+    cvmfs.repositories.forEach((repo, i) => {
+        if (!/^[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)+$/.test(repo)) r.report(`cvmfs.repositories[${i}]`, `must be a repository name like atlas.cern.ch (got "${repo}")`);
+    });
 
     const readinessTimeoutSeconds = r.int("readinessTimeoutSeconds", raw.readinessTimeoutSeconds, d.readinessTimeoutSeconds, 30, 7200);
 
