@@ -4,6 +4,7 @@
  */
 import * as zlib from "zlib";
 import YAML from "yaml";
+import { CONFIG_KEY as HTCONDOR_CONFIG_KEY } from "../components/htcondor/manifests";
 import { HOST as SUBMIT_HOST } from "../components/submit/services";
 import { OfflineRun, RecordedResource } from "./engine";
 
@@ -78,5 +79,21 @@ export const submitHostFiles: Extractor = (run) => {
     return files;
 };
 
+/**
+ * htcondor/<role>.conf: the HTCondor configuration each daemon of the pool receives (its
+ * ConfigMap's config.d file), and htcondor/mapfile (the SciTokens map of the collector and schedd).
+ */
+export const htcondorConfigs: Extractor = (run) => {
+    const files: Files = {};
+    for (const r of run.resources.filter((x) => x.type === "kubernetes:core/v1:ConfigMap")) {
+        const labels = ((r.revealedInputs.metadata ?? {}) as { labels?: Record<string, string> }).labels ?? {};
+        const data = (r.revealedInputs.data ?? {}) as Record<string, string>;
+        if (labels["app.kubernetes.io/name"] !== "htcondor") continue;
+        if (data[HTCONDOR_CONFIG_KEY]) files[`htcondor/${labels["app.kubernetes.io/component"]}.conf`] = data[HTCONDOR_CONFIG_KEY];
+        if (data.mapfile) files["htcondor/mapfile"] = data.mapfile;
+    }
+    return files;
+};
+
 /** Every extractor the render runs; areas add theirs here. */
-export const EXTRACTORS: Extractor[] = [cloudInit, kubernetesObjects, submitHostFiles];
+export const EXTRACTORS: Extractor[] = [cloudInit, kubernetesObjects, submitHostFiles, htcondorConfigs];

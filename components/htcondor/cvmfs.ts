@@ -8,11 +8,15 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import { CvmfsConfig } from "../config/schema";
+import { CVMFS_CSI_NAMESPACE, privilegedNamespaceLabels } from "../kubernetes/podsecurity";
 
 /** The chart, from CERN's OCI registry; pinned by `incant:versions.cvmfsCsi`. */
 export const CVMFS_CSI_CHART = "oci://registry.cern.ch/kubernetes/charts/cvmfs-csi";
-/** The driver's namespace, labelled Pod Security `privileged` (the facility's only exemption). */
-export const CVMFS_NAMESPACE = "cvmfs-csi";
+/**
+ * The driver's namespace, labelled Pod Security `privileged`: listed, with the reason, in the
+ * cluster's PRIVILEGED_NAMESPACES (components/kubernetes/podsecurity.ts).
+ */
+export const CVMFS_NAMESPACE = CVMFS_CSI_NAMESPACE;
 /** The automount StorageClass the chart creates. */
 export const CVMFS_STORAGE_CLASS = "cvmfs";
 /** The pool's claim on it. */
@@ -55,17 +59,12 @@ export function cvmfsCsiValues(cvmfs: CvmfsConfig): Record<string, unknown> {
     };
 }
 
-/** The driver's namespace: privileged enforced (the node plugin), labelled so it is easy to audit. */
+/** The driver's namespace: Pod Security privileged (the node plugin), the cluster's way. */
 export function cvmfsNamespace(): { metadata: k8s.types.input.meta.v1.ObjectMeta } {
     return {
         metadata: {
             name: CVMFS_NAMESPACE,
-            labels: {
-                "pod-security.kubernetes.io/enforce": "privileged",
-                "pod-security.kubernetes.io/warn": "privileged",
-                "pod-security.kubernetes.io/audit": "privileged",
-                "app.kubernetes.io/part-of": "incant",
-            },
+            labels: { ...privilegedNamespaceLabels(CVMFS_NAMESPACE), "app.kubernetes.io/part-of": "incant" },
         },
     };
 }

@@ -52,7 +52,10 @@ export function labels(role: PoolRole): Record<string, string> {
 
 const selectorLabels = (role: PoolRole) => ({ "app.kubernetes.io/name": "htcondor", "app.kubernetes.io/component": role });
 
-/** The pool's namespace: Pod Security baseline enforced, restricted reported. */
+/**
+ * The pool's namespace: the cluster's Pod Security defaults (baseline enforced, restricted
+ * warned and audited; components/kubernetes/podsecurity.ts), stated on the namespace too.
+ */
 export function poolNamespace(name: string): { metadata: Metadata } {
     return {
         metadata: {

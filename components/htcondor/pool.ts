@@ -54,9 +54,20 @@ export interface HTCondorPoolArgs {
     nodeAddress: string;
     /** Images of the three daemons (AtlasImages.refs). Pinned. */
     images: Pick<AtlasImageRefs, "worker" | "scheduler" | "centralManager">;
+    /** What pods must wait for (KubernetesCluster.networkReady: the pod network, the metadata block). */
+    networkReady?: pulumi.Resource[];
 }
 
 const sha256 = (data: string | Buffer) => crypto.createHash("sha256").update(data).digest("hex");
+
+/**
+ * The checksum annotation of a role's pod template: a digest of everything its pods read at
+ * start (key generation, configuration files, credentials), so any change restarts them.
+ */
+export function podChecksum(keyGeneration: number, files: Record<string, string>, credentials: string[]): string {
+    const sorted = Object.keys(files).sort().map((k) => [k, files[k]]);
+    return sha256([`generation ${keyGeneration}`, JSON.stringify(sorted), ...credentials.map(sha256)].join("\n"));
+}
 
 export class HTCondorPool extends pulumi.ComponentResource {
     /** How the submit host reaches the pool. */
@@ -95,7 +106,7 @@ export class HTCondorPool extends pulumi.ComponentResource {
             version: config.versions.cvmfsCsi,
             namespace: CVMFS_NAMESPACE,
             values: cvmfsCsiValues(config.cvmfs),
-        }, { parent: this, dependsOn: [cvmfsNs] });
+        }, { parent: this, dependsOn: [cvmfsNs, ...(args.networkReady ?? [])] });
         const claims: pulumi.Resource[] = [
             new k8s.core.v1.PersistentVolumeClaim(`${name}-cvmfs`, cvmfsClaim(ns), { parent: this, dependsOn: [namespace, cvmfsCsi] }),
         ];
@@ -157,10 +168,9 @@ export class HTCondorPool extends pulumi.ComponentResource {
                 data,
             }, inNs)])) as Record<PoolRole, k8s.core.v1.ConfigMap>;
 
-        // A digest of everything a role's pods read at start (the key generation included, as every
-        // credential derives from the key); a digest of a random key reveals nothing of it.
+        // Not secret: a digest of a random key reveals nothing of it.
         const checksum = (role: PoolRole, credentials: pulumi.Input<string>[]) => pulumi.unsecret(
-            pulumi.all(credentials).apply((c) => sha256([`generation ${config.htcondor.keyGeneration}`, JSON.stringify(configData[role]), ...c.map(sha256)].join("\n"))));
+            pulumi.all(credentials).apply((c) => podChecksum(config.htcondor.keyGeneration, configData[role], c)));
 
         // --- Services and workloads ----------------------------------------------------------
         const services = [
@@ -182,7 +192,7 @@ export class HTCondorPool extends pulumi.ComponentResource {
         ];
         for (const d of daemons) {
             new k8s.apps.v1.Deployment(`${name}-${d.role}`, deployment(d), {
-                parent: this, dependsOn: [namespace, configMaps[d.role], ...secrets, ...claims, ...services],
+                parent: this, dependsOn: [namespace, configMaps[d.role], ...secrets, ...claims, ...services, ...(args.networkReady ?? [])],
             });
         }
         networkPolicies(ns, { collector: settings.collectorPort, scheduler: settings.schedulerPort },

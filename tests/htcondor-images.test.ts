@@ -1,0 +1,130 @@
+/**
+ * The ATLAS images (images/) and their build (components/htcondor/images.ts): pinned bases,
+ * the client configuration they carry, their scripts through shellcheck, and what the program
+ * builds and pushes with or without a registry.
+ */
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { DEFAULTS } from "../components/config/defaults";
+import { htcondorAdvisoryProblem } from "../components/config/validate";
+import { BUILT_IMAGES, buildArgs, contextFiles, imageTag } from "../components/htcondor/images";
+import { OfflineRun, runOffline } from "../offline/engine";
+import { unpinnedReason } from "../policy/images";
+import { requireTool, shellcheck } from "./harness/tools";
+import { stackConfig } from "./harness/program";
+
+const ROOT = path.resolve(__dirname, "..");
+const IMAGES = path.join(ROOT, "images");
+const PROGRAM = path.join(__dirname, "fixtures", "htcondor-pool.program.ts");
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Doc = any;
+
+/** FROM references of a Dockerfile with ARG defaults (before the first FROM) substituted. */
+function resolvedFroms(dockerfile: string, args: Record<string, string> = {}): string[] {
+    const defaults: Record<string, string> = {};
+    const froms: string[] = [];
+    for (const line of dockerfile.split("\n")) {
+        const arg = /^ARG\s+([A-Za-z_]\w*)(?:=(\S+))?\s*$/.exec(line);
+        if (arg && froms.length === 0 && arg[2] !== undefined) defaults[arg[1]] = arg[2];
+        const from = /^FROM\s+(\S+)/.exec(line);
+        if (from) froms.push(from[1].replace(/\$\{(\w+)\}|\$(\w+)/g, (_, a, b) => args[a ?? b] ?? defaults[a ?? b] ?? `<unset ${a ?? b}>`));
+    }
+    return froms;
+}
+
+async function runPool(overrides: Record<string, unknown> = {}, secrets?: string[]): Promise<OfflineRun> {
+    const stack = stackConfig("dev", overrides, secrets);
+    return runOffline({ project: stack.project, stack: stack.stack, config: stack.config, secretKeys: stack.secretKeys, program: PROGRAM });
+}
+
+describe("ATLAS images", () => {
+    for (const role of BUILT_IMAGES) {
+        it(`${role}: pins its official HTCondor base image to the configured version`, () => {
+            const dockerfile = fs.readFileSync(path.join(IMAGES, role, "Dockerfile"), "utf8");
+            const froms = resolvedFroms(dockerfile);
+            assert.equal(froms.length, 1);
+            const base = role === "worker" ? "execute" : "submit";
+            assert.equal(froms[0], `docker.io/htcondor/${base}:${DEFAULTS.versions.htcondor}-el9`, "the default keeps a manual build pinned");
+            assert.equal(unpinnedReason(froms[0]), undefined);
+            assert.equal(htcondorAdvisoryProblem(DEFAULTS.versions.htcondor), undefined);
+            // The program's build argument decides the tag.
+            assert.deepEqual(resolvedFroms(dockerfile, { HTCONDOR_VERSION: "25.13.3" }), [`docker.io/htcondor/${base}:25.13.3-el9`]);
+            assert.doesNotMatch(dockerfile, /:latest\b/);
+            assert.match(dockerfile, /^RUN bash \/opt\/incant\/image\/install-atlas-clients\.sh /m);
+        });
+    }
+
+    it("carries Kerberos for CERN.CH, the ATLAS vomses and LSC files, XRootD, NFS and the CVMFS client configuration", () => {
+        const krb5 = fs.readFileSync(path.join(IMAGES, "common", "krb5.conf"), "utf8");
+        assert.match(krb5, /^\s*default_realm = CERN\.CH$/m);
+        assert.match(krb5, /^\s*CERN\.CH = \{$/m);
+        assert.match(krb5, /^\s*default_ccache_name = FILE:/m, "no keyring in a container");
+        const vomses = fs.readFileSync(path.join(IMAGES, "common", "vomses", "atlas-voms-atlas-auth.app.cern.ch"), "utf8").trim();
+        const fields = [...vomses.matchAll(/"([^"]*)"/g)].map((m) => m[1]);
+        assert.deepEqual(fields, ["atlas", "voms-atlas-auth.app.cern.ch", "443", "/DC=ch/DC=cern/OU=computers/CN=atlas-auth.web.cern.ch", "atlas"]);
+        for (const lsc of fs.readdirSync(path.join(IMAGES, "common", "vomsdir", "atlas"))) {
+            const lines = fs.readFileSync(path.join(IMAGES, "common", "vomsdir", "atlas", lsc), "utf8").trimEnd().split("\n");
+            assert.equal(lines.length, 2, `${lsc}: host DN, then CA DN`);
+            assert.match(lines[0], new RegExp(`^/DC=ch/DC=cern/OU=computers/CN=`));
+            assert.equal(lines[1], "/DC=ch/DC=cern/CN=CERN Grid Certification Authority");
+        }
+        const install = fs.readFileSync(path.join(IMAGES, "common", "install-atlas-clients.sh"), "utf8");
+        for (const pkg of ["krb5-workstation", "voms-clients-cpp", "xrootd-client", "nfs-utils", "ca-policy-egi-core"]) assert.match(install, new RegExp(`^\\s+${pkg}( \\\\)?$`, "m"), pkg);
+        assert.match(install, /\/etc\/cvmfs\/default\.local/);
+    });
+
+    it("passes its scripts through shellcheck (image install, profile, pods' pre-exec)", function () {
+        requireTool(this, "shellcheck");
+        for (const file of ["images/common/install-atlas-clients.sh", "images/common/setup-atlas.sh", "components/htcondor/pre-exec.sh"]) {
+            const r = shellcheck(fs.readFileSync(path.join(ROOT, file), "utf8"), path.basename(file));
+            assert.ok(r.ok, `${file}\n${r.output}`);
+        }
+    });
+
+    it("tags images by content: stable for the same inputs, new for any changed file or build argument", () => {
+        const args = buildArgs(DEFAULTS);
+        const tag = imageTag("worker", args);
+        assert.match(tag, /^24\.0\.22-[0-9a-f]{12}$/);
+        assert.equal(imageTag("worker", args), tag);
+        assert.notEqual(imageTag("worker", { ...args, CVMFS_HTTP_PROXY: "http://squid:3128" }), tag);
+        assert.notEqual(imageTag("submit", args), tag);
+        // A copy of images/ with one byte changed in a shared file.
+        const copy = fs.mkdtempSync(path.join(os.tmpdir(), "incant-images-"));
+        fs.cpSync(IMAGES, path.join(copy, "images"), { recursive: true });
+        assert.equal(imageTag("worker", args, copy), tag);
+        fs.appendFileSync(path.join(copy, "images", "common", "krb5.conf"), "\n");
+        assert.notEqual(imageTag("worker", args, copy), tag);
+        assert.ok(contextFiles("worker").includes("worker/Dockerfile") && contextFiles("worker").includes("common/krb5.conf"));
+        assert.ok(!contextFiles("worker").some((f) => f.startsWith("submit/")));
+    });
+
+    it("uses the configured references and builds nothing without a registry", async () => {
+        const run = await runPool();
+        assert.equal(run.resources.filter((r) => r.type === "docker:index/image:Image").length, 0);
+        assert.equal(run.outputs.submitImage, "harbor.cloud.infn.it/incant/atlas-submit:24.0.22-1");
+    });
+
+    it("builds and pushes the worker, scheduler and submit images to the configured registry, pods using the pushed digests", async () => {
+        const run = await runPool({ registry: { server: "harbor.cloud.infn.it", project: "incant-dev", username: "robot$incant" } });
+        const images = run.resources.filter((r) => r.type === "docker:index/image:Image");
+        assert.deepEqual(images.map((i) => i.name).sort(), ["atlas-images-scheduler", "atlas-images-submit", "atlas-images-worker"]);
+        for (const image of images) {
+            const i = image.revealedInputs as Doc;
+            const role = image.name.replace("atlas-images-", "");
+            assert.match(i.imageName, new RegExp(`^harbor\\.cloud\\.infn\\.it/incant-dev/atlas-${role}:24\\.0\\.22-[0-9a-f]{12}$`));
+            assert.equal(unpinnedReason(i.imageName), undefined);
+            assert.equal(i.build.context, "images");
+            assert.equal(i.build.dockerfile, `images/${role}/Dockerfile`);
+            assert.equal(i.build.args.HTCONDOR_VERSION, "24.0.22");
+            assert.equal(i.registry.username, "robot$incant");
+            assert.ok(image.secretPaths.includes("registry.password") || image.secretPaths.includes("registry"), "the robot password stays a secret");
+        }
+        const worker = run.resources.find((r) => r.type === "kubernetes:apps/v1:Deployment" && (r.inputs.metadata as Doc).name === "htcondor-worker")!;
+        const workerImage = images.find((i) => i.name === "atlas-images-worker")!;
+        assert.equal((worker.revealedInputs as Doc).spec.template.spec.containers[0].image, workerImage.state.repoDigest);
+        assert.match(run.outputs.submitImage as string, /atlas-submit:24\.0\.22-[0-9a-f]{12}@sha256:[0-9a-f]{64}$/);
+    });
+});

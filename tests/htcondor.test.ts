@@ -1,0 +1,382 @@
+/**
+ * The HTCondor pool (components/htcondor) on the offline engine: the real HTCondorPool and
+ * AtlasImages on a stack's real configuration (tests/fixtures/htcondor-pool.program.ts), checked
+ * as an operator would read them: who holds which credential, what every pod may do, what the
+ * Kubernetes API would accept, what each daemon's configuration says.
+ */
+import { strict as assert } from "assert";
+import * as path from "path";
+import { RESERVED_USER_NAMES, regexLiteral, renderMapfile } from "../components/htcondor/config";
+import { CHECKSUM_ANNOTATION, SECRETS } from "../components/htcondor/manifests";
+import { podChecksum } from "../components/htcondor/pool";
+import { decodeIdToken, TOKEN_ROLES } from "../components/htcondor/tokens";
+import { flows } from "../components/network/ports";
+import { htcondorConfigs } from "../offline/artifacts";
+import { OfflineRun, RecordedResource, runOffline } from "../offline/engine";
+import { checkPolicies, mandatoryViolations } from "../offline/policy";
+import { merged, stackConfig } from "./harness/program";
+import { readStackFile } from "../offline/stackfile";
+
+const PROGRAM = path.join(__dirname, "fixtures", "htcondor-pool.program.ts");
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Doc = any;
+
+async function runPool(overrides: Record<string, unknown> = {}): Promise<OfflineRun> {
+    const stack = stackConfig("dev", overrides);
+    return runOffline({ project: stack.project, stack: stack.stack, config: stack.config, secretKeys: stack.secretKeys, program: PROGRAM });
+}
+
+/** The dev stack's value of a structured key, as the overrides start from. */
+function devValue(key: string): Record<string, unknown> {
+    const stack = readStackFile(path.join(__dirname, "..", "Pulumi.dev.yaml"), "incant");
+    const raw = stack.config[`incant:${key}`];
+    return raw ? JSON.parse(raw) : {};
+}
+
+const ofType = (run: OfflineRun, type: string) => run.resources.filter((r) => r.type === type);
+const k8sObjects = (run: OfflineRun) => run.resources.filter((r) => r.type.startsWith("kubernetes:") && r.custom && !r.type.startsWith("kubernetes:helm.sh"));
+const deployments = (run: OfflineRun) => ofType(run, "kubernetes:apps/v1:Deployment");
+const deploymentOf = (run: OfflineRun, role: string) => deployments(run).find((d) => d.revealedInputs.metadata && (d.revealedInputs.metadata as Doc).name === `htcondor-${role}`)!;
+const podSpecOf = (d: RecordedResource): Doc => (d.revealedInputs as Doc).spec.template.spec;
+const configOf = (run: OfflineRun, role: string): string => htcondorConfigs(run)[`htcondor/${role}.conf`];
+/** `KEY = value` of an HTCondor configuration (last one wins, as in HTCondor). */
+function setting(conf: string, key: string): string | undefined {
+    let value: string | undefined;
+    for (const line of conf.split("\n")) {
+        const m = /^([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(.*)$/.exec(line);
+        if (m && m[1] === key) value = m[2];
+    }
+    return value;
+}
+const list = (v: string | undefined) => (v ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+const secretVolumes = (spec: Doc): string[] => (spec.volumes ?? []).filter((v: Doc) => v.secret).map((v: Doc) => v.secret.secretName);
+
+describe("HTCondor pool (dev)", () => {
+    let run: OfflineRun;
+    before(async () => { run = await runPool(); });
+
+    it("runs one central manager, one scheduler and one worker per worker node, in its own namespace", () => {
+        assert.equal(deployments(run).length, 3);
+        for (const d of deployments(run)) assert.equal((d.revealedInputs.metadata as Doc).namespace, "htcondor");
+        assert.equal((deploymentOf(run, "central-manager").revealedInputs as Doc).spec.replicas, 1);
+        assert.equal((deploymentOf(run, "scheduler").revealedInputs as Doc).spec.replicas, 1);
+        const worker = deploymentOf(run, "worker").revealedInputs as Doc;
+        assert.equal(worker.spec.replicas, 7);
+        const spec = worker.spec.template.spec;
+        const nodes = spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0];
+        assert.deepEqual(nodes.values, Array.from({ length: 7 }, (_, i) => `incant-dev-worker-${i}`));
+        const anti = spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0];
+        assert.equal(anti.topologyKey, "kubernetes.io/hostname", "at most one worker per node");
+        assert.deepEqual(anti.labelSelector.matchLabels, worker.spec.selector.matchLabels);
+        assert.deepEqual(worker.spec.strategy.rollingUpdate, { maxSurge: 0, maxUnavailable: 1 }, "a surge pod could never be placed");
+    });
+
+    it("pins the HTCondor version at or above the advisories' fixed versions", () => {
+        const cm = podSpecOf(deploymentOf(run, "central-manager"));
+        assert.equal(cm.containers[0].image, "htcondor/cm:24.0.22-el9");
+        for (const d of deployments(run)) assert.match(podSpecOf(d).containers[0].image, /:24\.0\.22-/);
+    });
+
+    it("mounts the POOL signing key into the central manager's pod only", () => {
+        const keySecret = ofType(run, "kubernetes:core/v1:Secret").find((s) => (s.inputs.metadata as Doc).name === SECRETS.signingKey)!;
+        const keyFile = (keySecret.revealedInputs as Doc).data.POOL as string;
+        assert.ok(Buffer.from(keyFile, "base64").length === 64, "64 key bytes");
+        for (const d of deployments(run)) {
+            const role = (d.revealedInputs.metadata as Doc).labels["app.kubernetes.io/component"];
+            assert.equal(secretVolumes(podSpecOf(d)).includes(SECRETS.signingKey), role === "central-manager", role);
+        }
+        // The key's bytes are in that Secret and nowhere else in the whole program.
+        const holders = run.resources.filter((r) => JSON.stringify(r.revealedInputs).includes(keyFile));
+        assert.deepEqual(holders.map((r) => r.name), [keySecret.name]);
+        // And that Secret's data is a Pulumi secret (redacted in state and in the render).
+        assert.deepEqual(keySecret.secretPaths, ["data"]);
+    });
+
+    it("gives startds and the schedd their own least-privilege token, each mounted by its role only", () => {
+        const tokenOf = (name: string) => (ofType(run, "kubernetes:core/v1:Secret").find((s) => (s.inputs.metadata as Doc).name === name)!);
+        const expect = { worker: ["startd", SECRETS.startdToken], scheduler: ["schedd", SECRETS.scheddToken] } as const;
+        for (const [role, [tokenRole, secretName]] of Object.entries(expect)) {
+            const secret = tokenOf(secretName);
+            assert.deepEqual(secret.secretPaths, ["stringData"]);
+            const token = (secret.revealedInputs as Doc).stringData.token as string;
+            const { header, claims } = decodeIdToken(token);
+            assert.deepEqual(header, { alg: "HS256", kid: "POOL" });
+            assert.equal(claims.iss, "incant.cloud.infn.it");
+            assert.equal(claims.sub, `${tokenRole}@incant.cloud.infn.it`);
+            assert.deepEqual(String(claims.scope).split(" "), TOKEN_ROLES[tokenRole].map((s) => `condor:/${s}`));
+            assert.ok(run.sensitive.includes(token), "marked sensitive for the render's redaction");
+            for (const d of deployments(run)) {
+                const r = (d.revealedInputs.metadata as Doc).labels["app.kubernetes.io/component"];
+                assert.equal(secretVolumes(podSpecOf(d)).includes(secretName), r === role, `${secretName} in ${r}`);
+            }
+        }
+        // No token for the central manager (it holds the key) and none for the submit host.
+        assert.equal(ofType(run, "kubernetes:core/v1:Secret").filter((s) => /token/.test((s.inputs.metadata as Doc).name)).length, 2);
+        assert.doesNotMatch((run.outputs.submitHostConfig as string), /TOKEN_DIRECTORY|IDTOKENS/);
+    });
+
+    it("keys the signing key to incant:htcondor.keyGeneration", () => {
+        const key = ofType(run, "random:index/randomBytes:RandomBytes")[0];
+        assert.deepEqual(key.inputs.keepers, { keyGeneration: "1" });
+        assert.equal(key.inputs.length, 64);
+    });
+
+    it("validates every Kubernetes object against the Kubernetes schemas (kubernetes-models) of the configured version", () => {
+        // API versions served by Kubernetes since (minor): all the pool uses are GA in 1.31.
+        const servedSince: Record<string, number> = { v1: 0, "apps/v1": 9, "networking.k8s.io/v1": 7 };
+        const minor = Number(/^1\.(\d+)$/.exec(devValue("versions").kubernetes as string ?? "1.31")?.[1] ?? 31);
+        let validated = 0;
+        for (const r of k8sObjects(run)) {
+            const m = /^kubernetes:([^:]+)\/([^:]+):(\w+)$/.exec(r.type)!;
+            const apiVersion = m[1] === "core" ? m[2] : `${m[1]}/${m[2]}`;
+            assert.ok(apiVersion in servedSince && servedSince[apiVersion] <= minor, `${apiVersion} is not served by 1.${minor}`);
+            // eslint-disable-next-line @typescript-eslint/no-require-imports
+            const Model = require(`kubernetes-models/${apiVersion}`)[m[3]];
+            assert.ok(Model, `no kubernetes-models class for ${apiVersion} ${m[3]}`);
+            new Model({ ...(r.revealedInputs as object), apiVersion, kind: m[3] }).validate();
+            validated++;
+        }
+        assert.ok(validated >= 25, `validated ${validated}`);
+        // The validator does catch a broken pod spec.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { Deployment } = require("kubernetes-models/apps/v1");
+        const broken = JSON.parse(JSON.stringify(deploymentOf(run, "worker").revealedInputs));
+        broken.spec.template.spec.containers[0].ports[0].containerPort = "condor";
+        assert.throws(() => new Deployment({ ...broken, apiVersion: "apps/v1", kind: "Deployment" }).validate(), /containerPort/);
+    });
+
+    it("runs no privileged container outside the cvmfs-csi namespace, and the pool's pods unprivileged", () => {
+        const baseline = new Set(["AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"]);
+        for (const d of deployments(run)) {
+            const spec = podSpecOf(d);
+            const name = (d.revealedInputs.metadata as Doc).name;
+            for (const field of ["hostNetwork", "hostPID", "hostIPC"]) assert.ok(!spec[field], `${name} ${field}`);
+            assert.ok(!(spec.volumes ?? []).some((v: Doc) => v.hostPath), `${name} mounts a host path`);
+            assert.equal(spec.securityContext.seccompProfile.type, "RuntimeDefault");
+            assert.equal(spec.automountServiceAccountToken, false);
+            for (const c of spec.containers) {
+                assert.equal(c.securityContext.privileged, false);
+                assert.equal(c.securityContext.allowPrivilegeEscalation, false);
+                assert.deepEqual(c.securityContext.capabilities.drop, ["ALL"]);
+                for (const cap of c.securityContext.capabilities.add) assert.ok(baseline.has(cap), `${name} adds ${cap}, beyond Pod Security baseline`);
+                for (const kind of ["requests", "limits"]) for (const res of ["cpu", "memory"]) assert.ok(c.resources[kind][res], `${name} ${kind}.${res}`);
+            }
+        }
+        const nsLabels = (name: string) => (ofType(run, "kubernetes:core/v1:Namespace").find((n) => (n.inputs.metadata as Doc).name === name)!.inputs.metadata as Doc).labels;
+        assert.equal(nsLabels("htcondor")["pod-security.kubernetes.io/enforce"], "baseline");
+        assert.equal(nsLabels("cvmfs-csi")["pod-security.kubernetes.io/enforce"], "privileged");
+        // The project's CrossGuard pack agrees (privileged, resources, pinned images, secrets).
+        return checkPolicies(run).then((report) => assert.deepEqual(mandatoryViolations(report), []));
+    });
+
+    it("sizes each worker's slot from its pod's requests, not from the node", () => {
+        const c = podSpecOf(deploymentOf(run, "worker")).containers[0];
+        assert.deepEqual(c.resources.requests, c.resources.limits, "Guaranteed: the slot is exactly the request");
+        assert.match(c.resources.requests.cpu, /^\d+$/, "whole cores (the downward API rounds up)");
+        assert.equal(c.resources.requests.cpu, "3", "a 4-vCPU node keeps one core for the system");
+        const env = Object.fromEntries(c.env.map((e: Doc) => [e.name, e.valueFrom?.resourceFieldRef]));
+        assert.deepEqual(env.NUM_CPUS, { containerName: c.name, resource: "requests.cpu", divisor: "1" });
+        assert.deepEqual(env.MEMORY, { containerName: c.name, resource: "requests.memory", divisor: "1Mi" });
+        const conf = configOf(run, "worker");
+        assert.equal(setting(conf, "NUM_CPUS"), "$ENV(NUM_CPUS)");
+        assert.equal(setting(conf, "MEMORY"), "$ENV(MEMORY)");
+    });
+
+    it("secures every daemon: recommended_v24_0, authentication everywhere, explicit ALLOW lists", () => {
+        for (const role of ["central-manager", "scheduler", "worker"]) {
+            const conf = configOf(run, role);
+            assert.match(conf, /^use security:recommended_v24_0$/m, role);
+            assert.equal(setting(conf, "TRUST_DOMAIN"), "incant.cloud.infn.it");
+            for (const k of ["SEC_DEFAULT_AUTHENTICATION", "SEC_DEFAULT_ENCRYPTION", "SEC_DEFAULT_INTEGRITY", "SEC_READ_AUTHENTICATION"]) {
+                assert.equal(setting(conf, k), "REQUIRED", `${role} ${k}`);
+            }
+            for (const level of ["READ", "WRITE", "DAEMON", "NEGOTIATOR", "ADMINISTRATOR"]) {
+                const who = list(setting(conf, `ALLOW_${level}`));
+                assert.ok(who.length > 0, `${role} ALLOW_${level} is written`);
+                assert.ok(who.every((w) => /^[a-z0-9_-]+@incant\.cloud\.infn\.it$/.test(w)), `${role} ALLOW_${level} names identities, no wildcard: ${who}`);
+            }
+        }
+        const cm = configOf(run, "central-manager");
+        assert.deepEqual(list(setting(cm, "ALLOW_ADVERTISE_STARTD")), ["startd@incant.cloud.infn.it"]);
+        assert.deepEqual(list(setting(cm, "ALLOW_ADVERTISE_SCHEDD")), ["schedd@incant.cloud.infn.it"]);
+        assert.deepEqual(list(setting(cm, "ALLOW_DAEMON")), ["condor@incant.cloud.infn.it"], "only the key holder is a DAEMON");
+        assert.ok(!list(setting(cm, "ALLOW_WRITE")).some((w) => /^(startd|schedd|atlasuser)/.test(w)));
+        assert.equal(setting(cm, "SEC_TOKEN_POOL_SIGNING_KEY_FILE"), "/etc/condor/passwords.d/POOL");
+        for (const role of ["scheduler", "worker"]) assert.equal(setting(configOf(run, role), "SEC_TOKEN_POOL_SIGNING_KEY_FILE"), undefined);
+        // Users submit to the schedd (WRITE) and read the pool; nothing else.
+        const schedd = configOf(run, "scheduler");
+        for (const u of ["atlasuser1", "atlasuser5"]) assert.ok(list(setting(schedd, "ALLOW_WRITE")).includes(`${u}@incant.cloud.infn.it`));
+        assert.deepEqual(list(setting(schedd, "SEC_DEFAULT_AUTHENTICATION_METHODS")), ["FS", "SCITOKENS"]);
+        assert.deepEqual(list(setting(schedd, "SEC_CLIENT_AUTHENTICATION_METHODS")), ["FS", "IDTOKENS"]);
+    });
+
+    it("authenticates users with SciTokens from IAM over TLS, with anchored map lines", () => {
+        for (const role of ["central-manager", "scheduler"]) {
+            const conf = configOf(run, role);
+            assert.equal(setting(conf, "SCITOKENS_SERVER_AUDIENCE"), "incant.cloud.infn.it");
+            assert.equal(setting(conf, "CERTIFICATE_MAPFILE_ASSUME_HASH_KEYS"), "false", "map keys are regexes");
+            assert.ok(setting(conf, "AUTH_SSL_SERVER_CERTFILE") && setting(conf, "AUTH_SSL_SERVER_KEYFILE"));
+        }
+        const mapfile = htcondorConfigs(run)["htcondor/mapfile"];
+        const lines = mapfile.split("\n").filter((l) => l.startsWith("SCITOKENS "));
+        assert.equal(lines.length, 5);
+        for (const [i, line] of lines.entries()) {
+            const [, regex, user] = line.split(/\s+/);
+            assert.ok(regex.startsWith("^") && regex.endsWith("$"), `anchored: ${line}`);
+            assert.equal(user, `atlasuser${i + 1}@incant.cloud.infn.it`);
+            const sub = `5d2b0a6e-0000-4000-8000-00000000000${i + 1}`;
+            const re = new RegExp(regex);
+            assert.ok(re.test(`https://iam.cloud.infn.it/,${sub}`));
+            for (const near of [`https://iam.cloud.infn.it/,${sub}0`, `https://iam.cloud.infn.it/,x${sub}`, `https://evil.example/https://iam.cloud.infn.it/,${sub}`, `https://iamXcloud.infn.it/,${sub}`]) {
+                assert.ok(!re.test(near), `${regex} must not match ${near}`);
+            }
+        }
+        // Metacharacters in a subject are literals.
+        const escaped = renderMapfile({ issuer: "https://iam.cloud.infn.it/", trustDomain: "d", users: [{ name: "u", uid: 2000, iamSubject: "a.b+c" }] });
+        const re = new RegExp(escaped.split("\n").find((l) => l.startsWith("SCITOKENS"))!.split(/\s+/)[1]);
+        assert.ok(re.test("https://iam.cloud.infn.it/,a.b+c") && !re.test("https://iam.cloud.infn.it/,axbbc"));
+        assert.equal(regexLiteral("a.b"), "a\\.b");
+        assert.ok(RESERVED_USER_NAMES.includes("root"));
+    });
+
+    it("publishes collector and schedd on NodePorts equal to their container ports, with TCP_FORWARDING_HOST and CCB", () => {
+        const services = ofType(run, "kubernetes:core/v1:Service").map((s) => s.revealedInputs as Doc);
+        const endpoints = run.outputs.endpoints as Doc;
+        for (const [svc, role, port] of [["condor", "central-manager", 30618], ["schedd", "scheduler", 30619]] as const) {
+            const s = services.find((x) => x.metadata.name === svc);
+            assert.equal(s.spec.type, "NodePort");
+            assert.deepEqual(s.spec.ports.map((p: Doc) => [p.port, p.targetPort, p.nodePort]), [[port, port, port]]);
+            assert.equal(podSpecOf(deploymentOf(run, role)).containers[0].ports[0].containerPort, port);
+            const conf = configOf(run, role);
+            assert.equal(setting(conf, "SHARED_PORT_PORT"), String(port));
+            assert.equal(setting(conf, "TCP_FORWARDING_HOST"), "192.168.100.10", "the node address the submit host reaches");
+            assert.equal(setting(conf, "PRIVATE_NETWORK_INTERFACE"), "$ENV(POD_IP)");
+        }
+        assert.equal(endpoints.collectorAddress, "192.168.100.10:30618");
+        assert.equal(endpoints.scheddAddress, "192.168.100.10:30619");
+        const worker = configOf(run, "worker");
+        assert.equal(setting(worker, "CCB_ADDRESS"), "$(COLLECTOR_HOST)");
+        const names = new Set(["central-manager", "scheduler", "worker"].map((r) => setting(configOf(run, r), "PRIVATE_NETWORK_NAME")));
+        assert.equal(names.size, 1, "one private network name for every pod");
+        // The security groups open exactly these ports from the submit host (port registry).
+        const fromSubmit = flows({ collectorPort: 30618, schedulerPort: 30619 }).filter((f) => "role" in f.from && f.from.role === "submit" && f.to === "control-plane");
+        for (const port of [30618, 30619]) assert.ok(fromSubmit.some((f) => f.ports?.[0] === port), `port ${port} open from the submit host`);
+    });
+
+    it("confines pods with NetworkPolicies: default deny, DNS, and only HTCondor's flows", () => {
+        const policies = ofType(run, "kubernetes:networking.k8s.io/v1:NetworkPolicy").map((p) => p.revealedInputs as Doc);
+        const byName = (n: string) => policies.find((p) => p.metadata.name === n);
+        assert.deepEqual(byName("default-deny").spec, { podSelector: {}, policyTypes: ["Ingress", "Egress"] });
+        assert.deepEqual(byName("dns").spec.egress[0].ports.map((p: Doc) => p.port), [53, 53]);
+        const ingressPorts = (n: string) => byName(n).spec.ingress.flatMap((i: Doc) => i.ports.map((p: Doc) => p.port));
+        assert.deepEqual(ingressPorts("central-manager"), [30618]);
+        assert.deepEqual(ingressPorts("scheduler"), [30619]);
+        assert.deepEqual(ingressPorts("worker"), [9618]);
+        // Workers accept connections from the schedd's pods only.
+        assert.deepEqual(byName("worker").spec.ingress[0].from, [{ podSelector: { matchLabels: { "app.kubernetes.io/name": "htcondor", "app.kubernetes.io/component": "scheduler" } } }]);
+        // No pod reaches the metadata service or the VMs' network (jobs reach the Internet).
+        for (const p of policies) {
+            for (const rule of p.spec.egress ?? []) {
+                for (const peer of rule.to ?? []) {
+                    if (peer.ipBlock) assert.deepEqual(peer.ipBlock.except.slice().sort(), ["10.244.0.0/16", "10.96.0.0/12", "169.254.169.254/32", "192.168.100.0/24"].sort(), p.metadata.name);
+                }
+            }
+        }
+    });
+
+    it("mounts shared storage through the kubelet: NFS PersistentVolumes and the CVMFS CSI driver", () => {
+        const pvs = ofType(run, "kubernetes:core/v1:PersistentVolume").map((p) => p.revealedInputs as Doc);
+        const pv = (n: string) => pvs.find((p) => p.metadata.name === `htcondor-${n}`).spec;
+        assert.deepEqual(pv("home").nfs, { server: "192.168.100.20", path: "/srv/incant/home", readOnly: false });
+        assert.deepEqual(pv("scratch").accessModes, ["ReadWriteMany"]);
+        assert.deepEqual(pv("archive").nfs, { server: "192.168.100.20", path: "/srv/archive", readOnly: true });
+        assert.deepEqual(pv("archive").accessModes, ["ReadOnlyMany"]);
+        assert.ok(pv("home").mountOptions.includes("nfsvers=4.2"));
+        for (const n of ["home", "scratch", "archive"]) {
+            assert.deepEqual(pv(n).claimRef, { namespace: "htcondor", name: n });
+            assert.equal(pv(n).persistentVolumeReclaimPolicy, "Retain");
+        }
+        const release = ofType(run, "kubernetes:helm.sh/v3:Release")[0].revealedInputs as Doc;
+        assert.equal(release.chart, "oci://registry.cern.ch/kubernetes/charts/cvmfs-csi");
+        assert.equal(release.version, "2.5.0");
+        assert.equal(release.namespace, "cvmfs-csi");
+        assert.match(release.values.extraConfigMaps["cvmfs-csi-default-local"]["default.local"], /^CVMFS_HTTP_PROXY=DIRECT$/m);
+        assert.match(release.values.extraConfigMaps["cvmfs-csi-default-local"]["default.local"], /^CVMFS_REPOSITORIES=atlas\.cern\.ch,atlas-condb\.cern\.ch,sft\.cern\.ch,unpacked\.cern\.ch$/m);
+        const claim = ofType(run, "kubernetes:core/v1:PersistentVolumeClaim").find((c) => (c.inputs.metadata as Doc).name === "cvmfs")!.revealedInputs as Doc;
+        assert.deepEqual(claim.spec.accessModes, ["ReadOnlyMany"]);
+        const worker = podSpecOf(deploymentOf(run, "worker")).containers[0];
+        const cvmfs = worker.volumeMounts.filter((m: Doc) => m.name === "cvmfs");
+        assert.deepEqual(cvmfs.map((m: Doc) => m.mountPath), ["/cvmfs/atlas.cern.ch", "/cvmfs/atlas-condb.cern.ch", "/cvmfs/sft.cern.ch", "/cvmfs/unpacked.cern.ch"]);
+        assert.ok(cvmfs.every((m: Doc) => m.mountPropagation === "HostToContainer" && m.readOnly && m.subPath === m.mountPath.slice(7)));
+        const mounts = Object.fromEntries(worker.volumeMounts.map((m: Doc) => [m.mountPath, m]));
+        assert.equal(mounts["/archive"].readOnly, true);
+        assert.equal(mounts["/home"].readOnly, false);
+    });
+
+    it("creates the configured users in the pods, with their uids, from one script", () => {
+        const cm = ofType(run, "kubernetes:core/v1:ConfigMap").find((c) => (c.inputs.metadata as Doc).name === "htcondor-worker")!.revealedInputs as Doc;
+        assert.equal(cm.data.users, "atlasuser1 20001\natlasuser2 20002\natlasuser3 20003\natlasuser4 20004\natlasuser5 20005\n");
+        assert.match(cm.data["pre-exec.sh"], /useradd --uid "\$\{uid\}" --gid "\$\{uid\}"/);
+        assert.equal(setting(configOf(run, "worker"), "STARTER_ALLOW_RUNAS_OWNER"), "true");
+        const config = podSpecOf(deploymentOf(run, "worker")).volumes.find((v: Doc) => v.name === "config");
+        assert.deepEqual(config.configMap.items.map((i: Doc) => i.path).sort(), ["50-incant.conf", "pre-exec.sh", "users"]);
+    });
+
+    it("gives the submit host a configuration for remote submission with IAM tokens, and the pool CA", () => {
+        const conf = run.outputs.submitHostConfig as string;
+        assert.equal(setting(conf, "COLLECTOR_HOST"), "condor.htcondor.svc:30618");
+        assert.equal(setting(conf, "SCHEDD_HOST"), "schedd@incant.cloud.infn.it");
+        assert.deepEqual(list(setting(conf, "SEC_CLIENT_AUTHENTICATION_METHODS")), ["SCITOKENS"]);
+        assert.match(run.outputs.caCertPem as string, /^-----BEGIN CERTIFICATE-----/);
+        const certs = ofType(run, "tls:index/certRequest:CertRequest").map((c) => (c.revealedInputs as Doc).dnsNames[0]).sort();
+        assert.deepEqual(certs, ["condor.htcondor.svc", "schedd.htcondor.svc"], "the names the SSL host check verifies");
+        assert.equal(setting(configOf(run, "central-manager"), "HOST_ALIAS"), "condor.htcondor.svc");
+        assert.equal(setting(configOf(run, "scheduler"), "HOST_ALIAS"), "schedd.htcondor.svc");
+    });
+
+    it("leaves the rendered workloads readable: no secret inside a Deployment or a ConfigMap", () => {
+        for (const r of [...deployments(run), ...ofType(run, "kubernetes:core/v1:ConfigMap")]) assert.deepEqual(r.secretPaths, [], r.name);
+        for (const d of deployments(run)) assert.match(podSpecOf(d) && (d.revealedInputs as Doc).spec.template.metadata.annotations[CHECKSUM_ANNOTATION], /^[0-9a-f]{64}$/);
+    });
+});
+
+describe("HTCondor pool (configuration changes)", () => {
+    it("follows incant:nodes.workers.count", async () => {
+        const nodes = merged(devValue("nodes"), { workers: { count: 3 } });
+        const run = await runPool({ nodes });
+        const worker = deploymentOf(run, "worker").revealedInputs as Doc;
+        assert.equal(worker.spec.replicas, 3);
+        assert.equal(worker.spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values.length, 3);
+    });
+
+    it("restarts every pod when keyGeneration is bumped, and the roles' pods when their configuration changes", async () => {
+        const checksums = (r: OfflineRun) => Object.fromEntries(deployments(r).map((d) => [(d.revealedInputs.metadata as Doc).name, (d.revealedInputs as Doc).spec.template.metadata.annotations[CHECKSUM_ANNOTATION]]));
+        const base = checksums(await runPool());
+        const again = checksums(await runPool());
+        // No churn between runs. (The offline engine makes new TLS keys on every run, where a real
+        // stack keeps them in its state, so only the workers, which carry no certificate, compare.)
+        assert.equal(again["htcondor-worker"], base["htcondor-worker"], "no churn between runs");
+        // The digest covers the generation, every file and every credential (the offline engine's
+        // fresh TLS keys make the central manager's and schedd's differ anyway, hence this check).
+        const files = { "50-incant.conf": "A = 1\n", users: "u 2000\n" };
+        const sum = podChecksum(1, files, ["token", "cert"]);
+        assert.equal(podChecksum(1, { users: "u 2000\n", "50-incant.conf": "A = 1\n" }, ["token", "cert"]), sum);
+        for (const changed of [podChecksum(2, files, ["token", "cert"]), podChecksum(1, { ...files, users: "" }, ["token", "cert"]),
+            podChecksum(1, files, ["token2", "cert"]), podChecksum(1, files, ["token", "cert2"])]) assert.notEqual(changed, sum);
+        const rotatedRun = await runPool({ htcondor: merged(devValue("htcondor"), { keyGeneration: 2 }) });
+        assert.deepEqual(ofType(rotatedRun, "random:index/randomBytes:RandomBytes")[0].inputs.keepers, { keyGeneration: "2" }, "a new key (the provider replaces the resource)");
+        const rotated = checksums(rotatedRun);
+        for (const name of Object.keys(base)) assert.notEqual(rotated[name], base[name], `${name} restarts on rotation`);
+        // A user leaves: every role's users file (and the schedd's and collector's map) changes.
+        const users = (devValue("users") as unknown as unknown[]).slice(1);
+        const fewer = checksums(await runPool({ users }));
+        for (const name of Object.keys(base)) assert.notEqual(fewer[name], again[name], `${name} restarts with the new users`);
+    });
+
+    it("sets the CVMFS proxy of the CSI driver from incant:cvmfs.httpProxy", async () => {
+        const run = await runPool({ cvmfs: { httpProxy: "http://squid-a.example:3128|http://squid-b.example:3128" } });
+        const values = (ofType(run, "kubernetes:helm.sh/v3:Release")[0].revealedInputs as Doc).values;
+        assert.match(values.extraConfigMaps["cvmfs-csi-default-local"]["default.local"], /^CVMFS_HTTP_PROXY="http:\/\/squid-a\.example:3128\|http:\/\/squid-b\.example:3128"$/m);
+    });
+});
