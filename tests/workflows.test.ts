@@ -6,10 +6,12 @@
  * production behind its environment, a read-only drift check).
  */
 import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import YAML from "yaml";
 import { ROOT } from "./harness/program";
+import { requireTool, shellcheck } from "./harness/tools";
 
 interface Step { uses?: string; run?: string; with?: Record<string, unknown>; env?: Record<string, string>; if?: string; name?: string }
 interface Job {
@@ -126,12 +128,26 @@ describe("GitHub workflows", () => {
         assert.ok(!/echo .*CLOUDS_YAML/.test(setup));
     });
 
+    it("have run steps that pass shellcheck (GitHub runs them with bash -e)", function () {
+        requireTool(this, "shellcheck");
+        for (const { file, step } of allSteps().filter(({ step }) => step.run)) {
+            // Expressions are substituted before the shell runs: stand in a plain word.
+            const script = `#!/usr/bin/env bash\nset -e\n${step.run!.replace(/\$\{\{[^}]*\}\}/g, "EXPR")}`;
+            const r = shellcheck(script, "step.sh");
+            assert.ok(r.ok, `${path.basename(file)} ${step.name ?? step.run}: ${r.output}`);
+        }
+    });
+
     it("test.yml installs .ci/run's packages and runs .ci/run", () => {
         const ci = read(path.join(ROOT, ".ci", "run"));
-        const packages = /packages=\(([^)]*)\)/.exec(ci)![1].trim().split(/\s+/);
         const steps = wf("test").jobs.test.steps;
         const apt = steps.find((s) => s.run?.includes("apt-get install"))!.run!;
-        assert.deepEqual(apt.split("--no-install-recommends")[1].trim().split(/\s+/), packages);
+        // The step reads the list from .ci/run with this sed: run it and compare with the line.
+        const sed = /sed -n '([^']+)' \.ci\/run/.exec(apt)![1];
+        const extracted = spawnSync("sed", ["-n", sed, path.join(ROOT, ".ci", "run")], { encoding: "utf8" }).stdout.trim().split(/\s+/);
+        assert.deepEqual(extracted, /^packages=\(([^)]*)\)$/m.exec(ci)![1].trim().split(/\s+/));
+        assert.ok(extracted.includes("cloud-init") && extracted.length >= 6, extracted.join(" "));
+        assert.match(apt, /apt-get install -y -qq --no-install-recommends "\$\{packages\[@\]\}"/);
         assert.ok(steps.some((s) => s.run === "bash .ci/run"));
         assert.deepEqual(Object.keys(wf("test").on).sort(), ["pull_request", "push"]);
     });
