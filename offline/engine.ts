@@ -36,6 +36,8 @@ export interface RecordedResource {
     ignoreChanges: string[];
     /** URNs whose replacement also replaces this resource (the `replaceWith` option). */
     replaceWith?: string[];
+    /** The `deleteBeforeReplace` option. */
+    deleteBeforeReplace?: boolean;
     /** Inputs with every secret replaced by SECRET_MARKER. */
     inputs: Record<string, unknown>;
     /** Inputs with secrets in clear: only for tests and `--show-secrets`. */
@@ -148,6 +150,7 @@ export async function runOffline(opts: OfflineRunOptions): Promise<OfflineRun> {
                 protect: Boolean(req.getProtect?.()), retainOnDelete: Boolean(req.getRetainondelete?.()),
                 ignoreChanges: req.getIgnorechangesList?.() ?? [],
                 replaceWith: req.getReplaceWithList?.() ?? [],
+                deleteBeforeReplace: Boolean(req.getDeletebeforereplace?.()),
                 inputs, revealedInputs, secretPaths,
                 state: decode(resp.getObject()?.toJavaScript() ?? {}, "", [], true) as Record<string, unknown>,
                 additionalSecretOutputs: req.getAdditionalsecretoutputsList?.() ?? [],
@@ -194,6 +197,7 @@ interface RegisterRequest {
     getRetainondelete?(): boolean;
     getIgnorechangesList?(): string[];
     getReplaceWithList?(): string[];
+    getDeletebeforereplace?(): boolean;
     getAdditionalsecretoutputsList?(): string[];
     getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
 }

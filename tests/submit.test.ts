@@ -126,6 +126,9 @@ describe("submit host: nothing talks to Docker before the readiness gate (real p
             assert.ok(r.dependencies.includes(gate.urn), `${r.name} waits for the gate`);
             assert.ok(r.replaceWith?.includes(gate.urn), `${r.name} is replaced with the host`);
         }
+        for (const c of run.resources.filter((r) => r.type === CONTAINER)) {
+            assert.equal(c.deleteBeforeReplace, true, `${c.name}: its fixed name must be free before the new one starts`);
+        }
     });
 });
 
@@ -227,6 +230,7 @@ describe("submit host: the submit container (real component, fixture pool)", () 
         assert.ok(submit.dependencies.includes(cvmfs.urn), "starts after CVMFS (which is created only once healthy)");
         assert.equal(cvmfs.inputs.wait, true);
         assert.ok(submit.replaceWith?.includes(cvmfs.urn), "recreated when the CVMFS container is");
+        assert.equal(submit.deleteBeforeReplace, true, "its fixed name must be free before the new one starts");
         for (const f of files.filter((x) => x.name !== "submit-file-compose")) {
             assert.ok(submit.replaceWith?.includes(f.urn), `recreated when ${f.name} changes`);
         }

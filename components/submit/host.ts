@@ -129,6 +129,8 @@ export class SubmitHost extends pulumi.ComponentResource {
                 : undefined,
         }, { parent: this, dependsOn: [this.ready] });
         const onDocker = { ...onHost, provider: this.dockerProvider };
+        // Containers have fixed names (compose's container_name): the old one must go first.
+        const asContainer = { ...onDocker, deleteBeforeReplace: true };
 
         const cvmfsRef = cvmfsImage(config.versions.cvmfsService);
         const cvmfsPulled = new docker.RemoteImage(`${name}-cvmfs-image`, { name: cvmfsRef, keepLocally: true }, onDocker);
@@ -137,7 +139,7 @@ export class SubmitHost extends pulumi.ComponentResource {
         // is created after CVMFS is up, and a broken mount or propagation fails the deployment.
         this.cvmfsContainer = new docker.Container(`${name}-cvmfs`, {
             ...containerFields(cvmfsService(hostArgs)), image: cvmfsPulled.imageId, wait: true, waitTimeout: timeout,
-        }, onDocker);
+        }, asContainer);
 
         if (!nfs || !pool) {
             pulumi.log.warn(`${name}: no ${[nfs ? "" : "nfs (StorageController.share)", pool ? "" : "pool (the HTCondor pool)"]
@@ -178,7 +180,7 @@ export class SubmitHost extends pulumi.ComponentResource {
         this.submitContainer = new docker.Container(`${name}-submit`, {
             ...containerFields(services[1]), image: submitPulled.imageId, wait: true, waitTimeout: timeout,
         }, {
-            ...onDocker,
+            ...asContainer,
             dependsOn: [this.ready, this.cvmfsContainer, ...readBySubmit],
             // Recreated with the CVMFS container, and when a file it reads at start changes (the
             // image copies tokens and configuration only when it starts).
