@@ -319,6 +319,9 @@ describe("HTCondor pool (dev)", () => {
         assert.equal(cm.data.users, "atlasuser1 20001\natlasuser2 20002\natlasuser3 20003\natlasuser4 20004\natlasuser5 20005\n");
         assert.match(cm.data["pre-exec.sh"], /useradd --uid "\$\{uid\}" --gid "\$\{uid\}"/);
         assert.equal(setting(configOf(run, "worker"), "STARTER_ALLOW_RUNAS_OWNER"), "true");
+        // Pod host names are not in UID_DOMAIN: without this the starter would run jobs as nobody.
+        assert.equal(setting(configOf(run, "worker"), "TRUST_UID_DOMAIN"), "true");
+        assert.equal(setting(configOf(run, "scheduler"), "UID_DOMAIN"), setting(configOf(run, "worker"), "UID_DOMAIN"));
         const config = podSpecOf(deploymentOf(run, "worker")).volumes.find((v: Doc) => v.name === "config");
         assert.deepEqual(config.configMap.items.map((i: Doc) => i.path).sort(), ["50-incant.conf", "pre-exec.sh", "users"]);
     });

@@ -260,6 +260,9 @@ export function workerConfig(s: PoolSettings): ConfigEntry[] {
         { key: "MEMORY", value: "$ENV(MEMORY)" },
         { comment: "Jobs run as their owners (accounts added at start from the users list), not as slotN users." },
         { key: "STARTER_ALLOW_RUNAS_OWNER", value: true },
+        // The shadow's host name is a pod name, outside UID_DOMAIN; the starter trusts the domain of
+        // the schedd it reached through the negotiator's match (jic_shadow.cpp sameUidDomain).
+        { key: "TRUST_UID_DOMAIN", value: true },
         { key: "HasCvmfs", value: true },
         { key: "CvmfsRepositories", value: `"${s.cvmfsRepositories.join(",")}"` },
         { key: "STARTD_ATTRS", value: "$(STARTD_ATTRS) HasCvmfs CvmfsRepositories" },
