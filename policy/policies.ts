@@ -13,6 +13,7 @@
  * need them check them only when present and say so.
  */
 import { EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
+import { PRIVILEGED_NAMESPACES as CLUSTER_PRIVILEGED_NAMESPACES } from "../components/kubernetes/podsecurity";
 import { unpinnedReason } from "./images";
 import {
     containersOf, describe, DOCKER_CONTAINER, DOCKER_IMAGE, DOCKER_REMOTE_IMAGE, DockerContainer, K8sContainer, workloadOf,
@@ -49,8 +50,12 @@ export const K8S_SECRET = "kubernetes:core/v1:Secret";
 export const K8S_CONFIG_MAP = "kubernetes:core/v1:ConfigMap";
 export const HELM_TYPES = ["kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart"];
 
-/** Namespaces allowed privileged pods and host namespaces: the CVMFS CSI node plugin (FACTS.md). */
-export const PRIVILEGED_NAMESPACES = ["cvmfs-csi"];
+/**
+ * Namespaces allowed privileged pods and host namespaces: the cluster's own registry, where each
+ * has its reason (CVMFS CSI node plugin, Calico, node-exporter), so Pod Security labels and this
+ * policy never disagree.
+ */
+export const PRIVILEGED_NAMESPACES = Object.keys(CLUSTER_PRIVILEGED_NAMESPACES);
 
 const isStorageVm = (args: ResourceValidationArgs): boolean =>
     args.type === INSTANCE && (args.props.metadata as Props | undefined)?.role === "storage";
@@ -135,14 +140,14 @@ const HOST_NAMESPACES = ["hostNetwork", "hostPID", "hostIPC"] as const;
 const ROOT_CAPABILITIES = ["ALL", "SYS_ADMIN", "CAP_SYS_ADMIN"];
 
 /**
- * No privileged container, no host namespace, no SYS_ADMIN in pods outside the allowlist (the
- * CVMFS CSI node plugin must mount FUSE on the host). On the submit host, Docker containers are
+ * No privileged container, no host namespace, no SYS_ADMIN in pods outside the allowlist (e.g.
+ * the CVMFS CSI node plugin must mount FUSE on the host). On the submit host, Docker containers are
  * never privileged nor share the host's PID/IPC namespaces; the CVMFS service container's
  * SYS_ADMIN + /dev/fuse and host networking are the documented design there (FACTS.md).
  */
 export const noPrivilegedWorkloads: ResourceValidationPolicy = {
     name: "no-privileged-workloads",
-    description: "No privileged container, host namespace or SYS_ADMIN outside the allowlisted namespaces (cvmfs-csi).",
+    description: "No privileged container, host namespace or SYS_ADMIN outside the namespaces of components/kubernetes/podsecurity.ts (cvmfs-csi, Calico, node-exporter).",
     configSchema: {
         properties: {
             namespaces: { type: "array", items: { type: "string" }, default: PRIVILEGED_NAMESPACES, description: "Namespaces exempt from this policy." },
