@@ -20,6 +20,7 @@ import { CVMFS_IMAGE_REPOSITORY, HOST } from "../components/submit/services";
 import { OfflineRun, RecordedResource, runOffline } from "../offline/engine";
 import { cloudConfigOf, submitHostFiles } from "../offline/artifacts";
 import { offlineId } from "../offline/placeholders";
+import { checkPolicies } from "../offline/policy";
 import { requireTool, run as runTool, tempFile } from "./harness/tools";
 import { INSTANCE, ROOT, runProgram, stackConfig } from "./harness/program";
 
@@ -235,6 +236,13 @@ describe("submit host: the submit container (real component, fixture pool)", () 
             assert.ok(submit.replaceWith?.includes(f.urn), `recreated when ${f.name} changes`);
         }
         assert.ok(!submit.replaceWith?.includes(byName(run, COMMAND, "submit-file-compose").urn), "the compose file is for operators only");
+    });
+
+    it("passes the CrossGuard pack (pinned images, nothing privileged, no credential in clear)", async () => {
+        const report = await checkPolicies(run);
+        const ours = report.violations.filter((v) => v.urn.includes("incant:submit:SubmitHost"));
+        assert.deepEqual(ours, []);
+        assert.ok(report.policies.length > 0 && report.checked >= ofType(run, CONTAINER).length);
     });
 
     it("installs files only at safe paths", () => {

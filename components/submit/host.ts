@@ -115,8 +115,12 @@ export class SubmitHost extends pulumi.ComponentResource {
             stdin: readScript(__dirname, "ready.sh"),
             // A new server (same floating IP) must be waited for again, and its new host key read.
             triggers: [this.server.instance.id],
-            // (The floating IP's association may land a little later: dialing retries cover it.)
-        }, { parent: this, dependsOn: [this.server.instance], customTimeouts: { create: `${2 * timeout + 60}s` } });
+        }, {
+            // The floating IP's association may land a little after the server: dialing retries cover it.
+            parent: this, dependsOn: [this.server.instance],
+            // Dialing and ready.sh are bounded by `timeout` each; this is only a backstop.
+            customTimeouts: { create: `${2 * timeout + 60}s` },
+        });
         const hostKey = this.ready.stdout.apply((s) => s.trim());
         // Everything on the host goes when the host goes: it is recreated with the gate.
         const onHost = { parent: this, dependsOn: [this.ready], replaceWith: [this.ready] };
@@ -161,19 +165,19 @@ export class SubmitHost extends pulumi.ComponentResource {
         this.compose = pulumi.output(args.submitImage).apply((submit) => renderCompose(services, { cvmfs: cvmfsRef, submit }));
         const pinned = { ...connection, hostKey };
         const files = hostFiles({
-            users: config.users, condorConfig: pool.condorConfig, poolCa: pool.caCertificate, condorToken: pool.condorToken, compose: this.compose,
-        })
-            .map((f) => ({
-                file: f,
-                resource: new command.remote.Command(`${name}-file-${f.key}`, {
-                    connection: pinned,
-                    create: installCommand(f),
-                    stdin: f.content,
-                    // Without an `update` command a changed trigger replaces the resource, and the
-                    // submit container is replaced with it (replaceWith below).
-                    triggers: [pulumi.output(f.content).apply(sha256)],
-                }, onHost),
-            }));
+            users: config.users, condorConfig: pool.condorConfig, poolCa: pool.caCertificate,
+            condorToken: pool.condorToken, compose: this.compose,
+        }).map((f) => ({
+            file: f,
+            resource: new command.remote.Command(`${name}-file-${f.key}`, {
+                connection: pinned,
+                create: installCommand(f),
+                stdin: f.content,
+                // Without an `update` command a changed trigger replaces the resource, and the
+                // submit container is replaced with it (replaceWith below).
+                triggers: [pulumi.output(f.content).apply(sha256)],
+            }, onHost),
+        }));
         const readBySubmit = files.filter((f) => f.file.readBySubmit).map((f) => f.resource);
 
         const submitPulled = new docker.RemoteImage(`${name}-submit-image`, { name: args.submitImage, keepLocally: true }, onDocker);
