@@ -6,7 +6,7 @@
  */
 import { strict as assert } from "assert";
 import * as path from "path";
-import { RESERVED_USER_NAMES, regexLiteral, renderMapfile } from "../components/htcondor/config";
+import { RESERVED_USER_NAMES, regexLiteral, renderCondorConfig, renderMapfile } from "../components/htcondor/config";
 import { CHECKSUM_ANNOTATION, SECRETS } from "../components/htcondor/manifests";
 import { podChecksum } from "../components/htcondor/pool";
 import { decodeIdToken, TOKEN_ROLES } from "../components/htcondor/tokens";
@@ -330,6 +330,7 @@ describe("HTCondor pool (dev)", () => {
         const conf = run.outputs.submitHostConfig as string;
         assert.equal(setting(conf, "COLLECTOR_HOST"), "condor.htcondor.svc:30618");
         assert.equal(setting(conf, "SCHEDD_HOST"), "schedd@incant.cloud.infn.it");
+        assert.equal(setting(conf, "DAEMON_LIST"), "MASTER", "no schedd on the submit host");
         assert.deepEqual(list(setting(conf, "SEC_CLIENT_AUTHENTICATION_METHODS")), ["SCITOKENS"]);
         assert.match(run.outputs.caCertPem as string, /^-----BEGIN CERTIFICATE-----/);
         const certs = ofType(run, "tls:index/certRequest:CertRequest").map((c) => (c.revealedInputs as Doc).dnsNames[0]).sort();
@@ -341,6 +342,16 @@ describe("HTCondor pool (dev)", () => {
     it("leaves the rendered workloads readable: no secret inside a Deployment or a ConfigMap", () => {
         for (const r of [...deployments(run), ...ofType(run, "kubernetes:core/v1:ConfigMap")]) assert.deepEqual(r.secretPaths, [], r.name);
         for (const d of deployments(run)) assert.match(podSpecOf(d) && (d.revealedInputs as Doc).spec.template.metadata.annotations[CHECKSUM_ANNOTATION], /^[0-9a-f]{64}$/);
+    });
+});
+
+describe("HTCondor configuration serialiser", () => {
+    it("writes KEY = value lines, lists comma-separated, and refuses what would change the file's meaning", () => {
+        assert.equal(renderCondorConfig([{ comment: "a\nb" }, { use: "security:recommended_v24_0" }, { key: "ALLOW_READ", value: ["a@d", "b@d"] }, { key: "X", value: "" }]),
+            "# a\n# b\nuse security:recommended_v24_0\nALLOW_READ = a@d, b@d\nX =\n");
+        assert.throws(() => renderCondorConfig([{ key: "A", value: "1\nALLOW_WRITE = *" }]), /invalid value/);
+        assert.throws(() => renderCondorConfig([{ key: "A", value: "continued \\" }]), /invalid value/);
+        assert.throws(() => renderCondorConfig([{ key: "A B", value: "1" }]), /invalid HTCondor configuration key/);
     });
 });
 

@@ -39,7 +39,7 @@ export function renderCondorConfig(entries: ConfigEntry[]): string {
         const value = Array.isArray(e.value) ? e.value.join(", ") : String(e.value);
         // A newline ends the value; a trailing backslash would continue it onto the next line.
         if (/[\r\n]/.test(value) || value.endsWith("\\")) throw new Error(`invalid value for ${e.key}: ${JSON.stringify(value)}`);
-        return `${e.key} = ${value}`;
+        return value === "" ? `${e.key} =` : `${e.key} = ${value}`;
     }).join("\n") + "\n";
 }
 
@@ -300,6 +300,9 @@ export function renderSubmitHostConfig(endpoints: PoolEndpoints, config: Pick<Fa
         { key: "UID_DOMAIN", value: "$(TRUST_DOMAIN)" },
         { key: "COLLECTOR_HOST", value: `${endpoints.collectorHostName}:${port}` },
         { key: "SCHEDD_HOST", value: endpoints.scheddName },
+        { comment: "No daemons here (the image's role would start a schedd): tools only. The idle master\nadvertises nowhere (it has no user token to authenticate with)." },
+        { key: "DAEMON_LIST", value: "MASTER" },
+        { key: "MASTER.COLLECTOR_HOST", value: "" },
         { comment: `Tools authenticate users with their IAM token (issuer ${config.iam.issuer}) and verify the pool's certificates.` },
         { key: "SEC_CLIENT_AUTHENTICATION", value: "REQUIRED" },
         { key: "SEC_CLIENT_ENCRYPTION", value: "REQUIRED" },
