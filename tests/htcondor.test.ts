@@ -388,6 +388,11 @@ describe("HTCondor pool (configuration changes)", () => {
         for (const name of Object.keys(base)) assert.notEqual(fewer[name], again[name], `${name} restarts with the new users`);
     });
 
+    it("refuses users named like the pool's own identities", async () => {
+        const users = [{ name: "schedd", uid: 20010, iamSubject: "5d2b0a6e-0000-4000-8000-000000000010" }];
+        await assert.rejects(runPool({ users }), /incant:users names schedd, reserved for the pool's own identities \[Pulumi\.dev\.yaml\]/);
+    });
+
     it("sets the CVMFS proxy of the CSI driver from incant:cvmfs.httpProxy", async () => {
         const run = await runPool({ cvmfs: { httpProxy: "http://squid-a.example:3128|http://squid-b.example:3128" } });
         const values = (ofType(run, "kubernetes:helm.sh/v3:Release")[0].revealedInputs as Doc).values;
