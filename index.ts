@@ -9,6 +9,8 @@ import { VmPlacement } from "./components/compute/placement";
 import { Network } from "./components/network/network";
 import { KubernetesCluster } from "./components/kubernetes/cluster";
 import { StorageController } from "./components/storage/controller";
+import { AtlasImages } from "./components/htcondor/images";
+import { HTCondorPool } from "./components/htcondor/pool";
 import { SubmitHost } from "./components/submit/host";
 
 // Validate everything before any resource is registered.
@@ -65,6 +67,18 @@ const storage = new StorageController("storage", {
     config, secrets, vm: vms.find((v) => v.role === "storage")!, placement,
 }, onCloud);
 
+// The ATLAS images: built and pushed only when incant:registry.server is set.
+const images = new AtlasImages("atlas-images", { config, secrets });
+
+const pool = new HTCondorPool("htcondor", {
+    config,
+    nfs: storage.share,
+    workerNodeNames: cluster.nodeNames,
+    nodeAddress: cluster.controlPlanes[0].fixedIp,
+    images: images.refs,
+    networkReady: cluster.networkReady,
+}, { providers: { kubernetes: cluster.provider } });
+
 const submit = new SubmitHost("submit", {
     config, secrets, vm: vms.find((v) => v.role === "submit")!, placement,
     submitImage: config.images.submit,
@@ -78,5 +92,7 @@ export const apiEndpoint = cluster.apiEndpoint;
 export const kubeconfig = cluster.kubeconfig;
 export const grafanaAdminPassword = cluster.grafanaAdminPassword;
 export const nfsServer = storage.nfsServer;
+/** Where the submit host reaches the pool (collector and schedd NodePorts). */
+export const htcondorEndpoints = pool.endpoints;
 export const submitHostAddress = submit.publicIp;
 export const vmCount = vms.length;

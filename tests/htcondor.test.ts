@@ -14,7 +14,7 @@ import { flows } from "../components/network/ports";
 import { htcondorConfigs } from "../offline/artifacts";
 import { OfflineRun, RecordedResource, runOffline } from "../offline/engine";
 import { checkPolicies, mandatoryViolations } from "../offline/policy";
-import { merged, stackConfig } from "./harness/program";
+import { merged, runProgram, stackConfig } from "./harness/program";
 import { readStackFile } from "../offline/stackfile";
 
 const PROGRAM = path.join(__dirname, "fixtures", "htcondor-pool.program.ts");
@@ -397,5 +397,26 @@ describe("HTCondor pool (configuration changes)", () => {
         const run = await runPool({ cvmfs: { httpProxy: "http://squid-a.example:3128|http://squid-b.example:3128" } });
         const values = (ofType(run, "kubernetes:helm.sh/v3:Release")[0].revealedInputs as Doc).values;
         assert.match(values.extraConfigMaps["cvmfs-csi-default-local"]["default.local"], /^CVMFS_HTTP_PROXY="http:\/\/squid-a\.example:3128\|http:\/\/squid-b\.example:3128"$/m);
+    });
+});
+
+describe("HTCondor pool in the facility (index.ts)", () => {
+    it("runs on the cluster's provider, after its pod network, with the cluster's nodes and the storage controller's exports", async () => {
+        const run = await runProgram("dev");
+        const pool = run.get("incant:htcondor:HTCondorPool", "htcondor");
+        const provider = run.get("pulumi:providers:kubernetes", "kubernetes-provider");
+        const children = run.resources.filter((r) => r.parent === pool.urn && r.type.startsWith("kubernetes:"));
+        assert.ok(children.length >= 25);
+        for (const r of children) assert.ok(r.provider?.startsWith(`${provider.urn}::`), `${r.type} ${r.name} uses the cluster's provider`);
+        const calico = run.get("kubernetes:helm.sh/v3:Release", "kubernetes-calico");
+        for (const d of run.ofType("kubernetes:apps/v1:Deployment").filter((x) => x.parent === pool.urn)) {
+            assert.ok(d.dependencies.includes(calico.urn), `${d.name} waits for the pod network`);
+        }
+        const workers = run.ofType("openstack:compute/instance:Instance").filter((i) => (i.inputs.metadata as Doc)?.role === "worker").map((i) => i.inputs.name).sort();
+        const worker = run.ofType("kubernetes:apps/v1:Deployment").find((d) => (d.inputs.metadata as Doc).name === "htcondor-worker")!.revealedInputs as Doc;
+        assert.deepEqual(worker.spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values.slice().sort(), workers);
+        const home = run.ofType("kubernetes:core/v1:PersistentVolume").find((p) => (p.inputs.metadata as Doc).name === "htcondor-home")!.revealedInputs as Doc;
+        assert.equal(home.spec.nfs.server, run.outputs.nfsServer);
+        assert.equal((run.outputs.htcondorEndpoints as Doc).collectorAddress, "192.168.100.10:30618");
     });
 });
