@@ -119,13 +119,26 @@ describe("GitHub workflows", () => {
         }
     });
 
-    it("read secrets only from the repository's PULUMI_ACCESS_TOKEN and OPENSTACK_CLOUDS_YAML", () => {
+    it("read secrets only from the repository's PULUMI_ACCESS_TOKEN, OPENSTACK_CLOUDS_YAML and SSH_PRIVATE_KEY", () => {
         const secrets = new Set(WORKFLOW_FILES.flatMap((f) => [...read(f).matchAll(/secrets\.(\w+)/g)].map((m) => m[1])));
-        assert.deepEqual([...secrets].sort(), ["OPENSTACK_CLOUDS_YAML", "PULUMI_ACCESS_TOKEN"]);
-        // Nothing echoes the clouds.yaml: it goes through an env var into a 0600 file.
+        assert.deepEqual([...secrets].sort(), ["OPENSTACK_CLOUDS_YAML", "PULUMI_ACCESS_TOKEN", "SSH_PRIVATE_KEY"]);
+        // Nothing echoes a credential: clouds.yaml goes through an env var into a 0600 file, the
+        // key from an env var into the agent.
         const setup = read(SETUP);
         assert.match(setup, /umask 077/);
-        assert.ok(!/echo .*CLOUDS_YAML/.test(setup));
+        assert.match(setup, /ssh-add - <<< "\$SSH_PRIVATE_KEY"/);
+        assert.ok(!/echo .*(CLOUDS_YAML|SSH_PRIVATE_KEY)/.test(setup));
+    });
+
+    it("run every job that reaches the cloud on the configurable runner, and only those", () => {
+        const RUNNER = `\${{ fromJSON(vars.PULUMI_RUNS_ON || '"ubuntu-24.04"') }}`;
+        for (const file of WORKFLOW_FILES) {
+            for (const [name, job] of Object.entries(parse<Workflow & { jobs: Record<string, Job & { "runs-on": string }> }>(file).jobs)) {
+                const cloud = JSON.stringify(job).includes("secrets.OPENSTACK_CLOUDS_YAML");
+                assert.equal(job["runs-on"], cloud ? RUNNER : "ubuntu-24.04", `${path.basename(file)} ${name}`);
+                if (cloud) assert.ok(JSON.stringify(job).includes("secrets.SSH_PRIVATE_KEY"), `${name}: the Docker provider needs the agent`);
+            }
+        }
     });
 
     it("have run steps that pass shellcheck (GitHub runs them with bash -e)", function () {
