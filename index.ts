@@ -81,6 +81,7 @@ const pool = new HTCondorPool("htcondor", {
 
 const submit = new SubmitHost("submit", {
     config, secrets, vm: vms.find((v) => v.role === "submit")!, placement,
+    nfs: storage.share,
     submitImage: config.images.submit,
 }, onCloud);
 
@@ -92,6 +93,9 @@ export const apiEndpoint = cluster.apiEndpoint;
 export const kubeconfig = cluster.kubeconfig;
 export const grafanaAdminPassword = cluster.grafanaAdminPassword;
 export const nfsServer = storage.nfsServer;
+export const nfsExports = { home: storage.share.home, scratch: storage.share.scratch, archive: storage.share.archive, archiveReadOnly: storage.share.archiveReadOnly };
+/** Keep it: the volume id is what re-attaches user data to a rebuilt storage VM (README "Storage controller"). */
+export const storageDataVolumeId = storage.dataVolume.id;
 /** Where the submit host reaches the pool (collector and schedd NodePorts). */
 export const htcondorEndpoints = pool.endpoints;
 export const submitHostAddress = submit.publicIp;

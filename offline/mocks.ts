@@ -152,6 +152,9 @@ export async function mockState(type: string, name: string, inputs: Inputs): Pro
         case "openstack:blockstorage/volumeV3:VolumeV3":
             // A Cinder volume id is a UUID; its first 20 characters name /dev/disk/by-id/virtio-*.
             return { id: crypto.createHash("sha256").update(name).digest("hex").replace(/^(.{8})(.{4})(.{4})(.{4})(.{12}).*/, "$1-$2-$3-$4-$5"), state: inputs };
+        case "openstack:compute/volumeAttach:VolumeAttach":
+            // Nova's id is "<instance>/<volume>"; `device` is only Nova's guess at the guest name.
+            return { id: `${inputs.instanceId}/${inputs.volumeId}`, state: { ...inputs, device: "/dev/vdb" } };
         case "tls:index/privateKey:PrivateKey":
             return { id, state: await privateKey(inputs) };
         // Keys arrive as secrets (wrapped values): sign with the plain values, echo the inputs as given.

@@ -70,7 +70,15 @@ describe("config validation", () => {
 
     it("requires the S3 keys for static credentials, and only then", () => {
         expectProblem(GOOD, "s3AccessKeyId", "is required when s3.credentials is \"static\"", new Set());
-        assert.deepEqual(problems({ ...GOOD, s3: { credentials: "sts" } }, new Set(["sshPrivateKey"])), []);
+        assert.deepEqual(problems({ ...GOOD, s3: { credentials: "sts", iamClientId: "incant-storage" } }, new Set(["s3IamClientSecret", "sshPrivateKey"])), []);
+    });
+
+    it("requires the IAM client and its secret for STS credentials", () => {
+        expectProblem({ ...GOOD, s3: { credentials: "sts" } }, "s3.iamClientId", "is required when s3.credentials is \"sts\"", new Set());
+        expectProblem({ ...GOOD, s3: { credentials: "sts", iamClientId: "c" } }, "s3IamClientSecret", "pulumi config set --secret incant:s3IamClientSecret", new Set());
+        expectProblem({ ...GOOD, s3: { stsRoleArn: "IAMaccess" } }, "s3.stsRoleArn", "role ARN");
+        const c = validateConfig(GOOD, { stack: "dev", secretKeys: SECRETS });
+        assert.equal(c.s3.stsRoleArn, "arn:aws:iam:::role/IAMaccess");
     });
 
     it("requires the SSH private key the program reaches the submit host with", () => {

@@ -55,6 +55,7 @@ export const DEFAULTS: ConfigDefaults = {
         region: "us-east-1",
         exportReadWrite: false,
         credentials: "static",
+        stsRoleArn: "arn:aws:iam:::role/IAMaccess",
     },
     registry: { project: "incant" },
     images: {

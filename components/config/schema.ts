@@ -127,6 +127,13 @@ export interface S3Config {
     exportReadWrite: boolean;
     /** Where credentials come from: static keys in config secrets, or STS with an IAM token. */
     credentials: "static" | "sts";
+    /**
+     * IAM client whose tokens (client credentials grant) the gateway's STS accepts; required with
+     * `credentials: sts`. Its secret is the config secret `incant:s3IamClientSecret`.
+     */
+    iamClientId?: string;
+    /** Role assumed with AssumeRoleWithWebIdentity (INFN CLOUD: arn:aws:iam:::role/IAMaccess). */
+    stsRoleArn: string;
 }
 
 /** Container registry for the ATLAS-enabled images. */
@@ -211,6 +218,8 @@ export interface FacilitySecrets {
     /** S3 access key id and secret key (static credentials). */
     s3AccessKeyId?: pulumi.Output<string>;
     s3SecretAccessKey?: pulumi.Output<string>;
+    /** Secret of the IAM client `s3.iamClientId` (s3.credentials "sts"). */
+    s3IamClientSecret?: pulumi.Output<string>;
     /** Registry robot password, when a registry is configured. */
     registryPassword?: pulumi.Output<string>;
     /** Private SSH key the program uses to reach the submit host's Docker daemon. */

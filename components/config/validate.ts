@@ -340,12 +340,19 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
         region: r.string("s3.region", s.region, d.s3.region),
         exportReadWrite: r.bool("s3.exportReadWrite", s.exportReadWrite, d.s3.exportReadWrite),
         credentials: r.oneOf("s3.credentials", s.credentials, ["static", "sts"] as const, d.s3.credentials),
+        iamClientId: r.optionalString("s3.iamClientId", s.iamClientId),
+        stsRoleArn: r.string("s3.stsRoleArn", s.stsRoleArn, d.s3.stsRoleArn, /^arn:aws:iam::[^:\s]*:role\/\S+$/, "must be a role ARN like arn:aws:iam:::role/IAMaccess"),
     };
     if (s3.credentials === "static") {
         for (const key of ["s3AccessKeyId", "s3SecretAccessKey"]) {
             if (!ctx.secretKeys.has(key)) {
                 r.report(key, `is required when s3.credentials is "static" (pulumi config set --secret ${NAMESPACE}:${key} --stack ${ctx.stack})`);
             }
+        }
+    } else {
+        if (!s3.iamClientId) r.report("s3.iamClientId", "is required when s3.credentials is \"sts\" (the IAM client whose tokens the gateway's STS accepts)");
+        if (!ctx.secretKeys.has("s3IamClientSecret")) {
+            r.report("s3IamClientSecret", `is required when s3.credentials is "sts" (pulumi config set --secret ${NAMESPACE}:s3IamClientSecret --stack ${ctx.stack})`);
         }
     }
 
@@ -406,7 +413,7 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
 
 /** Secret keys of the `incant:` namespace. */
 export const SECRET_KEYS = ["osApplicationCredentialSecret", "s3AccessKeyId", "s3SecretAccessKey",
-    "registryPassword", "sshPrivateKey"] as const;
+    "s3IamClientSecret", "registryPassword", "sshPrivateKey"] as const;
 
 /**
  * HTCondor security advisories (FACTS.md): HTCONDOR-2026-0001 fixed in 24.0.22 and 25.11.1,

@@ -1,35 +1,127 @@
 /**
- * The storage controller (the paper's Figure 7): NFS server with an S3 archive mounted by rclone.
- * Skeleton from the foundation; issue 5 adds the data volume, NFS and rclone.
+ * The storage controller (the paper's Figure 7): a VM serving homes and scratch over NFSv4 from
+ * a Cinder data volume, and re-exporting an S3 bucket mounted with rclone.
+ *
+ * The data volume outlives the VM: it is `protect`ed, retained on delete, and found again by its
+ * id (its /dev/disk/by-id path) by every new VM, which never formats a volume that holds a file
+ * system. README "Storage controller" tells how to replace the VM without losing data.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { baseCloudConfig } from "../compute/base";
+import * as openstack from "@pulumi/openstack";
+import { baseCloudConfig, extendCloudConfig } from "../compute/base";
 import { renderCloudConfig } from "../compute/cloudinit";
 import { createVms } from "../compute/group";
 import { VmPlacement } from "../compute/placement";
+import { VirtualMachine } from "../compute/vm";
 import { PlannedVm } from "../config/quota";
 import { FacilityConfig, FacilitySecrets } from "../config/schema";
-import { VirtualMachine } from "../compute/vm";
+import { vmAddress, workerCidrs } from "../network/addressing";
+import { StorageCredentials, storageCloudConfig } from "./cloudconfig";
+import { LAYOUT } from "./layout";
+import { NfsShare } from "./types";
 
 export interface StorageControllerArgs {
+    /** The validated stack configuration (s3, users, nodes.storage, workers' count, IAM issuer). */
     config: FacilityConfig;
+    /** S3 keys (static) or the IAM client secret (sts). */
     secrets: FacilitySecrets;
+    /** The storage VM of the planned inventory. */
     vm: PlannedVm;
     placement: VmPlacement;
+}
+
+/**
+ * A replacement of the storage VM (any change of its user-data) must delete the old server
+ * first: the new one takes the same fixed address, and the data volume attaches to one server
+ * at a time. Pulumi's default (create the new one, then delete the old) cannot work for either.
+ */
+export const replaceServerInPlace: pulumi.ResourceTransformation = (args) =>
+    args.type === "openstack:compute/instance:Instance"
+        ? { props: args.props, opts: pulumi.mergeOptions(args.opts, { deleteBeforeReplace: true }) }
+        : undefined;
+
+/** Addresses allowed to mount the exports: every worker (minimal CIDRs) and the submit host. */
+export function nfsClients(subnetCidr: string, workerCount: number): string[] {
+    return [...workerCidrs(subnetCidr, workerCount), vmAddress(subnetCidr, { role: "submit", index: 0 })];
+}
+
+/** The credentials the VM needs, as one (secret) output. */
+function storageCredentials(config: FacilityConfig, secrets: FacilitySecrets): pulumi.Output<StorageCredentials> {
+    const need = (value: pulumi.Output<string> | undefined, key: string): pulumi.Output<string> => {
+        if (!value) throw new pulumi.RunError(`incant:${key} is required with s3.credentials "${config.s3.credentials}"`);
+        return value;
+    };
+    if (config.s3.credentials === "static") {
+        return pulumi.all([need(secrets.s3AccessKeyId, "s3AccessKeyId"), need(secrets.s3SecretAccessKey, "s3SecretAccessKey")])
+            .apply(([accessKeyId, secretAccessKey]): StorageCredentials => ({ kind: "static", accessKeyId, secretAccessKey }));
+    }
+    const { iamClientId, stsRoleArn } = config.s3;
+    return need(secrets.s3IamClientSecret, "s3IamClientSecret").apply((iamClientSecret): StorageCredentials => ({
+        kind: "sts",
+        // INDIGO IAM's token endpoint is the issuer's /token.
+        iamTokenEndpoint: `${config.iam.issuer}token`,
+        iamClientId: iamClientId!, iamClientSecret, roleArn: stsRoleArn,
+    }));
 }
 
 export class StorageController extends pulumi.ComponentResource {
     public readonly server: VirtualMachine;
     /** Private address the NFS clients mount from. */
     public readonly nfsServer: string;
+    /** What the NFS clients mount (the HTCondor pool's volumes, the submit host). */
+    public readonly share: NfsShare;
+    /** The Cinder volume with homes, scratch and the rclone cache. */
+    public readonly dataVolume: openstack.blockstorage.Volume;
+    public readonly dataVolumeAttachment: openstack.compute.VolumeAttach;
 
     constructor(name: string, args: StorageControllerArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("incant:storage:StorageController", name, {}, opts);
+        super("incant:storage:StorageController", name, {}, {
+            ...opts, transformations: [...(opts?.transformations ?? []), replaceServerInPlace],
+        });
+        const { config, vm, placement } = args;
+
+        this.dataVolume = new openstack.blockstorage.Volume(`${name}-data`, {
+            name: `${vm.name}-data`,
+            description: `INCANT ${config.stack}: homes, scratch and rclone cache of ${vm.name}`,
+            size: config.nodes.storage.dataVolumeGb,
+            // A larger dataVolumeGb extends the volume while attached; the VM grows ext4 online.
+            enableOnlineResize: true,
+            metadata: { ...placement.metadata, role: "storage-data" },
+        }, {
+            parent: this,
+            // The users' data: `pulumi destroy` refuses to touch it, and even after
+            // `pulumi state unprotect` deleting it from the stack leaves it in OpenStack.
+            protect: true, retainOnDelete: true,
+        });
+
+        const credentials = storageCredentials(config, args.secrets);
+        const clients = nfsClients(placement.subnetCidr, config.nodes.workers.count);
         [this.server] = createVms({
-            vms: [args.vm], placement: args.placement,
-            userData: (vm) => renderCloudConfig(baseCloudConfig(vm, args.config)),
+            vms: [vm], placement,
+            userData: (v) => pulumi.all([this.dataVolume.id, credentials]).apply(([volumeId, creds]) =>
+                renderCloudConfig(extendCloudConfig(baseCloudConfig(v, config), storageCloudConfig({
+                    volumeId, dataVolumeGb: config.nodes.storage.dataVolumeGb, nfsClients: clients,
+                    s3: config.s3, credentials: creds, users: config.users, hostName: v.name,
+                })))),
         }, this);
+
+        this.dataVolumeAttachment = new openstack.compute.VolumeAttach(`${name}-data`, {
+            instanceId: this.server.instance.id,
+            volumeId: this.dataVolume.id,
+        }, {
+            parent: this,
+            // Detach from the old server before attaching to its replacement (single attach).
+            deleteBeforeReplace: true,
+        });
+
         this.nfsServer = this.server.fixedIp;
-        this.registerOutputs({ nfsServer: this.nfsServer });
+        this.share = {
+            server: this.nfsServer,
+            home: LAYOUT.home,
+            scratch: LAYOUT.scratch,
+            archive: LAYOUT.archive,
+            archiveReadOnly: !config.s3.exportReadWrite,
+        };
+        this.registerOutputs({ nfsServer: this.nfsServer, share: this.share, dataVolumeId: this.dataVolume.id });
     }
 }

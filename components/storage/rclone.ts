@@ -1,0 +1,114 @@
+/**
+ * The rclone side of the storage controller: the S3 remote (rclone.conf), the mount's options,
+ * the AWS shared config naming the STS credential helper, and /etc/fuse.conf.
+ * Sources: rclone.org/s3 (Ceph provider, env_auth), rclone.org/commands/rclone_mount (VFS cache,
+ * systemd notify, --allow-other), docs.aws.amazon.com "Sourcing credentials with an external
+ * process" (credential_process).
+ */
+import { renderIni } from "./ini";
+
+/** Static keys from the stack's secrets, or temporary keys through STS. */
+export type S3Credentials =
+    | { kind: "static"; accessKeyId: string; secretAccessKey: string }
+    | { kind: "sts" };
+
+export interface RcloneRemoteArgs {
+    /** Remote name (the section of rclone.conf). */
+    remote: string;
+    /** S3 endpoint URL (INFN CLOUD: https://rgw.cloud.infn.it). */
+    endpoint: string;
+    region: string;
+    credentials: S3Credentials;
+}
+
+/**
+ * rclone.conf with the one S3 remote. Written mode 0600: with static credentials it holds the
+ * keys. With STS it holds none: `env_auth` makes the AWS SDK read the shared config, whose
+ * `credential_process` returns short-lived keys and is run again when they expire.
+ */
+export function renderRcloneConf(args: RcloneRemoteArgs): string {
+    const c = args.credentials;
+    return renderIni([{
+        name: args.remote,
+        entries: {
+            type: "s3",
+            // RADOS Gateway; rclone applies Ceph's quirks (path-style bucket addressing).
+            provider: "Ceph",
+            endpoint: args.endpoint,
+            region: args.region,
+            env_auth: c.kind === "sts" ? "true" : "false",
+            access_key_id: c.kind === "static" ? c.accessKeyId : undefined,
+            secret_access_key: c.kind === "static" ? c.secretAccessKey : undefined,
+            // The bucket is the facility's archive and exists: never try to create it.
+            no_check_bucket: "true",
+        },
+    }], { separator: " = ", header: ["Written by INCANT (Pulumi). Mode 0600: may hold S3 credentials."] });
+}
+
+/** The AWS shared config for STS: the default profile gets its keys from the helper. */
+export function renderAwsConfig(helper: string, helperEnv: string): string {
+    for (const p of [helper, helperEnv]) if (!p.startsWith("/")) throw new Error(`credential_process needs absolute paths (got "${p}")`);
+    return renderIni([{ name: "default", entries: { credential_process: `${helper} ${helperEnv}` } }],
+        { separator: " = ", header: ["Written by INCANT (Pulumi): temporary S3 keys from IAM through STS."] });
+}
+
+export interface RcloneMountArgs {
+    remote: string;
+    bucket: string;
+    mountPoint: string;
+    /** Absolute path of rclone.conf. */
+    configFile: string;
+    /** Absolute, persistent cache directory (on the data volume). */
+    cacheDir: string;
+    /** Upper bound of the VFS cache, in GB (dirty files waiting for upload are never evicted). */
+    cacheMaxGb: number;
+    /** The archive is exported read-write: show modes that say everyone may write (see below). */
+    readWrite: boolean;
+    /** How long directory listings are cached; objects put directly into S3 appear after it. */
+    dirCacheTime: string;
+}
+
+/** The default listing cache: objects uploaded with other S3 tools appear within a minute. */
+export const DIR_CACHE_TIME = "1m";
+
+/** The archive's share of the data volume for the VFS cache (the rest is homes and scratch). */
+export function archiveCacheGb(dataVolumeGb: number): number {
+    return Math.max(1, Math.floor(dataVolumeGb / 4));
+}
+
+/** The `rclone mount` arguments (after the executable), used verbatim by the unit and the tests. */
+export function rcloneMountArgs(a: RcloneMountArgs): string[] {
+    for (const p of [a.mountPoint, a.configFile, a.cacheDir]) {
+        if (!p.startsWith("/")) throw new Error(`rclone mount needs absolute paths (got "${p}")`);
+    }
+    if (!Number.isInteger(a.cacheMaxGb) || a.cacheMaxGb < 1) throw new Error(`bad cache size ${a.cacheMaxGb}`);
+    return [
+        "mount", `${a.remote}:${a.bucket}`, a.mountPoint,
+        // Absolute paths: a systemd service has no HOME to find ~/.config/rclone or ~/.cache in.
+        `--config=${a.configFile}`,
+        `--cache-dir=${a.cacheDir}`,
+        // "full": written files go to the cache and are uploaded from it, so uploads pending at a
+        // crash or reboot resume when rclone starts again; reads are cached too (sparse files),
+        // so jobs re-reading the same inputs are served from local disk, not from S3.
+        "--vfs-cache-mode=full",
+        `--vfs-cache-max-size=${a.cacheMaxGb}G`,
+        "--vfs-cache-max-age=24h",
+        `--dir-cache-time=${a.dirCacheTime}`,
+        // nfsd reads and writes with the NFS clients' credentials, not root's: without
+        // allow_other FUSE refuses every one of them.
+        "--allow-other",
+        // rclone does not check permissions itself: a read-write export lets every user write
+        // whatever the modes say, so show 0777/0666 then; read-only shows 0755/0644.
+        `--umask=${a.readWrite ? "0000" : "0022"}`,
+        "--log-level=INFO",
+    ];
+}
+
+/**
+ * /etc/fuse.conf: `user_allow_other` lets a non-root mount use allow_other (fuse(8)). rclone
+ * runs as root here, which needs no permission; the line keeps --allow-other working if the
+ * unit is ever moved to a service user.
+ */
+export function renderFuseConf(): string {
+    return "# Written by INCANT (Pulumi): see fuse(8).\nuser_allow_other\n";
+}

@@ -1,0 +1,252 @@
+/**
+ * The storage controller's S3 archive, for real on loopback: Debian's rclone, with the rclone.conf
+ * and the `rclone mount` arguments the program renders, mounts a bucket served by s3rver on
+ * 127.0.0.1 through FUSE. Only the endpoint, the keys and the paths differ from the VM's.
+ * rclone runs with a systemd-like environment (no HOME, no AWS_CA_BUNDLE: FACTS.md) and a
+ * NOTIFY_SOCKET, so Type=notify is checked too. Every mount is undone in `after`, pass or fail.
+ */
+import { strict as assert } from "assert";
+import { ChildProcess, execFile, spawn, spawnSync } from "child_process";
+import * as fs from "fs";
+import { readdir, readFile, stat, writeFile } from "fs/promises";
+import * as http from "http";
+import { AddressInfo } from "net";
+import * as os from "os";
+import * as path from "path";
+import { StorageCredentials, stsEnv } from "../components/storage/cloudconfig";
+import { RCLONE_REMOTE } from "../components/storage/layout";
+import { rcloneMountArgs, renderAwsConfig, renderRcloneConf } from "../components/storage/rclone";
+import { requireTool } from "./harness/tools";
+import { ROOT } from "./harness/program";
+
+/**
+ * s3rver in a child process: the test touches the mount with synchronous calls, and rclone
+ * answers some of them only after asking S3, which must not wait for this process's event loop.
+ */
+function startS3rver(directory: string): Promise<{ process: ChildProcess; endpoint: string }> {
+    const script = [
+        `const S3rver = require(${JSON.stringify(path.join(ROOT, "node_modules", "s3rver"))});`,
+        `new S3rver({ port: 0, address: "127.0.0.1", silent: true, directory: ${JSON.stringify(directory)},`,
+        `  configureBuckets: [{ name: ${JSON.stringify(BUCKET)}, configs: [] }] })`,
+        "  .run().then((a) => console.log(a.port), (e) => { console.error(e); process.exit(1); });",
+    ].join("\n");
+    const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+    return new Promise((resolve, reject) => {
+        child.stdout!.once("data", (d: Buffer) => resolve({ process: child, endpoint: `http://127.0.0.1:${String(d).trim()}` }));
+        child.once("exit", (code) => reject(new Error(`s3rver exited ${code}`)));
+    });
+}
+
+const BUCKET = "incant-test-archive";
+/** s3rver's built-in account. */
+const KEYS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
+const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        const value = await probe();
+        if (value !== undefined) return value;
+        if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 250));
+    }
+}
+
+function isMounted(mountPoint: string): boolean {
+    return fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").some((l) => l.split(" ")[4] === mountPoint);
+}
+
+/** A running `rclone mount` and what it told the notify socket. */
+interface Mount {
+    dir: string;
+    mountPoint: string;
+    rclone: ChildProcess;
+    log: () => string;
+}
+
+describe("rclone mount of the S3 archive on loopback (rendered config and options)", function () {
+    this.timeout(120_000);
+    let work: string;
+    let s3: ChildProcess | undefined;
+    let endpoint: string;
+    const mounts: Mount[] = [];
+    const servers: http.Server[] = [];
+
+    before(async function () {
+        for (const tool of ["rclone", "fusermount3", "python3"]) requireTool(this, tool);
+        if (!fs.existsSync("/dev/fuse")) {
+            if (process.env.CI === "true") throw new Error("/dev/fuse is required under CI=true");
+            this.skip();
+        }
+        work = fs.mkdtempSync(path.join(os.tmpdir(), "incant-rclone-"));
+        ({ process: s3, endpoint } = await startS3rver(path.join(work, "s3")));
+    });
+
+    after(async () => {
+        // Undo every mount even when a test failed: SIGTERM (rclone unmounts), then a lazy
+        // unmount for anything left, then the servers and the temporary tree.
+        for (const m of mounts) {
+            if (m.rclone.exitCode === null) m.rclone.kill("SIGTERM");
+        }
+        for (const m of mounts) {
+            await until("rclone to exit", 10_000, () => (m.rclone.exitCode !== null || m.rclone.signalCode !== null ? true : undefined))
+                .catch(() => m.rclone.kill("SIGKILL"));
+            if (isMounted(m.mountPoint)) spawnSync("fusermount3", ["-u", "-z", m.mountPoint]);
+            assert.ok(!isMounted(m.mountPoint), `${m.mountPoint} is still mounted`);
+        }
+        for (const server of servers) server.close();
+        s3?.kill();
+        if (work) fs.rmSync(work, { recursive: true, force: true });
+    });
+
+    /** Writes the rendered rclone.conf and runs the rendered `rclone mount` as the unit would. */
+    async function mount(name: string, credentials: StorageCredentials, environment: Record<string, string> = {}): Promise<Mount> {
+        const dir = path.join(work, name);
+        const mountPoint = path.join(dir, "archive");
+        fs.mkdirSync(mountPoint, { recursive: true });
+        const configFile = path.join(dir, "rclone.conf");
+        fs.writeFileSync(configFile, renderRcloneConf({ remote: RCLONE_REMOTE, endpoint, region: "us-east-1", credentials }), { mode: 0o600 });
+        const args = rcloneMountArgs({
+            remote: RCLONE_REMOTE, bucket: BUCKET, mountPoint, configFile, cacheDir: path.join(dir, "cache"),
+            // The VM lists again every minute; a shorter cache keeps the test short.
+            cacheMaxGb: 1, readWrite: false, dirCacheTime: "2s",
+        });
+        // The service manager's side of sd_notify(3): a datagram socket that prints what it receives.
+        const socket = path.join(dir, "notify.sock");
+        const listener = spawn("python3", ["-c", [
+            "import socket, sys",
+            "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1]); s.settimeout(60)",
+            "while True: print(s.recv(4096).decode(), flush=True)",
+        ].join("\n"), socket]);
+        let notified = "";
+        listener.stdout.on("data", (d: Buffer) => { notified += d.toString(); });
+        await until("the notify socket", 10_000, () => (fs.existsSync(socket) ? true : undefined));
+        let log = "";
+        const rclone = spawn("rclone", args, { env: { PATH, NOTIFY_SOCKET: socket, ...environment }, stdio: ["ignore", "pipe", "pipe"] });
+        rclone.stdout!.on("data", (d: Buffer) => { log += d.toString(); });
+        rclone.stderr!.on("data", (d: Buffer) => { log += d.toString(); });
+        const m: Mount = { dir, mountPoint, rclone, log: () => log };
+        mounts.push(m);
+        try {
+            await until("READY=1 from rclone", 30_000, () => {
+                if (rclone.exitCode !== null) throw new Error(`rclone exited ${rclone.exitCode}:\n${log}`);
+                return notified.split("\n").includes("READY=1") ? true : undefined;
+            });
+        } finally {
+            listener.kill();
+        }
+        // Type=notify is only right if READY=1 means the file system is in place.
+        assert.ok(isMounted(mountPoint), `READY=1 came before the mount:\n${log}`);
+        return m;
+    }
+
+    async function getObject(key: string): Promise<string | undefined> {
+        const r = await fetch(`${endpoint}/${BUCKET}/${key}`);
+        return r.status === 200 ? r.text() : undefined;
+    }
+
+    async function putObject(key: string, body: string): Promise<void> {
+        const r = await fetch(`${endpoint}/${BUCKET}/${key}`, { method: "PUT", body });
+        assert.equal(r.status, 200, await r.text());
+    }
+
+    it("static keys: a file written through the mount becomes an object, and an object put through S3 appears in the mount", async () => {
+        const m = await mount("static", { kind: "static", ...KEYS });
+        await writeFile(path.join(m.mountPoint, "written-through-mount.txt"), "from the NFS side\n");
+        // Uploaded from the VFS cache after --vfs-write-back (5 s by default).
+        assert.equal(await until("the upload", 30_000, () => getObject("written-through-mount.txt")), "from the NFS side\n", m.log());
+        assert.ok((await readdir(path.join(m.dir, "cache"))).length > 0, "the VFS cache is the configured --cache-dir");
+
+        await putObject("put-through-s3.txt", "from the S3 side\n");
+        await until("the object in the mount", 30_000, async () => ((await readdir(m.mountPoint)).includes("put-through-s3.txt") ? true : undefined));
+        assert.equal(await readFile(path.join(m.mountPoint, "put-through-s3.txt"), "utf8"), "from the S3 side\n");
+        // Read-only export: rclone shows modes without write bits for group and others.
+        assert.equal((await stat(path.join(m.mountPoint, "put-through-s3.txt"))).mode & 0o777, 0o644);
+    });
+
+    // s3rver checks the access key id of every signed request (not the SigV4 signature itself):
+    // an unknown key is refused, so the successes above and below used the rendered keys.
+    it("is refused with an unknown access key", async () => {
+        const m = await mount("wrong-keys", { kind: "static", accessKeyId: "NOT-A-KEY", secretAccessKey: "S3RVER" });
+        // rclone answers the failed listing with an error or an empty directory, and logs why.
+        const listing = await readdir(m.mountPoint).catch((e: Error) => e);
+        assert.ok(listing instanceof Error || !listing.includes("written-through-mount.txt"), `listed with a wrong key: ${listing}`);
+        await until("the refusal in rclone's log", 10_000, () => (/InvalidAccessKeyId/.test(m.log()) ? true : undefined));
+    });
+
+    it("STS: temporary keys from the credential_process helper, refreshed through IAM and STS", async function () {
+        for (const tool of ["curl", "jq"]) requireTool(this, tool);
+        // A stand-in for INDIGO IAM's token endpoint and the gateway's STS, checking what they receive.
+        const calls: string[] = [];
+        const server = http.createServer((req, res) => {
+            let body = "";
+            req.on("data", (d) => { body += d; });
+            req.on("end", () => {
+                const form = new URLSearchParams(body);
+                if (req.url === "/token") {
+                    const basic = Buffer.from("incant-storage:client-secret-value").toString("base64");
+                    if (req.headers.authorization !== `Basic ${basic}` || form.get("grant_type") !== "client_credentials" || form.get("scope") !== "openid") {
+                        res.writeHead(401).end("{}");
+                        return;
+                    }
+                    calls.push("token");
+                    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ access_token: "eyJ.iam-access-token.sig", token_type: "Bearer" }));
+                } else if (req.url === "/sts/") {
+                    assert.equal(form.get("Action"), "AssumeRoleWithWebIdentity");
+                    assert.equal(form.get("RoleArn"), "arn:aws:iam:::role/IAMaccess");
+                    assert.equal(form.get("WebIdentityToken"), "eyJ.iam-access-token.sig");
+                    assert.equal(form.get("RoleSessionName"), "incant-test-storage");
+                    calls.push("sts");
+                    const expiration = new Date(Date.now() + 3600_000).toISOString().replace(/\.\d+Z$/, "Z");
+                    res.writeHead(200, { "content-type": "text/xml" }).end(
+                        "<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n" +
+                        "  <AssumeRoleWithWebIdentityResult>\n    <Credentials>\n" +
+                        `      <AccessKeyId>${KEYS.accessKeyId}</AccessKeyId>\n      <SecretAccessKey>${KEYS.secretAccessKey}</SecretAccessKey>\n` +
+                        `      <SessionToken>FwoGZXIvYXdzEB0aDA+session/token=</SessionToken>\n      <Expiration>${expiration}</Expiration>\n` +
+                        "    </Credentials>\n  </AssumeRoleWithWebIdentityResult>\n</AssumeRoleWithWebIdentityResponse>\n");
+                } else {
+                    res.writeHead(404).end();
+                }
+            });
+        });
+        servers.push(server);
+        await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+        const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+        const dir = path.join(work, "sts-files");
+        fs.mkdirSync(dir);
+        const secretFile = path.join(dir, "iam-client-secret");
+        fs.writeFileSync(secretFile, "client-secret-value", { mode: 0o600 });
+        const creds: StorageCredentials = {
+            kind: "sts", iamTokenEndpoint: `${base}/token`, iamClientId: "incant-storage",
+            iamClientSecret: "client-secret-value", roleArn: "arn:aws:iam:::role/IAMaccess",
+        };
+        const envFile = path.join(dir, "s3-sts.env");
+        fs.writeFileSync(envFile, stsEnv(creds, "incant-test-storage", `${base}/sts/`, secretFile));
+        const helper = path.join(ROOT, "components", "storage", "scripts", "s3-sts-credentials.sh");
+
+        // The helper on its own: credential_process JSON, Version 1, with an expiry.
+        // Asynchronously: the stand-in servers answer from this process's event loop.
+        const stdout = await new Promise<string>((resolve, reject) => execFile("bash", [helper, envFile], { env: { PATH }, timeout: 30_000 },
+            (err, out, errText) => (err ? reject(new Error(`${err.message}\n${errText}`)) : resolve(out))));
+        const json = JSON.parse(stdout) as Record<string, unknown>;
+        assert.deepEqual(Object.keys(json), ["Version", "AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration"]);
+        assert.equal(json.Version, 1);
+        assert.equal(json.SessionToken, "FwoGZXIvYXdzEB0aDA+session/token=");
+        assert.ok(Date.parse(String(json.Expiration)) > Date.now());
+        assert.deepEqual(calls, ["token", "sts"]);
+
+        // rclone with env_auth and the rendered AWS config (the helper's path and env file are
+        // the only differences from the VM's); the helper runs through bash as on the VM.
+        const awsConfig = path.join(dir, "aws-config");
+        fs.writeFileSync(awsConfig, renderAwsConfig(helper, envFile));
+        assert.ok(fs.statSync(helper).mode & 0o100, "the helper is committed executable");
+        calls.length = 0;
+        const m = await mount("sts", { kind: "sts" } as StorageCredentials, { AWS_CONFIG_FILE: awsConfig });
+        await putObject("visible-with-sts.txt", "temporary keys work\n");
+        await until("the object in the STS mount", 30_000, async () => ((await readdir(m.mountPoint)).includes("visible-with-sts.txt") ? true : undefined));
+        await writeFile(path.join(m.mountPoint, "written-with-sts.txt"), "uploaded with temporary keys\n");
+        assert.equal(await until("the STS upload", 30_000, () => getObject("written-with-sts.txt")), "uploaded with temporary keys\n", m.log());
+        assert.ok(calls.includes("sts"), `rclone never ran the credential helper:\n${m.log()}`);
+    });
+});
