@@ -12,6 +12,7 @@ import { StorageController } from "./components/storage/controller";
 import { AtlasImages } from "./components/htcondor/images";
 import { HTCondorPool } from "./components/htcondor/pool";
 import { SubmitHost } from "./components/submit/host";
+import { OUTPUTS_CONTRACT } from "./contracts/outputs";
 
 // Validate everything before any resource is registered.
 const { config, secrets } = loadConfig();
@@ -85,6 +86,8 @@ const submit = new SubmitHost("submit", {
     submitImage: config.images.submit,
 }, onCloud);
 
+/** The outputs follow a versioned contract for other teams: contracts/outputs.ts, docs/outputs.md. */
+export const outputsContract = OUTPUTS_CONTRACT;
 export const environment = config.environment;
 export const networkId = network.networkId;
 export const kubernetesApiHost = cluster.apiHost;
@@ -99,4 +102,6 @@ export const storageDataVolumeId = storage.dataVolume.id;
 /** Where the submit host reaches the pool (collector and schedd NodePorts). */
 export const htcondorEndpoints = pool.endpoints;
 export const submitHostAddress = submit.publicIp;
+export const s3Archive = { endpoint: config.s3.endpoint, bucket: config.s3.bucket, region: config.s3.region };
+export const imageRefs = images.refs;
 export const vmCount = vms.length;

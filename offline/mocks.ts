@@ -138,6 +138,13 @@ function placeholderHostKey(name: string): string {
     return `ssh-ed25519 ${blob.toString("base64")}\n`;
 }
 
+/** What `new pulumi.StackReference(name)` reads offline: another stack's outputs (examples/consumer tests). */
+const stackReferences = new Map<string, { outputs: Record<string, unknown>; secretOutputNames: string[] }>();
+
+export function setStackReference(name: string, outputs: Record<string, unknown>, secretOutputNames: string[]): void {
+    stackReferences.set(name, { outputs, secretOutputNames });
+}
+
 /** What a resource reports after creation; inputs are echoed like a provider would. */
 export async function mockState(type: string, name: string, inputs: Inputs): Promise<{ id: string; state: State }> {
     const id = offlineId(type.split(":").pop()!.toLowerCase(), name);
@@ -189,6 +196,11 @@ export async function mockState(type: string, name: string, inputs: Inputs): Pro
             const digest = seededBytes(`image:${inputs.name}`, 32).toString("hex");
             const repository = String(inputs.name).replace(/:[^:/]+$/, "");
             return { id: `sha256:${digest}${inputs.name}`, state: { ...inputs, imageId: `sha256:${digest}`, repoDigest: `${repository}@sha256:${digest}` } };
+        }
+        case "pulumi:pulumi:StackReference": {
+            const ref = stackReferences.get(String(inputs.name));
+            if (!ref) throw new Error(`no offline outputs for stack ${inputs.name}: call setStackReference first`);
+            return { id: String(inputs.name), state: { name: inputs.name, ...ref } };
         }
         default:
             if (type.startsWith("kubernetes:")) {
