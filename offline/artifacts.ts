@@ -95,5 +95,18 @@ export const htcondorConfigs: Extractor = (run) => {
     return files;
 };
 
+/**
+ * storage/<path>: every file the storage controller's cloud-init writes (exports, nfs.conf,
+ * units, scripts, rclone.conf, fuse.conf...), at its path on the VM. Secrets are redacted by
+ * the caller like everywhere else.
+ */
+export const storageControllerFiles: Extractor = (run) => {
+    const files: Files = {};
+    for (const vm of instances(run).filter((r) => (r.inputs.metadata as Record<string, string> | undefined)?.role === "storage")) {
+        for (const f of cloudConfigOf(run, String(vm.revealedInputs.name)).write_files ?? []) files[`storage${f.path}`] = f.content;
+    }
+    return files;
+};
+
 /** Every extractor the render runs; areas add theirs here. */
-export const EXTRACTORS: Extractor[] = [cloudInit, kubernetesObjects, submitHostFiles, htcondorConfigs];
+export const EXTRACTORS: Extractor[] = [cloudInit, kubernetesObjects, submitHostFiles, htcondorConfigs, storageControllerFiles];
