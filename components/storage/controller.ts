@@ -56,11 +56,12 @@ function storageCredentials(config: FacilityConfig, secrets: FacilitySecrets): p
             .apply(([accessKeyId, secretAccessKey]): StorageCredentials => ({ kind: "static", accessKeyId, secretAccessKey }));
     }
     const { iamClientId, stsRoleArn } = config.s3;
+    if (!iamClientId) throw new pulumi.RunError("incant:s3.iamClientId is required with s3.credentials \"sts\"");
     return need(secrets.s3IamClientSecret, "s3IamClientSecret").apply((iamClientSecret): StorageCredentials => ({
         kind: "sts",
         // INDIGO IAM's token endpoint is the issuer's /token.
         iamTokenEndpoint: `${config.iam.issuer}token`,
-        iamClientId: iamClientId!, iamClientSecret, roleArn: stsRoleArn,
+        iamClientId, iamClientSecret, roleArn: stsRoleArn,
     }));
 }
 
@@ -94,6 +95,8 @@ export class StorageController extends pulumi.ComponentResource {
             protect: true, retainOnDelete: true,
         });
 
+        // The S3 keys (or the IAM client secret) travel in this VM's user-data, a secret output:
+        // the metadata service serves it to this VM only, which runs no pods and no user code.
         const credentials = storageCredentials(config, args.secrets);
         const clients = nfsClients(placement.subnetCidr, config.nodes.workers.count);
         [this.server] = createVms({

@@ -8,6 +8,7 @@ export type IniValue = string | number;
 
 /** One `[name]` section. A list value writes its key once per item (systemd allows repeats). */
 export interface IniSection {
+    /** Section name, written as `[name]`. */
     name: string;
     entries: Record<string, IniValue | IniValue[] | undefined>;
 }

@@ -8,11 +8,14 @@ import { renderIni } from "./ini";
 export interface ExportClient {
     /** An address or CIDR; never a wildcard. */
     host: string;
+    /** exports(5) options, in order. */
     options: string[];
 }
 
 export interface NfsExport {
+    /** Absolute path on the server. */
     path: string;
+    /** Who may mount it, each with its options. */
     clients: ExportClient[];
 }
 

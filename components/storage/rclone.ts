@@ -17,6 +17,7 @@ export interface RcloneRemoteArgs {
     remote: string;
     /** S3 endpoint URL (INFN CLOUD: https://rgw.cloud.infn.it). */
     endpoint: string;
+    /** Signing region (SigV4); the gateway accepts its zonegroup name or us-east-1. */
     region: string;
     credentials: S3Credentials;
 }
@@ -53,8 +54,11 @@ export function renderAwsConfig(helper: string, helperEnv: string): string {
 }
 
 export interface RcloneMountArgs {
+    /** Remote name in rclone.conf. */
     remote: string;
+    /** The bucket mounted (the whole bucket is the archive). */
     bucket: string;
+    /** Absolute mount point (exported over NFS). */
     mountPoint: string;
     /** Absolute path of rclone.conf. */
     configFile: string;
