@@ -105,6 +105,14 @@ export async function checkPolicies(run: OfflineRun, policies: ResourceValidatio
 export const mandatoryViolations = (report: PolicyReport): PolicyViolation[] =>
     report.violations.filter((v) => v.enforcementLevel === "mandatory");
 
+/** What the render prints on stderr for a report, and whether it must exit 1 (none: passes). */
+export function policyVerdict(report: PolicyReport): { lines: string[]; fail: boolean } {
+    const blocking = mandatoryViolations(report);
+    const lines = blocking.map((v) => `policy ${v.policy}: ${v.type} ${v.name}: ${v.message}`);
+    if (blocking.length) lines.push(`render failed: ${blocking.length} mandatory policy violation(s), see policy.md`);
+    return { lines, fail: blocking.length > 0 };
+}
+
 /** policy.md: the verdict first, then every violation by policy. */
 export function renderPolicyReport(report: PolicyReport): string {
     const mandatory = mandatoryViolations(report).length;

@@ -12,7 +12,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { SECRET_KEYS, NAMESPACE } from "../components/config/validate";
 import { validateConfig } from "../components/config/validate";
 import { EXTRACTORS } from "./artifacts";
-import { checkPolicies, mandatoryViolations, PolicyReport, renderPolicyReport } from "./policy";
+import { checkPolicies, PolicyReport, policyVerdict, renderPolicyReport } from "./policy";
 import { OfflineRun, runOffline, SECRET_MARKER } from "./engine";
 import { makeRedactor, secretStrings } from "./redact";
 import { projectName, readStackFile, StackConfig } from "./stackfile";
@@ -104,12 +104,9 @@ async function main(): Promise<void> {
         const vms = run.resources.filter((r) => r.type === "openstack:compute/instance:Instance").length;
         console.log(`rendered ${run.resources.length} resources (${vms} VMs) and ${Object.keys(files).length} files to ${path.relative(process.cwd(), outDir) || "."}`);
         if (opts.showSecrets) console.log("WARNING: --show-secrets: the files contain secrets in clear; do not commit or share them");
-        const blocking = mandatoryViolations(policy);
-        for (const v of blocking) console.error(`policy ${v.policy}: ${v.type} ${v.name}: ${v.message}`);
-        if (blocking.length) {
-            console.error(`render failed: ${blocking.length} mandatory policy violation(s), see policy.md`);
-            process.exitCode = 1;
-        }
+        const verdict = policyVerdict(policy);
+        for (const line of verdict.lines) console.error(line);
+        if (verdict.fail) process.exitCode = 1;
     } catch (e) {
         const message = e instanceof pulumi.RunError || (e instanceof Error && e.name === "ConfigValidationError") ? e.message : e instanceof Error ? e.stack ?? e.message : String(e);
         console.error(`render failed: ${message}`);

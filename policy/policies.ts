@@ -45,6 +45,7 @@ export const VOLUME_TYPES = [
     "openstack:blockstorage/volume:Volume",
     "openstack:blockstorage/volumeV1:VolumeV1",
     "openstack:blockstorage/volumeV2:VolumeV2",
+    "openstack:blockstorage/volumeV3:VolumeV3",
 ];
 export const K8S_SECRET = "kubernetes:core/v1:Secret";
 export const K8S_CONFIG_MAP = "kubernetes:core/v1:ConfigMap";

@@ -13,7 +13,7 @@ import {
     noPrivilegedWorkloads, noWorldIngress, OfflineFacts, PACK_NAME, POLICIES, secretInputsAreSecret, storageVmProtected,
 } from "../policy/policies";
 import { imageTag, unpinnedReason } from "../policy/images";
-import { checkPolicies, mandatoryViolations, renderPolicyReport } from "../offline/policy";
+import { checkPolicies, mandatoryViolations, policyVerdict, renderPolicyReport } from "../offline/policy";
 import { OfflineRun, RecordedResource, UNKNOWN_MARKER } from "../offline/engine";
 import { ROOT, runProgram } from "./harness/program";
 
@@ -355,6 +355,12 @@ describe("policy pack on the offline run (npm run render)", () => {
         // Like CrossGuard in a preview: a policy that reads an unknown value does not run.
         assert.deepEqual(report.skipped.map((s) => [s.policy, s.urn]), [["no-world-ingress", unknown.urn], ["secret-inputs-are-secret", unknown.urn]]);
         assert.match(renderPolicyReport(report), /\| no-world-ingress \| mandatory \| `openstack:networking\/secGroupRule:SecGroupRule` open \| ingress rule ".*" is open to 0\.0\.0\.0\/0/);
+        // What `npm run render` prints before exiting 1.
+        const verdict = policyVerdict(report);
+        assert.equal(verdict.fail, true);
+        assert.match(verdict.lines[0], /^policy no-world-ingress: openstack:networking\/secGroupRule:SecGroupRule open: ingress rule ".*" is open to 0\.0\.0\.0\/0/);
+        assert.equal(verdict.lines[1], "render failed: 1 mandatory policy violation(s), see policy.md");
+        assert.deepEqual(policyVerdict(await checkPolicies(run)), { lines: [], fail: false }, "an advisory violation does not fail the render");
     });
 
     it("sees secrecy and retainOnDelete, which the engine hides from CrossGuard", async () => {
