@@ -38,7 +38,7 @@ const SCRIPTS = path.join(ROOT, "components", "storage", "scripts");
 const ARGS: StorageCloudConfigArgs = {
     volumeId: VOLUME_ID,
     dataVolumeGb: 100,
-    nfsClients: nfsClients("192.168.100.0/24", 7),
+    nfsClients: nfsClients("192.168.100.0/24"),
     s3: { endpoint: "https://rgw.cloud.infn.it", bucket: "incant-dev-archive", region: "us-east-1", exportReadWrite: false },
     credentials: { kind: "static", accessKeyId: "AKIA-TEST-KEY-ID", secretAccessKey: "test-secret-access-key" },
     users: [{ name: "atlasuser1", uid: 20001, iamSubject: "s1" }, { name: "atlasuser2", uid: 20002, iamSubject: "s2" }],
@@ -75,11 +75,12 @@ function exportsTable(text: string): Map<string, Map<string, string[]>> {
 }
 
 describe("storage: NFS exports and server", () => {
-    const clients = nfsClients("192.168.100.0/24", 7);
+    const clients = nfsClients("192.168.100.0/24");
 
-    it("are the workers' minimal CIDRs and the submit host, nothing else", () => {
-        assert.deepEqual(clients, ["192.168.100.32/30", "192.168.100.36/31", "192.168.100.38/32", "192.168.100.21"]);
-        assert.deepEqual(nfsClients("192.168.100.0/24", 1), ["192.168.100.32/32", "192.168.100.21"]);
+    it("are the workers' address block and the submit host, nothing else", () => {
+        assert.deepEqual(clients, ["192.168.100.32/27", "192.168.100.64/26", "192.168.100.128/25", "192.168.100.21"]);
+        assert.deepEqual(nfsClients("192.168.64.0/21"), ["192.168.64.32/27", "192.168.64.64/26", "192.168.64.128/25",
+            "192.168.65.0/24", "192.168.66.0/23", "192.168.68.0/22", "192.168.64.21"]);
     });
 
     it("export home and scratch read-write with sync, root_squash and no_subtree_check to exactly those clients", () => {
@@ -406,6 +407,11 @@ describe("storage: the StorageController in the program", () => {
 
     const storageVm = (run: ProgramRun) => run.ofType(INSTANCE).find((i) => (i.inputs.metadata as Record<string, string>).role === "storage")!;
 
+    it("keeps the storage VM (same user-data) when the pool is scaled", async () => {
+        const scaled = await runProgram("dev", { nodes: { workers: { count: 3 } } });
+        assert.equal(storageVm(scaled).revealedInputs.userData, storageVm(dev).revealedInputs.userData);
+    });
+
     it("creates the data volume from config, protected and retained on delete", () => {
         const volume = dev.get(VOLUME, "storage-data");
         assert.equal(volume.inputs.size, DEFAULTS.nodes.storage.dataVolumeGb);
@@ -476,7 +482,7 @@ describe("storage: the StorageController in the program", () => {
         assert.match(by(LAYOUT.stsEnv), /^IAM_TOKEN_ENDPOINT='https:\/\/iam\.cloud\.infn\.it\/token'$/m);
         assert.match(by(LAYOUT.stsEnv), /^IAM_CLIENT_ID='incant-storage'$/m);
         const table = exportsTable(by("/etc/exports.d/incant.exports"));
-        assert.deepEqual([...table.get(LAYOUT.home)!.keys()], ["192.168.100.32/31", "192.168.100.34/32", "192.168.100.21"]);
+        assert.deepEqual([...table.get(LAYOUT.home)!.keys()], ["192.168.100.32/27", "192.168.100.64/26", "192.168.100.128/25", "192.168.100.21"]);
         assert.equal(table.get(LAYOUT.archive)!.get("192.168.100.21")![0], "rw");
         assert.equal((run.outputs.nfsExports as { archiveReadOnly: boolean }).archiveReadOnly, false);
     });

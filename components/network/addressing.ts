@@ -9,7 +9,7 @@
  *   .21         submit host
  *   .32 - ...   workers, contiguous
  */
-import { hostAddress, rangeToCidrs } from "../config/cidr";
+import { cidrSize, hostAddress, parseCidr, rangeToCidrs } from "../config/cidr";
 import { PlannedVm, VmRole } from "../config/quota";
 
 const FIRST: Record<VmRole, number> = { "control-plane": 10, storage: 20, submit: 21, worker: 32 };
@@ -32,4 +32,14 @@ export function vmAddress(cidr: string, vm: Pick<PlannedVm, "role" | "index">): 
 /** The minimal CIDR list covering the addresses of `count` workers. */
 export function workerCidrs(cidr: string, count: number): string[] {
     return rangeToCidrs(hostAddress(cidr, WORKER_OFFSET), count);
+}
+
+/**
+ * The whole block reserved for workers (offset 32 to the end of the subnet), whatever their
+ * count: what a peer trusts for "any worker" without changing when the pool is scaled.
+ */
+export function workerBlock(cidr: string): string[] {
+    const c = parseCidr(cidr);
+    if (!c) throw new Error(`not a CIDR: ${cidr}`);
+    return rangeToCidrs(hostAddress(cidr, WORKER_OFFSET), cidrSize(c) - WORKER_OFFSET);
 }

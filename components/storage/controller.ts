@@ -15,7 +15,7 @@ import { VmPlacement } from "../compute/placement";
 import { VirtualMachine } from "../compute/vm";
 import { PlannedVm } from "../config/quota";
 import { FacilityConfig, FacilitySecrets } from "../config/schema";
-import { vmAddress, workerCidrs } from "../network/addressing";
+import { vmAddress, workerBlock } from "../network/addressing";
 import { StorageCredentials, storageCloudConfig } from "./cloudconfig";
 import { LAYOUT } from "./layout";
 import { NfsShare } from "./types";
@@ -40,9 +40,15 @@ export const replaceServerInPlace: pulumi.ResourceTransformation = (args) =>
         ? { props: args.props, opts: pulumi.mergeOptions(args.opts, { deleteBeforeReplace: true }) }
         : undefined;
 
-/** Addresses allowed to mount the exports: every worker (minimal CIDRs) and the submit host. */
-export function nfsClients(subnetCidr: string, workerCount: number): string[] {
-    return [...workerCidrs(subnetCidr, workerCount), vmAddress(subnetCidr, { role: "submit", index: 0 })];
+/**
+ * Addresses allowed to mount the exports: the block reserved for workers and the submit host.
+ * The block, not the current workers: exports live in the storage VM's user-data, so naming the
+ * workers one by one would replace the NFS server (an outage) every time the pool is scaled.
+ * Only worker VMs get addresses there (components/network/addressing.ts), and the storage
+ * security group admits TCP 2049 from the worker and submit groups only.
+ */
+export function nfsClients(subnetCidr: string): string[] {
+    return [...workerBlock(subnetCidr), vmAddress(subnetCidr, { role: "submit", index: 0 })];
 }
 
 /** The credentials the VM needs, as one (secret) output. */
@@ -98,7 +104,7 @@ export class StorageController extends pulumi.ComponentResource {
         // The S3 keys (or the IAM client secret) travel in this VM's user-data, a secret output:
         // the metadata service serves it to this VM only, which runs no pods and no user code.
         const credentials = storageCredentials(config, args.secrets);
-        const clients = nfsClients(placement.subnetCidr, config.nodes.workers.count);
+        const clients = nfsClients(placement.subnetCidr);
         [this.server] = createVms({
             vms: [vm], placement,
             userData: (v) => pulumi.all([this.dataVolume.id, credentials]).apply(([volumeId, creds]) =>
