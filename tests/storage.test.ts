@@ -11,9 +11,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import YAML from "yaml";
-import { CustomResourceOptions } from "@pulumi/pulumi";
 import { archiveMountArgs, DATA_WAIT_SECONDS, StorageCloudConfigArgs, storageCloudConfig, storageFiles } from "../components/storage/cloudconfig";
-import { nfsClients, replaceServerInPlace } from "../components/storage/controller";
+import { nfsClients } from "../components/storage/controller";
 import { parseIni, renderIni, systemdCommand } from "../components/storage/ini";
 import { LAYOUT, UNITS, volumeDevicePath } from "../components/storage/layout";
 import { ARCHIVE_FSID, nfsExports, renderExports, renderNfsConf } from "../components/storage/nfs";
@@ -434,10 +433,7 @@ describe("storage: the StorageController in the program", () => {
     });
 
     it("replaces the server delete-first (same fixed address, single-attach volume)", () => {
-        const opts = { parent: undefined };
-        const server = replaceServerInPlace({ type: INSTANCE, name: "s", props: {}, opts } as never);
-        assert.equal((server?.opts as CustomResourceOptions).deleteBeforeReplace, true);
-        assert.equal(replaceServerInPlace({ type: VOLUME, name: "v", props: {}, opts } as never), undefined);
+        assert.equal(storageVm(dev).deleteBeforeReplace, true);
     });
 
     it("exposes the NFS share and the stack outputs", () => {

@@ -43,6 +43,7 @@ describe("VMs", () => {
             assert.equal(bd.destinationType, "volume");
             assert.equal(bd.bootIndex, 0);
             assert.equal(bd.deleteOnTermination, true);
+            assert.equal(i.deleteBeforeReplace, true, "a replacement reuses the fixed address: delete first");
             const [net] = i.inputs.networks as { fixedIpV4: string }[];
             assert.ok(!ips.has(net.fixedIpV4), "addresses are unique");
             ips.add(net.fixedIpV4);

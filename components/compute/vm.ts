@@ -63,7 +63,13 @@ export class VirtualMachine {
             metadata: { ...args.metadata, role: vm.role },
             tags: Object.entries({ ...args.metadata, role: vm.role }).map(([k, v]) => `${k}=${v}`),
             // New user-data replaces the server; the stack owner sees it in the preview diff.
-        }, { ...parent, dependsOn: args.dependsOn });
+        }, {
+            ...parent,
+            dependsOn: args.dependsOn,
+            // A replacement takes the same fixed address (and the same volume attachments), so the
+            // old server must go first: Pulumi's default create-then-delete would fail on the port.
+            deleteBeforeReplace: true,
+        });
 
         if (args.floatingIpPool) {
             const fip = new openstack.networking.FloatingIp(`${name}-fip`, {

@@ -31,16 +31,6 @@ export interface StorageControllerArgs {
 }
 
 /**
- * A replacement of the storage VM (any change of its user-data) must delete the old server
- * first: the new one takes the same fixed address, and the data volume attaches to one server
- * at a time. Pulumi's default (create the new one, then delete the old) cannot work for either.
- */
-export const replaceServerInPlace: pulumi.ResourceTransformation = (args) =>
-    args.type === "openstack:compute/instance:Instance"
-        ? { props: args.props, opts: pulumi.mergeOptions(args.opts, { deleteBeforeReplace: true }) }
-        : undefined;
-
-/**
  * Addresses allowed to mount the exports: the block reserved for workers and the submit host.
  * The block, not the current workers: exports live in the storage VM's user-data, so naming the
  * workers one by one would replace the NFS server (an outage) every time the pool is scaled.
@@ -82,9 +72,9 @@ export class StorageController extends pulumi.ComponentResource {
     public readonly dataVolumeAttachment: openstack.compute.VolumeAttach;
 
     constructor(name: string, args: StorageControllerArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("incant:storage:StorageController", name, {}, {
-            ...opts, transformations: [...(opts?.transformations ?? []), replaceServerInPlace],
-        });
+        // The server is replaced delete-first (components/compute/vm.ts): the new one takes the same
+        // fixed address, and the data volume attaches to one server at a time.
+        super("incant:storage:StorageController", name, {}, opts);
         const { config, vm, placement } = args;
 
         this.dataVolume = new openstack.blockstorage.Volume(`${name}-data`, {
