@@ -83,7 +83,8 @@ const pool = new HTCondorPool("htcondor", {
 const submit = new SubmitHost("submit", {
     config, secrets, vm: vms.find((v) => v.role === "submit")!, placement,
     nfs: storage.share,
-    submitImage: config.images.submit,
+    pool: { endpoints: pool.endpoints, condorConfig: pool.submitHostConfig, caCertificate: pool.caCertPem },
+    submitImage: images.refs.submit,
 }, onCloud);
 
 /** The outputs follow a versioned contract for other teams: contracts/outputs.ts, docs/outputs.md. */

@@ -76,6 +76,16 @@ describe("ATLAS images", () => {
         assert.match(install, /\/etc\/cvmfs\/default\.local/);
     });
 
+    it("submit image: oidc-agent's command-line package from EPEL (docs/first-job.md), in no pool image", () => {
+        const installs = (role: string) => fs.readFileSync(path.join(IMAGES, role, "Dockerfile"), "utf8")
+            .split("\n").filter((l) => /dnf -y install/.test(l)).join("\n");
+        // -cli carries oidc-agent, oidc-agent-service, oidc-gen and oidc-token; `oidc-agent` would pull the desktop package.
+        assert.match(installs("submit"), /^RUN dnf -y install --setopt=install_weak_deps=False oidc-agent-cli( \\)?$/m);
+        assert.doesNotMatch(installs("submit"), /oidc-agent(-desktop)?(\s|$)/);
+        for (const role of ["worker", "scheduler"]) assert.doesNotMatch(fs.readFileSync(path.join(IMAGES, role, "Dockerfile"), "utf8"), /oidc-agent/, role);
+        assert.doesNotMatch(fs.readFileSync(path.join(IMAGES, "common", "install-atlas-clients.sh"), "utf8"), /oidc-agent/);
+    });
+
     it("passes its scripts through shellcheck (image install, profile, pods' pre-exec)", function () {
         requireTool(this, "shellcheck");
         for (const file of ["images/common/install-atlas-clients.sh", "images/common/setup-atlas.sh", "components/htcondor/pre-exec.sh"]) {

@@ -1,28 +1,37 @@
 /**
  * The detached submit host (issue 6): container specs, the readiness gate before Docker, NFS
- * mounts equal to the storage controller's exports, and docker/compose.yaml equal to the deployed
- * containers (and accepted by `docker-compose config`).
+ * mounts equal to the storage controller's exports, the submit container reaching the real
+ * HTCondor pool, and docker/compose.yaml equal to the deployed containers (and accepted by
+ * `docker-compose config`).
  *
- * The real program (index.ts) is used for everything it wires today: the VM, the gate, the Docker
- * provider, the CVMFS container, the NFS mounts. The submit container needs the HTCondor pool,
- * which index.ts does not pass yet: those tests run the real SubmitHost component through a
- * fixture program (tests/fixtures/submit-host.program.ts) whose pool values all say "fixture".
+ * Everything runs the real program (index.ts) on the offline engine, on dev (no registry: the
+ * configured submit image) and prod (incant:registry.server set: the built image's digest).
+ * Expectations about the pool are derived independently of the SubmitHost: the collector's name
+ * and the schedd's name from the stack configuration, the node address from the first control
+ * plane VM, the pool's configuration of this host from the pool's pure generators, and the CA
+ * from the pool's real certificates (the offline engine signs them for real). The pool gives this
+ * host no credential (users bring IAM SciTokens): no token file is installed, nothing secret is.
  */
 import { strict as assert } from "assert";
-import * as path from "path";
+import { X509Certificate } from "crypto";
 import YAML from "yaml";
 import { cidrsOverlap, parseCidr } from "../components/config/cidr";
 import { DEFAULTS } from "../components/config/defaults";
+import { FacilityConfig } from "../components/config/schema";
+import { NAMESPACE, validateConfig } from "../components/config/validate";
+import { poolEndpoints, poolSettings, renderSubmitHostConfig } from "../components/htcondor/config";
+import { POOL_NAMESPACE } from "../components/htcondor/pool";
 import { vmAddress } from "../components/network/addressing";
 import { installCommand } from "../components/submit/files";
 import { dockerSshOptions } from "../components/submit/host";
-import { CVMFS_IMAGE_REPOSITORY, HOST } from "../components/submit/services";
-import { OfflineRun, RecordedResource, runOffline } from "../offline/engine";
+import { CVMFS_IMAGE_REPOSITORY, HOST, IN_SUBMIT } from "../components/submit/services";
+import { OfflineRun, RecordedResource } from "../offline/engine";
 import { cloudConfigOf, submitHostFiles } from "../offline/artifacts";
 import { offlineId } from "../offline/placeholders";
 import { checkPolicies } from "../offline/policy";
+import { unpinnedReason } from "../policy/images";
 import { requireTool, run as runTool, tempFile } from "./harness/tools";
-import { INSTANCE, ROOT, runProgram, stackConfig } from "./harness/program";
+import { INSTANCE, ProgramRun, runProgram } from "./harness/program";
 
 const CONTAINER = "docker:index/container:Container";
 const REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage";
@@ -40,19 +49,45 @@ const ofType = (run: OfflineRun, type: string) => run.resources.filter((r) => r.
 /** The provider reference a resource was registered with, as its URN. */
 const providerUrn = (r: RecordedResource) => r.provider?.split("::").slice(0, -1).join("::");
 
-/** The real SubmitHost with a fixture pool (see the file comment). */
-async function fixtureRun(stack = "dev", overrides: Record<string, unknown> = {}): Promise<OfflineRun> {
-    const s = stackConfig(stack, overrides);
-    return runOffline({
-        project: s.project, stack: s.stack, config: s.config, secretKeys: s.secretKeys,
-        program: path.join(ROOT, "tests", "fixtures", "submit-host.program.ts"),
-    });
+/** The real program on a stack file as it is; each stack runs once for the whole file. */
+const runs = new Map<string, Promise<ProgramRun>>();
+const program = (stack: string) => {
+    if (!runs.has(stack)) runs.set(stack, runProgram(stack));
+    return runs.get(stack)!;
+};
+
+/** The stack's configuration as the program validated it (from the same config map). */
+function facilityConfig(run: ProgramRun): FacilityConfig {
+    const raw: Record<string, unknown> = {};
+    for (const [full, value] of Object.entries(run.stack.config)) {
+        const [ns, key] = full.split(":", 2);
+        if (ns !== NAMESPACE) continue;
+        raw[key] = run.stack.secretKeys.includes(full) ? true : /^\s*[[{]/.test(value) ? JSON.parse(value) : value;
+    }
+    const secretKeys = new Set(run.stack.secretKeys.filter((k) => k in run.stack.config).map((k) => k.split(":", 2)[1]));
+    return validateConfig(raw, { stack: run.stack.stack, secretKeys });
+}
+
+/** The fixed address of the first control plane VM: the node the pool's NodePorts are reached on. */
+function firstControlPlaneIp(run: ProgramRun, prefix: string): string {
+    const vm = run.resources.find((r) => r.type === INSTANCE && r.inputs.name === `${prefix}-control-plane-0`);
+    assert.ok(vm, `no ${prefix}-control-plane-0`);
+    return (vm.inputs.networks as Inputs[])[0].fixedIpV4;
+}
+
+/** The compose file the program installs at /opt/incant/compose.yaml (SubmitHost.compose). */
+const composeOf = (run: OfflineRun) => String(byName(run, COMMAND, "submit-file-compose").revealedInputs.stdin);
+
+/** The submit image the program must run: the built image's digest with a registry, else incant:images.submit. */
+function expectedSubmitImage(run: ProgramRun): string {
+    const built = run.resources.find((r) => r.type === "docker:index/image:Image" && r.name === "atlas-images-submit");
+    return built ? String(built.state.repoDigest) : facilityConfig(run).images.submit;
 }
 
 describe("submit host: the CVMFS service container (real program)", () => {
     for (const stack of ["dev", "prod"]) {
         it(`${stack}: official image pinned, SYS_ADMIN and /dev/fuse only, not privileged, /cvmfs shared`, async () => {
-            const run = await runProgram(stack);
+            const run = await program(stack);
             const cvmfs = run.get(CONTAINER, "submit-cvmfs").inputs as Inputs;
             const image = run.get(REMOTE_IMAGE, "submit-cvmfs-image");
             assert.equal(image.inputs.name, `${CVMFS_IMAGE_REPOSITORY}:${DEFAULTS.versions.cvmfsService}`);
@@ -83,8 +118,8 @@ describe("submit host: the CVMFS service container (real program)", () => {
 });
 
 describe("submit host: nothing talks to Docker before the readiness gate (real program)", () => {
-    let run: Awaited<ReturnType<typeof runProgram>>;
-    before(async () => { run = await runProgram("dev"); });
+    let run: ProgramRun;
+    before(async () => { run = await program("dev"); });
 
     it("gate: ready.sh over SSH with the secret key, bounded by incant:readinessTimeoutSeconds, rerun for a new server", () => {
         const gate = run.get(COMMAND, "submit-ready");
@@ -136,7 +171,7 @@ describe("submit host: nothing talks to Docker before the readiness gate (real p
 describe("submit host: NFS mounts equal the storage controller's exports (real program)", () => {
     for (const stack of ["dev", "prod"]) {
         it(`${stack}: home and scratch from the storage VM's address, exported to this host`, async () => {
-            const run = await runProgram(stack);
+            const run = await program(stack);
             const prefix = stack === "dev" ? "incant-dev" : "incant-prod";
             const storageVm = run.resources.find((r) => r.type === INSTANCE && r.inputs.name === `${prefix}-storage`)!;
             const storageIp = (storageVm.inputs.networks as Inputs[])[0].fixedIpV4;
@@ -167,84 +202,157 @@ describe("submit host: NFS mounts equal the storage controller's exports (real p
     }
 });
 
-describe("submit host: the submit container (real component, fixture pool)", () => {
-    let run: OfflineRun;
-    before(async () => { run = await fixtureRun("dev"); });
+for (const stack of ["dev", "prod"]) {
+    const prefix = `incant-${stack}`;
 
-    it("is not privileged, adds no capability or device, and runs the pinned submit image", () => {
-        const submit = byName(run, CONTAINER, "submit-submit").inputs as Inputs;
-        assert.equal(submit.privileged, false);
-        assert.equal(submit.capabilities, undefined);
-        assert.deepEqual(submit.devices, []);
-        assert.deepEqual(submit.securityOpts, ["no-new-privileges=true"]);
-        const image = byName(run, REMOTE_IMAGE, "submit-submit-image");
-        assert.equal(image.inputs.name, DEFAULTS.images.submit);
-        assert.equal(submit.image, image.state.imageId);
-        for (const img of ofType(run, REMOTE_IMAGE)) {
-            assert.match(String(img.inputs.name), /:[\w][\w.-]*$/, "a tag");
-            assert.doesNotMatch(String(img.inputs.name), /:latest$/);
-        }
+    describe(`submit host: the submit container, wired to the real pool (${stack})`, () => {
+        let run: ProgramRun;
+        let config: FacilityConfig;
+        before(async () => {
+            run = await program(stack);
+            config = facilityConfig(run);
+        });
+
+        it("is not privileged, adds no capability or device, and runs the pinned submit image", () => {
+            const submit = run.get(CONTAINER, "submit-submit").inputs as Inputs;
+            assert.equal(submit.privileged, false);
+            assert.equal(submit.capabilities, undefined);
+            assert.deepEqual(submit.devices, []);
+            assert.deepEqual(submit.securityOpts, ["no-new-privileges=true"]);
+            const image = run.get(REMOTE_IMAGE, "submit-submit-image");
+            assert.equal(image.inputs.name, expectedSubmitImage(run));
+            assert.equal(image.inputs.name, (run.outputs.imageRefs as Record<string, string>).submit, "the image the stack exports");
+            assert.equal(submit.image, image.state.imageId);
+            for (const img of run.ofType(REMOTE_IMAGE)) {
+                assert.equal(unpinnedReason(String(img.inputs.name)), undefined, String(img.inputs.name));
+            }
+        });
+
+        it(stack === "prod" ? "with a registry: the digest of the image the program built and pushed" : "without a registry: incant:images.submit as configured", () => {
+            const name = String(run.get(REMOTE_IMAGE, "submit-submit-image").inputs.name);
+            const built = run.ofType("docker:index/image:Image").find((r) => r.name === "atlas-images-submit");
+            if (config.registry.server) {
+                assert.ok(built, "the submit image is built when incant:registry.server is set");
+                assert.match(name, new RegExp(`^${config.registry.server.replace(/\./g, "\\.")}/${config.registry.project}/atlas-submit[:@].*@sha256:[0-9a-f]{64}$`));
+                assert.equal(name, built.state.repoDigest);
+                const pull = run.get(REMOTE_IMAGE, "submit-submit-image");
+                assert.ok(pull.dependencies.includes(built.urn), "pulled after the push");
+                assert.ok(run.get(DOCKER_PROVIDER, "submit-docker").secretPaths.some((p) => p.startsWith("registryAuth")), "the daemon pulls with the robot account, as a secret");
+            } else {
+                assert.equal(built, undefined);
+                assert.equal(name, config.images.submit);
+                assert.equal(name, DEFAULTS.images.submit);
+            }
+            const doc = YAML.parse(composeOf(run)) as { services: Record<string, Inputs> };
+            assert.equal(doc.services.submit.image, name, "the compose file names the same image");
+        });
+
+        it("mounts /cvmfs read-only with rslave propagation, the NFS shares, and its configuration read-only", () => {
+            const mounts = run.get(CONTAINER, "submit-submit").inputs.mounts as Inputs[];
+            const at = (target: string) => mounts.find((m) => m.target === target);
+            assert.deepEqual(at("/cvmfs"), { type: "bind", source: "/cvmfs", target: "/cvmfs", readOnly: true, bindOptions: { propagation: "rslave" } });
+            assert.deepEqual(at("/home"), { type: "bind", source: HOST.home, target: "/home", readOnly: false });
+            assert.deepEqual(at("/scratch"), { type: "bind", source: HOST.scratch, target: "/scratch", readOnly: false });
+            const configMounts = mounts.filter((m) => !["/cvmfs", "/home", "/scratch"].includes(m.target));
+            assert.deepEqual(configMounts.map((m) => m.target).sort(), ["/etc/condor/config.d/50-incant-pool.conf", "/etc/condor/incant/pool-ca.pem",
+                "/root/config/pre-exec.sh", "/root/config/users"]);
+            assert.ok(configMounts.every((m) => m.readOnly === true && m.source.startsWith(`${HOST.configDir}/`)));
+        });
+
+        it("reaches the pool: the collector by its certificate name on the first control plane's address, the pool's schedd", () => {
+            const submit = run.get(CONTAINER, "submit-submit");
+            const envs = submit.inputs.envs as string[];
+            const collectorName = `condor.${POOL_NAMESPACE}.svc`;
+            const nodeAddress = firstControlPlaneIp(run, prefix);
+            assert.equal(nodeAddress, vmAddress(config.network.cidr, { role: "control-plane", index: 0 }));
+            assert.ok(envs.includes(`CONDOR_HOST=${collectorName}:${config.htcondor.collectorPort}`), "the collector's certificate name and NodePort");
+            assert.deepEqual(submit.inputs.hosts, [{ host: collectorName, ip: nodeAddress }], "that name resolves to the node address");
+            assert.ok(envs.includes(`INCANT_SCHEDD=schedd@${config.htcondor.trustDomain}`));
+            assert.ok(envs.includes(`INCANT_IAM_ISSUER=${config.iam.issuer}`));
+            assert.ok(envs.includes(`INCANT_TOKEN_AUDIENCE=${config.iam.audience ?? config.htcondor.trustDomain}`), "the pool's SCITOKENS_SERVER_AUDIENCE");
+            // The stack's exported endpoints say the same.
+            const endpoints = run.outputs.htcondorEndpoints as Record<string, string>;
+            assert.equal(endpoints.collectorAddress, `${nodeAddress}:${config.htcondor.collectorPort}`);
+            assert.equal(endpoints.collectorHostName, collectorName);
+            assert.equal(endpoints.scheddName, `schedd@${config.htcondor.trustDomain}`);
+        });
+
+        it("installs the pool's own configuration of this host: remote submission with SciTokens, verified by the pool CA", () => {
+            const conf = String(run.get(COMMAND, "submit-file-condor-config").revealedInputs.stdin);
+            const expected = renderSubmitHostConfig(poolEndpoints(poolSettings(config, POOL_NAMESPACE, firstControlPlaneIp(run, prefix))), config);
+            assert.equal(conf, expected);
+            assert.match(conf, new RegExp(`^COLLECTOR_HOST = condor\\.${POOL_NAMESPACE}\\.svc:${config.htcondor.collectorPort}$`, "m"));
+            assert.match(conf, /^SEC_CLIENT_AUTHENTICATION_METHODS = SCITOKENS$/m);
+            assert.match(conf, new RegExp(`^AUTH_SSL_CLIENT_CAFILE = ${IN_SUBMIT.poolCa}$`, "m"), "where the CA is mounted");
+            assert.match(String(run.get(COMMAND, "submit-file-users").revealedInputs.stdin), /^atlasuser1 20001$/m);
+        });
+
+        it("installs the pool's real CA, which signed the collector's certificate for the name in CONDOR_HOST", () => {
+            const pem = String(run.get(COMMAND, "submit-file-pool-ca").revealedInputs.stdin);
+            const ca = new X509Certificate(pem);
+            assert.equal(pem, run.get("tls:index/selfSignedCert:SelfSignedCert", "htcondor-ca").state.certPem, "the pool's CA");
+            assert.equal(ca.ca, true);
+            assert.match(ca.subject, /CN=INCANT HTCondor pool CA/);
+            const collector = new X509Certificate(String(run.get("tls:index/locallySignedCert:LocallySignedCert", "htcondor-central-manager-tls").state.certPem));
+            assert.ok(collector.verify(ca.publicKey), "the collector's certificate is signed by this CA");
+            assert.equal(collector.checkHost(`condor.${POOL_NAMESPACE}.svc`), `condor.${POOL_NAMESPACE}.svc`);
+        });
+
+        it("holds no pool credential: no token file or mount, and nothing secret goes to the host", () => {
+            const files = run.ofType(COMMAND).filter((r) => r.name.startsWith("submit-file-"));
+            assert.ok(!files.some((f) => f.name === "submit-file-condor-token" || String(f.inputs.create).includes(HOST.tokensDir)), "no token installed");
+            const submit = run.get(CONTAINER, "submit-submit");
+            assert.ok(!(submit.inputs.mounts as Inputs[]).some((m) => m.target === IN_SUBMIT.tokens || String(m.source).startsWith(HOST.tokensDir)));
+            assert.doesNotMatch(composeOf(run), /tokens/);
+            // Only the SSH connection (the operators' key) is secret; file contents and containers are not.
+            for (const f of files) assert.deepEqual(f.secretPaths, ["connection"], f.name);
+            for (const c of run.ofType(CONTAINER)) assert.deepEqual(c.secretPaths, [], c.name);
+            // No secret the program holds (stack secrets, the pool's signing key, minted tokens, TLS keys) appears.
+            const secretValues = [
+                ...run.stack.secretKeys.map((k) => run.stack.config[k]).filter(Boolean),
+                ...run.sensitive,
+                ...run.ofType("tls:index/privateKey:PrivateKey").map((k) => String(k.state.privateKeyPem)),
+            ].filter((v) => v.length >= 16);
+            assert.ok(secretValues.length > 3, "the program has secrets to leak");
+            const delivered = [...files.map((f) => String(f.revealedInputs.stdin)), ...run.ofType(CONTAINER).map((c) => JSON.stringify(c.revealedInputs))];
+            for (const text of delivered) {
+                for (const secret of secretValues) assert.ok(!text.includes(secret), "a secret reaches the submit host");
+            }
+        });
+
+        it("files go over the pinned SSH connection after the gate; a changed file replaces the submit container", () => {
+            const gate = run.get(COMMAND, "submit-ready");
+            const files = run.ofType(COMMAND).filter((r) => r.name.startsWith("submit-file-"));
+            assert.deepEqual(files.map((f) => f.name.replace("submit-file-", "")).sort(),
+                ["compose", "condor-config", "pool-ca", "pre-exec", "users"]);
+            for (const f of files) {
+                assert.ok(f.dependencies.includes(gate.urn), f.name);
+                assert.equal((f.revealedInputs.connection as Inputs).hostKey, String(gate.state.stdout).trim());
+                assert.equal(f.inputs.update, undefined, "no update command: a trigger change replaces");
+                assert.equal((f.inputs.triggers as unknown[]).length, 1);
+            }
+            const submit = run.get(CONTAINER, "submit-submit");
+            const cvmfs = run.get(CONTAINER, "submit-cvmfs");
+            assert.ok(submit.dependencies.includes(cvmfs.urn), "starts after CVMFS (which is created only once healthy)");
+            assert.equal(cvmfs.inputs.wait, true);
+            assert.ok(submit.replaceWith?.includes(cvmfs.urn), "recreated when the CVMFS container is");
+            assert.equal(submit.deleteBeforeReplace, true, "its fixed name must be free before the new one starts");
+            for (const f of files.filter((x) => x.name !== "submit-file-compose")) {
+                assert.ok(submit.replaceWith?.includes(f.urn), `recreated when ${f.name} changes`);
+            }
+            assert.ok(!submit.replaceWith?.includes(run.get(COMMAND, "submit-file-compose").urn), "the compose file is for operators only");
+        });
+
+        it("passes the CrossGuard pack (pinned images, nothing privileged, no credential in clear)", async () => {
+            const report = await checkPolicies(run);
+            const ours = report.violations.filter((v) => v.urn.includes("incant:submit:SubmitHost"));
+            assert.deepEqual(ours, []);
+            assert.ok(report.policies.length > 0 && report.checked >= run.ofType(CONTAINER).length);
+        });
     });
+}
 
-    it("mounts /cvmfs read-only with rslave propagation, the NFS shares, and its configuration read-only", () => {
-        const mounts = byName(run, CONTAINER, "submit-submit").inputs.mounts as Inputs[];
-        const at = (target: string) => mounts.find((m) => m.target === target);
-        assert.deepEqual(at("/cvmfs"), { type: "bind", source: "/cvmfs", target: "/cvmfs", readOnly: true, bindOptions: { propagation: "rslave" } });
-        assert.deepEqual(at("/home"), { type: "bind", source: HOST.home, target: "/home", readOnly: false });
-        assert.deepEqual(at("/scratch"), { type: "bind", source: HOST.scratch, target: "/scratch", readOnly: false });
-        const config = mounts.filter((m) => !["/cvmfs", "/home", "/scratch"].includes(m.target));
-        assert.deepEqual(config.map((m) => m.target).sort(), ["/etc/condor/config.d/50-incant-pool.conf", "/etc/condor/incant/pool-ca.pem",
-            "/etc/condor/tokens-orig.d", "/root/config/pre-exec.sh", "/root/config/users"]);
-        assert.ok(config.every((m) => m.readOnly === true && m.source.startsWith(`${HOST.configDir}/`)));
-    });
-
-    it("reaches the pool: the collector address from the pool's endpoints, its configuration and token", () => {
-        const submit = byName(run, CONTAINER, "submit-submit");
-        const envs = submit.inputs.envs as string[];
-        assert.ok(envs.includes("CONDOR_HOST=condor.fixture.svc:30618"), "the collector's certificate name and NodePort");
-        assert.deepEqual(submit.inputs.hosts, [{ host: "condor.fixture.svc", ip: "192.0.2.10" }], "that name resolves to the node address");
-        assert.ok(envs.includes("INCANT_SCHEDD=fixture-schedd"));
-        assert.ok(envs.includes("INCANT_IAM_ISSUER=https://iam.cloud.infn.it/"));
-        assert.ok(envs.includes("INCANT_TOKEN_AUDIENCE=incant.cloud.infn.it"), "the pool's SCITOKENS_SERVER_AUDIENCE");
-        const file = (key: string) => byName(run, COMMAND, `submit-file-${key}`);
-        assert.match(String(file("condor-config").revealedInputs.stdin), /^# fixture/);
-        assert.match(String(file("pool-ca").revealedInputs.stdin), /^-----BEGIN CERTIFICATE-----/);
-        const token = file("condor-token");
-        assert.ok(token.secretPaths.includes("stdin"), "the token travels as a secret");
-        assert.equal(token.inputs.create, `sudo -n install -d -m 0700 ${HOST.tokensDir} && sudo -n install -m 0600 /dev/stdin ${HOST.token}`);
-        assert.match(String(file("users").revealedInputs.stdin), /^atlasuser1 20001$/m);
-    });
-
-    it("files go over the pinned SSH connection after the gate; a changed file replaces the submit container", () => {
-        const gate = byName(run, COMMAND, "submit-ready");
-        const files = ofType(run, COMMAND).filter((r) => r.name.startsWith("submit-file-"));
-        assert.deepEqual(files.map((f) => f.name.replace("submit-file-", "")).sort(),
-            ["compose", "condor-config", "condor-token", "pool-ca", "pre-exec", "users"]);
-        for (const f of files) {
-            assert.ok(f.dependencies.includes(gate.urn), f.name);
-            assert.equal((f.revealedInputs.connection as Inputs).hostKey, String(gate.state.stdout).trim());
-            assert.equal(f.inputs.update, undefined, "no update command: a trigger change replaces");
-            assert.equal((f.inputs.triggers as unknown[]).length, 1);
-        }
-        const submit = byName(run, CONTAINER, "submit-submit");
-        const cvmfs = byName(run, CONTAINER, "submit-cvmfs");
-        assert.ok(submit.dependencies.includes(cvmfs.urn), "starts after CVMFS (which is created only once healthy)");
-        assert.equal(cvmfs.inputs.wait, true);
-        assert.ok(submit.replaceWith?.includes(cvmfs.urn), "recreated when the CVMFS container is");
-        assert.equal(submit.deleteBeforeReplace, true, "its fixed name must be free before the new one starts");
-        for (const f of files.filter((x) => x.name !== "submit-file-compose")) {
-            assert.ok(submit.replaceWith?.includes(f.urn), `recreated when ${f.name} changes`);
-        }
-        assert.ok(!submit.replaceWith?.includes(byName(run, COMMAND, "submit-file-compose").urn), "the compose file is for operators only");
-    });
-
-    it("passes the CrossGuard pack (pinned images, nothing privileged, no credential in clear)", async () => {
-        const report = await checkPolicies(run);
-        const ours = report.violations.filter((v) => v.urn.includes("incant:submit:SubmitHost"));
-        assert.deepEqual(ours, []);
-        assert.ok(report.policies.length > 0 && report.checked >= ofType(run, CONTAINER).length);
-    });
-
+describe("submit host: file installation", () => {
     it("installs files only at safe paths", () => {
         assert.throws(() => installCommand({ path: "/etc/x; rm -rf /", mode: "0644", dirMode: "0755" }), /unsafe/);
     });
@@ -281,22 +389,24 @@ function composeFromContainer(c: RecordedResource, image: string, dependsOn: str
 const DEPLOY_ONLY = ["image", "wait", "waitTimeout"];
 const MAPPED = ["name", "hostname", "restart", "privileged", "capabilities", "devices", "securityOpts", "networkMode", "envs", "hosts", "mounts", "healthcheck", "labels"];
 
-describe("submit host: docker/compose.yaml (one source of truth)", () => {
-    let run: OfflineRun;
+for (const stack of ["dev", "prod"]) describe(`submit host: docker/compose.yaml, one source of truth (${stack})`, () => {
+    let run: ProgramRun;
     let compose: string;
     before(async () => {
-        run = await fixtureRun("dev");
-        compose = String(run.outputs.compose);
+        run = await program(stack);
+        compose = composeOf(run);
     });
 
     it("is what the program writes to /opt/incant/compose.yaml and what the render extracts", () => {
         const file = byName(run, COMMAND, "submit-file-compose");
         assert.equal(file.inputs.create, `sudo -n install -d -m 0755 /opt/incant && sudo -n install -m 0644 /dev/stdin ${HOST.compose}`);
-        assert.equal(file.revealedInputs.stdin, compose);
+        assert.deepEqual(file.secretPaths, ["connection"], "the file itself is not secret");
         const extracted = submitHostFiles(run);
         assert.equal(extracted["docker/compose.yaml"], compose);
         assert.match(extracted["docker/host/etc/incant/submit/users"], /^atlasuser1 20001$/m);
-        assert.ok(!Object.keys(extracted).some((k) => k.includes("tokens.d")), "secret files are not extracted");
+        // Every installed file is extracted for review (none is secret: the host holds no pool credential).
+        assert.deepEqual(Object.keys(extracted).sort(), ["docker/compose.yaml", ...[HOST.condorConfig, HOST.poolCa, HOST.preExec, HOST.users].map((p) => `docker/host${p}`)].sort());
+        assert.equal(extracted[`docker/host${HOST.poolCa}`], run.get(COMMAND, "submit-file-pool-ca").revealedInputs.stdin);
     });
 
     it("passes docker-compose config, which reads propagation and read-only as the containers have them", function () {
@@ -337,9 +447,10 @@ describe("submit host: docker/compose.yaml (one source of truth)", () => {
         }
     });
 
-    it("changes with the model: a different proxy shows in both", async () => {
-        const other = await fixtureRun("dev", { cvmfs: { httpProxy: "http://squid.example:3128" } });
-        const doc = YAML.parse(String(other.outputs.compose)) as { services: Record<string, Inputs> };
+    // The model, not the stack, is under test here: one stack is enough.
+    if (stack === "dev") it("changes with the model: a different proxy shows in both", async () => {
+        const other = await runProgram(stack, { cvmfs: { httpProxy: "http://squid.example:3128" } });
+        const doc = YAML.parse(composeOf(other)) as { services: Record<string, Inputs> };
         assert.equal(doc.services.cvmfs.environment.CVMFS_HTTP_PROXY, "http://squid.example:3128");
         assert.ok((byName(other, CONTAINER, "submit-cvmfs").inputs.envs as string[]).includes("CVMFS_HTTP_PROXY=http://squid.example:3128"));
     });

@@ -84,7 +84,7 @@ export class SubmitHost extends pulumi.ComponentResource {
     /** Reaches the host's Docker daemon over SSH (ssh://ubuntu@<floating IP>). */
     public readonly dockerProvider: docker.Provider;
     public readonly cvmfsContainer: docker.Container;
-    /** Undefined until the storage controller and the pool are wired in (args.nfs, args.pool). */
+    /** Undefined when `args.nfs` or `args.pool` is missing (index.ts passes both). */
     public readonly submitContainer?: docker.Container;
     /** The compose file installed at /opt/incant/compose.yaml (with the submit container only). */
     public readonly compose?: pulumi.Output<string>;
