@@ -175,7 +175,7 @@ export async function runOffline(opts: OfflineRunOptions): Promise<OfflineRun> {
 async function runProgramModule(opts: OfflineRunOptions, resources: RecordedResource[], errors: unknown[]): Promise<OfflineRun> {
     forgetProgramModules(ROOT);
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const exports = require(opts.program ?? path.join(ROOT, "index.ts")) as Record<string, unknown>;
+    const exports = require(opts.program ?? path.join(ROOT, "index")) as Record<string, unknown>;
     const { values, secret } = await resolveOutputs(exports);
     await waitForRPCs();
     if (errors.length > 0) throw errors[0];
