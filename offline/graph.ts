@@ -12,10 +12,17 @@ export interface CriticalPath {
     chain: string[];
 }
 
+/** The URN of a provider reference (`<urn>::<id>`). */
+export function providerUrn(reference: string): string {
+    return reference.split("::").slice(0, -1).join("::");
+}
+
 /**
- * Longest chain by resource count. Dependencies on components are expanded to the custom
- * resources below them (the Node SDK already does this for `dependsOn`; input dependencies can
- * still name a component). Linear in resources + edges (memoised depth-first search).
+ * Longest chain by resource count. A resource waits for its dependencies and for its provider
+ * (the Kubernetes provider waits for the API server, the Docker provider for the submit host's
+ * gate). Dependencies on components are expanded to the custom resources below them (the Node
+ * SDK already does this for `dependsOn`; input dependencies can still name a component).
+ * Linear in resources + edges (memoised depth-first search).
  */
 export function criticalPath(resources: RecordedResource[]): CriticalPath {
     const byUrn = new Map(resources.map((r) => [r.urn, r]));
@@ -41,7 +48,8 @@ export function criticalPath(resources: RecordedResource[]): CriticalPath {
         visiting.add(urn);
         const r = byUrn.get(urn)!;
         let best = { length: 1, previous: undefined as string | undefined };
-        for (const dep of new Set(r.dependencies.flatMap(expand))) {
+        const waitsFor = r.provider ? [...r.dependencies, providerUrn(r.provider)] : r.dependencies;
+        for (const dep of new Set(waitsFor.flatMap(expand))) {
             if (dep === urn) continue;
             const d = visit(dep) + 1;
             if (d > best.length) best = { length: d, previous: dep };
