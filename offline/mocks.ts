@@ -6,6 +6,8 @@
  */
 import "reflect-metadata"; // required by @peculiar/x509 (tsyringe)
 import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
 import * as x509 from "@peculiar/x509";
 import * as pulumi from "@pulumi/pulumi";
 import { offlineId, placeholderFloatingIp, seededBytes, seededString } from "./placeholders";
@@ -145,6 +147,38 @@ export function setStackReference(name: string, outputs: Record<string, unknown>
     stackReferences.set(name, { outputs, secretOutputNames });
 }
 
+/**
+ * Keys and certificates cannot be derived from a seed with node:crypto (and ECDSA signatures are
+ * randomised), so the offline engine keeps what it generated, like a real stack keeps them in its
+ * state: the same resource with the same inputs gets the same key or certificate in every run on
+ * this machine, and two renders diff only where the configuration changed. Throwaway material in
+ * node_modules/.cache (never committed); INCANT_OFFLINE_CACHE=off disables it.
+ */
+const CACHE_DIR = path.resolve(__dirname, "..", "node_modules", ".cache", "incant-offline");
+
+async function stable(type: string, name: string, inputs: Inputs, make: () => Promise<State>): Promise<State> {
+    if (process.env.INCANT_OFFLINE_CACHE === "off") return make();
+    const key = crypto.createHash("sha256").update(JSON.stringify([type, name, canonical(revealSecrets(inputs))])).digest("hex");
+    const file = path.join(CACHE_DIR, `${key}.json`);
+    try {
+        return JSON.parse(fs.readFileSync(file, "utf8")) as State;
+    } catch {
+        const state = await make();
+        fs.mkdirSync(CACHE_DIR, { recursive: true, mode: 0o700 });
+        fs.writeFileSync(file, JSON.stringify(state), { mode: 0o600 });
+        return state;
+    }
+}
+
+/** JSON with sorted keys, so equal inputs give equal cache keys. */
+function canonical(value: unknown): unknown {
+    if (Array.isArray(value)) return value.map(canonical);
+    if (value && typeof value === "object") {
+        return Object.fromEntries(Object.keys(value).sort().map((k) => [k, canonical((value as Record<string, unknown>)[k])]));
+    }
+    return value;
+}
+
 /** What a resource reports after creation; inputs are echoed like a provider would. */
 export async function mockState(type: string, name: string, inputs: Inputs): Promise<{ id: string; state: State }> {
     const id = offlineId(type.split(":").pop()!.toLowerCase(), name);
@@ -163,14 +197,14 @@ export async function mockState(type: string, name: string, inputs: Inputs): Pro
             // Nova's id is "<instance>/<volume>"; `device` is only Nova's guess at the guest name.
             return { id: `${inputs.instanceId}/${inputs.volumeId}`, state: { ...inputs, device: "/dev/vdb" } };
         case "tls:index/privateKey:PrivateKey":
-            return { id, state: await privateKey(inputs) };
+            return { id, state: await stable(type, name, inputs, () => privateKey(inputs)) };
         // Keys arrive as secrets (wrapped values): sign with the plain values, echo the inputs as given.
         case "tls:index/selfSignedCert:SelfSignedCert":
-            return { id, state: { ...await selfSignedCert(name, revealSecrets(inputs)), ...inputs } };
+            return { id, state: { ...await stable(type, name, inputs, () => selfSignedCert(name, revealSecrets(inputs))), ...inputs } };
         case "tls:index/certRequest:CertRequest":
             return { id, state: { ...await certRequest(revealSecrets(inputs)), ...inputs } };
         case "tls:index/locallySignedCert:LocallySignedCert":
-            return { id, state: { ...await locallySignedCert(name, revealSecrets(inputs)), ...inputs } };
+            return { id, state: { ...await stable(type, name, inputs, () => locallySignedCert(name, revealSecrets(inputs))), ...inputs } };
         case "random:index/randomString:RandomString":
         case "random:index/randomPassword:RandomPassword":
             return { id, state: { ...inputs, result: seededString(name, { length: Number(inputs.length), ...inputs }) } };

@@ -57,7 +57,8 @@ export function loadStack(opts: RenderOptions): StackConfig {
 export function renderFiles(stack: StackConfig, run: OfflineRun, showSecrets: boolean): Record<string, string> {
     const configSecrets = stack.secretKeys.map((k) => stack.config[k]);
     const redact = makeRedactor(secretStrings(run, configSecrets), showSecrets);
-    const plan = run.resources.map((r) => ({
+    // Sorted by URN: registration order depends on timing, and two renders must diff cleanly.
+    const plan = [...run.resources].sort((a, b) => a.urn.localeCompare(b.urn)).map((r) => ({
         type: r.type, name: r.name, urn: r.urn, parent: r.parent ?? null, provider: r.provider ?? null,
         dependencies: r.dependencies, protect: r.protect, retainOnDelete: r.retainOnDelete,
         inputs: showSecrets ? r.revealedInputs : r.inputs,

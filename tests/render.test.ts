@@ -47,6 +47,15 @@ describe("offline render", () => {
         assert.ok(all(shown).includes(secret), "--show-secrets writes the values");
     });
 
+    it("renders the same stack identically twice, so two renders diff only where the config changed", async () => {
+        const a = tempDir();
+        const b = tempDir();
+        const first = await render({ stack: "dev", out: a, showSecrets: true });
+        const second = await render({ stack: "dev", out: b, showSecrets: true });
+        assert.deepEqual(Object.keys(second.files).sort(), Object.keys(first.files).sort());
+        for (const name of Object.keys(first.files)) assert.equal(second.files[name], first.files[name], name);
+    });
+
     it("redacts secret atoms inside documents, their base64 forms, and whole secrets with no known atom", () => {
         const token = "eyJhbGciOiJIUzI1NiJ9.payload.signature";
         const doc = `#cloud-config\nwrite_files:\n- content: ${token}\n`;
