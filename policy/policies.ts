@@ -121,13 +121,12 @@ export const dataVolumesProtected: ResourceValidationPolicy = {
 };
 
 /**
- * Replacing the storage VM (any user-data change does) interrupts every NFS client. Advisory:
- * protecting it turns an accidental replacement into an explicit `pulumi state unprotect`.
+ * Replacing the storage VM (any user-data change does) interrupts every NFS client: protecting
+ * it turns an accidental replacement into an explicit `pulumi state unprotect`.
  */
 export const storageVmProtected: ResourceValidationPolicy = {
     name: "storage-vm-protected",
     description: "The storage controller VM is protected, so replacing it is a deliberate step.",
-    enforcementLevel: "advisory",
     validateResource: (args, report) => {
         if (isStorageVm(args) && !args.opts.protect) {
             report(`storage VM "${args.props.name}" is not protected: a replacement interrupts every NFS client; protect it and unprotect deliberately to replace it`);

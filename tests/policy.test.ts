@@ -162,7 +162,7 @@ describe("policy pack: data-volumes-protected and storage-vm-protected", () => {
     });
 
     it("advises protecting the storage VM, and ignores other VMs", async () => {
-        assert.equal(storageVmProtected.enforcementLevel, "advisory");
+        assert.equal(storageVmProtected.enforcementLevel, undefined, "mandatory (the pack's default)");
         assert.deepEqual(await violations(storageVmProtected, args(INSTANCE, storageVm, { protect: true })), []);
         assert.deepEqual(await violations(storageVmProtected, args(INSTANCE, { ...storageVm, metadata: { role: "worker" } })), []);
         assert.deepEqual(await violations(storageVmProtected, args(INSTANCE, storageVm)),
@@ -329,7 +329,7 @@ describe("policy pack: shape", () => {
         const names = POLICIES.map((p) => p.name);
         assert.equal(new Set(names).size, names.length);
         assert.ok(POLICIES.every((p) => p.description.length > 20 && p.validateResource));
-        assert.deepEqual(POLICIES.filter((p) => p.enforcementLevel).map((p) => `${p.name}:${p.enforcementLevel}`), ["storage-vm-protected:advisory"]);
+        assert.deepEqual(POLICIES.filter((p) => p.enforcementLevel).map((p) => `${p.name}:${p.enforcementLevel}`), []);
     });
 });
 
@@ -360,7 +360,7 @@ describe("policy pack on the offline run (npm run render)", () => {
         assert.equal(verdict.fail, true);
         assert.match(verdict.lines[0], /^policy no-world-ingress: openstack:networking\/secGroupRule:SecGroupRule open: ingress rule ".*" is open to 0\.0\.0\.0\/0/);
         assert.equal(verdict.lines[1], "render failed: 1 mandatory policy violation(s), see policy.md");
-        assert.deepEqual(policyVerdict(await checkPolicies(run)), { lines: [], fail: false }, "an advisory violation does not fail the render");
+        assert.deepEqual(policyVerdict(await checkPolicies(run)), { lines: [], fail: false }, "the real program passes");
     });
 
     it("sees secrecy and retainOnDelete, which the engine hides from CrossGuard", async () => {
@@ -416,7 +416,7 @@ describe("policy pack served over gRPC (pulumi preview --policy-pack policy)", f
         assert.equal(info.getName(), PACK_NAME);
         assert.deepEqual(info.getPoliciesList().map((p) => p.getName()), POLICIES.map((p) => p.name));
         const advisory = info.getPoliciesList().filter((p) => p.getEnforcementlevel() === analyzer.EnforcementLevel.ADVISORY).map((p) => p.getName());
-        assert.deepEqual(advisory, ["storage-vm-protected"]);
+        assert.deepEqual(advisory, []);
     });
 
     it("reports the same message as the pure function, with secrets unwrapped by the server", async () => {

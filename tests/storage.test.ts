@@ -434,6 +434,8 @@ describe("storage: the StorageController in the program", () => {
 
     it("replaces the server delete-first (same fixed address, single-attach volume)", () => {
         assert.equal(storageVm(dev).deleteBeforeReplace, true);
+        assert.equal(storageVm(dev).protect, true, "a replacement interrupts every NFS client: deliberate only");
+        assert.ok(dev.ofType(INSTANCE).filter((i) => i !== storageVm(dev)).every((i) => !i.protect), "only the storage VM");
     });
 
     it("exposes the NFS share and the stack outputs", () => {

@@ -18,6 +18,8 @@ export interface VmGroupArgs {
     /** Give each VM a floating IP. */
     floatingIp?: boolean;
     dependsOn?: pulumi.Input<pulumi.Resource>[];
+    /** Protect the servers (the storage controller: its replacement interrupts every NFS client). */
+    protect?: boolean;
 }
 
 export function createVms(args: VmGroupArgs, parent: pulumi.Resource): VirtualMachine[] {
@@ -36,6 +38,7 @@ export function createVms(args: VmGroupArgs, parent: pulumi.Resource): VirtualMa
             availabilityZone: p.availabilityZone,
             metadata: p.metadata,
             dependsOn: [...p.dependsOn, ...(args.dependsOn ?? [])],
+            protect: args.protect,
         }, { parent });
     });
 }

@@ -31,6 +31,8 @@ export interface VirtualMachineArgs {
     metadata: Record<string, string>;
     /** Resources that must exist before the server boots (e.g. the router interface). */
     dependsOn?: pulumi.Input<pulumi.Resource>[];
+    /** Protect the server: replacing or deleting it then takes a deliberate `pulumi state unprotect`. */
+    protect?: boolean;
 }
 
 export class VirtualMachine {
@@ -69,6 +71,7 @@ export class VirtualMachine {
             // A replacement takes the same fixed address (and the same volume attachments), so the
             // old server must go first: Pulumi's default create-then-delete would fail on the port.
             deleteBeforeReplace: true,
+            protect: args.protect,
         });
 
         if (args.floatingIpPool) {

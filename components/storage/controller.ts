@@ -102,6 +102,9 @@ export class StorageController extends pulumi.ComponentResource {
                     volumeId, dataVolumeGb: config.nodes.storage.dataVolumeGb, nfsClients: clients,
                     s3: config.s3, credentials: creds, users: config.users, hostName: v.name,
                 })))),
+            // Its replacement (any change of its user-data, e.g. a new user) interrupts every NFS
+            // client: protected, so it happens only after a deliberate `pulumi state unprotect`.
+            protect: true,
         }, this);
 
         this.dataVolumeAttachment = new openstack.compute.VolumeAttach(`${name}-data`, {
