@@ -66,6 +66,7 @@ const cluster = new KubernetesCluster("kubernetes", {
 
 const storage = new StorageController("storage", {
     config, secrets, vm: vms.find((v) => v.role === "storage")!, placement,
+    bastion: cluster.apiHost,
 }, onCloud);
 
 // The ATLAS images: built and pushed only when incant:registry.server is set.

@@ -11,14 +11,14 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import YAML from "yaml";
-import { archiveMountArgs, DATA_WAIT_SECONDS, StorageCloudConfigArgs, storageCloudConfig, storageFiles } from "../components/storage/cloudconfig";
+import { archiveMountArgs, DATA_WAIT_SECONDS, StorageCloudConfigArgs, storageCloudConfig, storageFiles, usersEnv } from "../components/storage/cloudconfig";
 import { nfsClients } from "../components/storage/controller";
 import { parseIni, renderIni, systemdCommand } from "../components/storage/ini";
 import { LAYOUT, UNITS, volumeDevicePath } from "../components/storage/layout";
 import { ARCHIVE_FSID, nfsExports, renderExports, renderNfsConf } from "../components/storage/nfs";
 import { rcloneMountArgs, renderAwsConfig, renderFuseConf, renderRcloneConf } from "../components/storage/rclone";
 import { BIN, storageUnits, UnitArgs } from "../components/storage/units";
-import { renderCloudConfig, WriteFile } from "../components/compute/cloudinit";
+import { renderCloudConfig, renderEnvFile, WriteFile } from "../components/compute/cloudinit";
 import { baseCloudConfig, extendCloudConfig } from "../components/compute/base";
 import { plannedVms } from "../components/config/quota";
 import { DEFAULTS } from "../components/config/defaults";
@@ -40,7 +40,6 @@ const ARGS: StorageCloudConfigArgs = {
     nfsClients: nfsClients("192.168.100.0/24"),
     s3: { endpoint: "https://rgw.cloud.infn.it", bucket: "incant-dev-archive", region: "us-east-1", exportReadWrite: false },
     credentials: { kind: "static", accessKeyId: "AKIA-TEST-KEY-ID", secretAccessKey: "test-secret-access-key" },
-    users: [{ name: "atlasuser1", uid: 20001, iamSubject: "s1" }, { name: "atlasuser2", uid: 20002, iamSubject: "s2" }],
     hostName: "incant-dev-storage",
 };
 const STS: StorageCloudConfigArgs = {
@@ -72,6 +71,10 @@ function exportsTable(text: string): Map<string, Map<string, string[]>> {
     }
     return table;
 }
+
+const COMMAND = "command:remote:Command";
+/** The users of Pulumi.dev.yaml. */
+const USERS_OF_DEV = [1, 2, 3, 4, 5].map((i) => ({ name: `atlasuser${i}`, uid: 20000 + i, iamSubject: `5d2b0a6e-0000-4000-8000-00000000000${i}` }));
 
 describe("storage: NFS exports and server", () => {
     const clients = nfsClients("192.168.100.0/24");
@@ -177,6 +180,7 @@ describe("storage: systemd units", () => {
         assert.deepEqual(dirs.Unit.Requires, [UNITS.dataMount]);
         assert.deepEqual(dirs.Service.ExecStartPre, [`${BIN.resize2fs} ${device}`]);
         assert.deepEqual(dirs.Service.ExecStart, [BIN.userDirs]);
+        assert.deepEqual(dirs.Service.EnvironmentFile, [LAYOUT.storageEnv, `-${LAYOUT.usersEnv}`], "the users file may not exist yet at first boot");
     });
 
     it("run rclone as Type=notify with the rendered arguments, after the volume, restarting on failure", () => {
@@ -276,16 +280,18 @@ describe("storage: cloud-init files", () => {
         const modes = Object.fromEntries(files.map((f) => [f.path, f.permissions]));
         assert.equal(modes[LAYOUT.rcloneConfig], "0600");
         assert.equal(modes[LAYOUT.iamClientSecret], "0600");
-        for (const exe of [BIN.prepareVolume, BIN.userDirs, BIN.stsHelper]) assert.equal(modes[exe], "0755");
+        for (const exe of [BIN.prepareVolume, BIN.userDirs, BIN.updateUsers, BIN.stsHelper]) assert.equal(modes[exe], "0755");
         assert.equal(fileAt(files, LAYOUT.iamClientSecret).content, "iam-client-secret-value", "the helper reads the file whole: no newline");
         assert.deepEqual(files.filter((f) => f.content.includes("iam-client-secret-value")).map((f) => f.path), [LAYOUT.iamClientSecret]);
         assert.deepEqual(storageFiles(ARGS).filter((f) => f.content.includes("test-secret-access-key")).map((f) => f.path), [LAYOUT.rcloneConfig]);
     });
 
-    it("parameterise the scripts with the device, the trees and the users", () => {
+    it("parameterise the scripts with the device and the trees; the users travel apart", () => {
         const env = fileAt(storageFiles(ARGS), LAYOUT.storageEnv).content;
         assert.match(env, new RegExp(`^DATA_DEVICE='${volumeDevicePath(VOLUME_ID)}'$`, "m"));
-        assert.match(env, /^FACILITY_USERS='atlasuser1:20001 atlasuser2:20002'$/m);
+        assert.doesNotMatch(env, /FACILITY_USERS/, "users are not in user-data: adding one must not replace the VM");
+        assert.equal(usersEnv([{ name: "atlasuser1", uid: 20001, iamSubject: "s1" }, { name: "atlasuser2", uid: 20002, iamSubject: "s2" }]),
+            "FACILITY_USERS='atlasuser1:20001 atlasuser2:20002'\n");
         const sts = fileAt(storageFiles(STS), LAYOUT.stsEnv).content;
         assert.match(sts, /^STS_ROLE_ARN='arn:aws:iam:::role\/IAMaccess'$/m);
         assert.match(sts, /^STS_ENDPOINT='https:\/\/rgw.cloud.infn.it'$/m);
@@ -300,7 +306,7 @@ describe("storage: cloud-init files", () => {
         const schema = cloudInitSchema(text);
         assert.ok(schema.ok, schema.output);
         const scripts = storageFiles(STS).filter((f) => f.content.startsWith("#!"));
-        assert.deepEqual(scripts.map((f) => f.path), [BIN.prepareVolume, BIN.userDirs, BIN.stsHelper]);
+        assert.deepEqual(scripts.map((f) => f.path), [BIN.prepareVolume, BIN.userDirs, BIN.updateUsers, BIN.stsHelper]);
         for (const f of scripts) {
             const r = shellcheck(f.content);
             assert.ok(r.ok, `${f.path}:\n${r.output}`);
@@ -400,15 +406,86 @@ describe("storage: the users' directories script", function () {
     });
 });
 
+describe("storage: the users update script, run with stand-in cloud-init and systemctl", function () {
+    /** Runs update-users.sh in a scratch root; `cloudInit`/`mounted` choose the stand-ins' answers. */
+    function runUpdate(dir: string, stdin: string, cloudInit = 0, mounted = true) {
+        const stubs = path.join(dir, "bin");
+        fs.mkdirSync(stubs, { recursive: true });
+        fs.writeFileSync(path.join(stubs, "cloud-init"), `#!/bin/sh\nexit ${cloudInit}\n`, { mode: 0o755 });
+        fs.writeFileSync(path.join(stubs, "systemctl"), `#!/bin/sh\nexit ${mounted ? 0 : 3}\n`, { mode: 0o755 });
+        fs.writeFileSync(path.join(dir, "storage.env"), renderEnvFile({
+            HOME_ROOT: path.join(dir, "home"), SCRATCH_ROOT: path.join(dir, "scratch"), RCLONE_CACHE: path.join(dir, "cache"),
+        }));
+        return spawnSync("bash", [path.join(SCRIPTS, "update-users.sh"), "5"], {
+            encoding: "utf8", input: stdin, timeout: 30_000,
+            env: {
+                PATH: `${stubs}:/usr/sbin:/usr/bin:/sbin:/bin`, STORAGE_ENV: path.join(dir, "storage.env"),
+                USERS_ENV: path.join(dir, "storage-users.env"), USER_DIRS: path.join(SCRIPTS, "user-dirs.sh"),
+            },
+        });
+    }
+    const USERS = [{ name: "atlasuser1", uid: 20001, iamSubject: "s1" }, { name: "atlasuser6", uid: 20006, iamSubject: "s6" }];
+
+    it("installs the list and creates the new user's directories", function () {
+        if (process.getuid?.() !== 0) {
+            if (process.env.CI === "true") throw new Error("this test needs root (chown) under CI=true");
+            this.skip();
+        }
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "incant-users-"));
+        try {
+            const r = runUpdate(dir, usersEnv(USERS));
+            assert.equal(r.status, 0, r.stderr);
+            assert.equal(fs.readFileSync(path.join(dir, "storage-users.env"), "utf8"), usersEnv(USERS));
+            const home = fs.statSync(path.join(dir, "home", "atlasuser6"));
+            assert.deepEqual([home.uid, home.mode & 0o7777], [20006, 0o700]);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    it("refuses when cloud-init failed, when the data volume is not mounted, or on a malformed list", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "incant-users-"));
+        try {
+            const failed = runUpdate(dir, usersEnv(USERS), 1);
+            assert.notEqual(failed.status, 0);
+            assert.match(failed.stderr, /FAILED: cloud-init did not finish within 5 s \(status 1\)/);
+            const unmounted = runUpdate(dir, usersEnv(USERS), 0, false);
+            assert.match(unmounted.stderr, /FAILED: srv-incant\.mount is not active/);
+            const malformed = runUpdate(dir, "rm -rf /\n");
+            assert.match(malformed.stderr, /FAILED: stdin is not a FACILITY_USERS line/);
+            assert.ok(!fs.existsSync(path.join(dir, "home")), "nothing created");
+            assert.ok(!fs.existsSync(path.join(dir, "storage-users.env")), "nothing installed");
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+});
+
 describe("storage: the StorageController in the program", () => {
     let dev: ProgramRun;
     before(async () => { dev = await runProgram("dev"); });
 
     const storageVm = (run: ProgramRun) => run.ofType(INSTANCE).find((i) => (i.inputs.metadata as Record<string, string>).role === "storage")!;
 
-    it("keeps the storage VM (same user-data) when the pool is scaled", async () => {
+    it("keeps the storage VM (same user-data) when the pool is scaled or a user is added", async () => {
         const scaled = await runProgram("dev", { nodes: { workers: { count: 3 } } });
         assert.equal(storageVm(scaled).revealedInputs.userData, storageVm(dev).revealedInputs.userData);
+        const more = await runProgram("dev", { users: [...USERS_OF_DEV, { name: "atlasuser6", uid: 20006, iamSubject: "s6" }] });
+        assert.equal(storageVm(more).revealedInputs.userData, storageVm(dev).revealedInputs.userData);
+        assert.match(String(more.get(COMMAND, "storage-users").revealedInputs.stdin), /atlasuser6:20006'$/m);
+    });
+
+    it("installs the users list over SSH through the bastion, with the key as a secret", () => {
+        const update = dev.get(COMMAND, "storage-users");
+        assert.equal(update.inputs.create, `sudo -n ${BIN.updateUsers} ${DEFAULTS.readinessTimeoutSeconds}`);
+        assert.equal(update.revealedInputs.stdin, usersEnv(USERS_OF_DEV));
+        assert.ok(update.secretPaths.includes("connection"), "the private key travels as a secret");
+        const connection = update.revealedInputs.connection as { host: string; user: string; proxy: { host: string } };
+        assert.equal(connection.host, "192.168.100.20");
+        assert.equal(connection.proxy.host, dev.outputs.kubernetesApiHost, "the bastion: the API control plane's floating IP");
+        const vm = storageVm(dev);
+        assert.ok(update.dependencies.includes(vm.urn), "after the server");
+        assert.ok(update.dependencies.includes(dev.get("openstack:compute/volumeAttach:VolumeAttach", "storage-data").urn), "after the volume is attached");
     });
 
     it("creates the data volume from config, protected and retained on delete", () => {

@@ -45,8 +45,6 @@ export interface StorageCloudConfigArgs {
     nfsClients: string[];
     s3: Pick<S3Config, "endpoint" | "bucket" | "region" | "exportReadWrite">;
     credentials: StorageCredentials;
-    /** Facility users: each gets a home and a scratch directory. */
-    users: FacilityUser[];
     /** Host name, used as the STS session name (it shows in the gateway's logs). */
     hostName: string;
 }
@@ -60,8 +58,12 @@ export function storageEnv(a: StorageCloudConfigArgs): string {
         HOME_ROOT: LAYOUT.home,
         SCRATCH_ROOT: LAYOUT.scratch,
         RCLONE_CACHE: LAYOUT.rcloneCache,
-        FACILITY_USERS: a.users.map((u) => `${u.name}:${u.uid}`).join(" "),
     });
+}
+
+/** The facility users for the users' directories script (LAYOUT.usersEnv): "name:uid ...". */
+export function usersEnv(users: FacilityUser[]): string {
+    return renderEnvFile({ FACILITY_USERS: users.map((u) => `${u.name}:${u.uid}`).join(" ") });
 }
 
 /** The STS helper's parameters (no secret: the client secret is a separate 0600 file). */
@@ -104,6 +106,7 @@ export function storageFiles(a: StorageCloudConfigArgs): WriteFile[] {
         file(LAYOUT.storageEnv, storageEnv(a)),
         file(BIN.prepareVolume, readScript(SCRIPTS, "prepare-data-volume.sh"), "0755"),
         file(BIN.userDirs, readScript(SCRIPTS, "user-dirs.sh"), "0755"),
+        file(BIN.updateUsers, readScript(SCRIPTS, "update-users.sh"), "0755"),
         ...Object.entries(units).map(([p, text]) => file(p, text)),
         file("/etc/exports.d/incant.exports", renderExports(nfsExports({
             home: LAYOUT.home, scratch: LAYOUT.scratch, archive: LAYOUT.archive,

@@ -7,6 +7,7 @@
  * system. README "Storage controller" tells how to replace the VM without losing data.
  */
 import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
 import * as openstack from "@pulumi/openstack";
 import { baseCloudConfig, extendCloudConfig } from "../compute/base";
 import { renderCloudConfig } from "../compute/cloudinit";
@@ -16,8 +17,9 @@ import { VirtualMachine } from "../compute/vm";
 import { PlannedVm } from "../config/quota";
 import { FacilityConfig, FacilitySecrets } from "../config/schema";
 import { vmAddress, workerBlock } from "../network/addressing";
-import { StorageCredentials, storageCloudConfig } from "./cloudconfig";
+import { StorageCredentials, storageCloudConfig, usersEnv } from "./cloudconfig";
 import { LAYOUT } from "./layout";
+import { BIN } from "./units";
 import { NfsShare } from "./types";
 
 export interface StorageControllerArgs {
@@ -28,7 +30,15 @@ export interface StorageControllerArgs {
     /** The storage VM of the planned inventory. */
     vm: PlannedVm;
     placement: VmPlacement;
+    /**
+     * The operators' SSH entry point into the private network (the first control plane's
+     * floating IP): the program installs the users list through it.
+     */
+    bastion: pulumi.Input<string>;
 }
+
+/** The account the program uses on every VM (Ubuntu cloud images). */
+const SSH_USER = "ubuntu";
 
 /**
  * Addresses allowed to mount the exports: the block reserved for workers and the submit host.
@@ -70,6 +80,8 @@ export class StorageController extends pulumi.ComponentResource {
     /** The Cinder volume with homes, scratch and the rclone cache. */
     public readonly dataVolume: openstack.blockstorage.Volume;
     public readonly dataVolumeAttachment: openstack.compute.VolumeAttach;
+    /** Installs the users list and creates their homes and scratch areas (over SSH). */
+    public readonly usersUpdate: command.remote.Command;
 
     constructor(name: string, args: StorageControllerArgs, opts?: pulumi.ComponentResourceOptions) {
         // The server is replaced delete-first (components/compute/vm.ts): the new one takes the same
@@ -100,10 +112,10 @@ export class StorageController extends pulumi.ComponentResource {
             userData: (v) => pulumi.all([this.dataVolume.id, credentials]).apply(([volumeId, creds]) =>
                 renderCloudConfig(extendCloudConfig(baseCloudConfig(v, config), storageCloudConfig({
                     volumeId, dataVolumeGb: config.nodes.storage.dataVolumeGb, nfsClients: clients,
-                    s3: config.s3, credentials: creds, users: config.users, hostName: v.name,
+                    s3: config.s3, credentials: creds, hostName: v.name,
                 })))),
-            // Its replacement (any change of its user-data, e.g. a new user) interrupts every NFS
-            // client: protected, so it happens only after a deliberate `pulumi state unprotect`.
+            // Its replacement (any change of its user-data: S3 settings, volume size) interrupts
+            // every NFS client: protected, so it happens only after a deliberate `pulumi state unprotect`.
             protect: true,
         }, this);
 
@@ -117,6 +129,27 @@ export class StorageController extends pulumi.ComponentResource {
         });
 
         this.nfsServer = this.server.fixedIp;
+
+        // The users list travels over SSH (through the bastion), not in user-data: adding a user
+        // creates their directories in place instead of replacing the NFS server. The script waits
+        // for the first boot and refuses to write anywhere but the mounted data volume.
+        if (!args.secrets.sshPrivateKey) throw new pulumi.RunError("incant:sshPrivateKey is required (the storage controller's users are installed over SSH)");
+        const timeout = config.readinessTimeoutSeconds;
+        const login = { user: SSH_USER, privateKey: args.secrets.sshPrivateKey };
+        this.usersUpdate = new command.remote.Command(`${name}-users`, {
+            connection: {
+                ...login, host: this.nfsServer, proxy: { ...login, host: args.bastion },
+                perDialTimeout: 30, dialErrorLimit: Math.max(1, Math.ceil(timeout / 30)),
+            },
+            create: `sudo -n ${BIN.updateUsers} ${timeout}`,
+            stdin: usersEnv(config.users),
+            // A new server (same address) gets the list again.
+            triggers: [this.server.instance.id],
+        }, {
+            parent: this, dependsOn: [this.server.instance, this.dataVolumeAttachment],
+            // Dialing and the script are bounded by `timeout` each; this is only a backstop.
+            customTimeouts: { create: `${2 * timeout + 60}s` },
+        });
         this.share = {
             server: this.nfsServer,
             home: LAYOUT.home,

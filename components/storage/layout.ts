@@ -22,6 +22,11 @@ export const LAYOUT = {
     awsConfig: "/etc/rclone/aws-config",
     /** Parameters of the storage scripts (renderEnvFile). */
     storageEnv: "/etc/incant/storage.env",
+    /**
+     * The facility users (`FACILITY_USERS`), installed over SSH by the program, not through
+     * user-data: adding a user must not replace the NFS server.
+     */
+    usersEnv: "/etc/incant/storage-users.env",
     /** Parameters of the STS credential helper. */
     stsEnv: "/etc/incant/s3-sts.env",
     /** The IAM client secret used by the STS helper (mode 0600). */

@@ -20,6 +20,7 @@ export const BIN = {
     resize2fs: "/usr/sbin/resize2fs",
     prepareVolume: `${LAYOUT.scripts}/incant-prepare-data-volume.sh`,
     userDirs: `${LAYOUT.scripts}/incant-user-dirs.sh`,
+    updateUsers: `${LAYOUT.scripts}/incant-update-users`,
     stsHelper: `${LAYOUT.scripts}/incant-s3-credentials.sh`,
 } as const;
 
@@ -99,7 +100,8 @@ export function userDirsUnit(a: UnitArgs): string {
             name: "Service", entries: {
                 Type: "oneshot",
                 RemainAfterExit: "yes",
-                EnvironmentFile: LAYOUT.storageEnv,
+                // The users file arrives over SSH after boot ("-": may not exist yet at first boot).
+                EnvironmentFile: [LAYOUT.storageEnv, `-${LAYOUT.usersEnv}`],
                 // Grow ext4 online to the volume's size (no-op when it fills it): a larger
                 // nodes.storage.dataVolumeGb extends the Cinder volume in place.
                 ExecStartPre: systemdCommand([BIN.resize2fs, a.dataDevice]),
