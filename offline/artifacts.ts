@@ -96,8 +96,8 @@ export const htcondorConfigs: Extractor = (run) => {
 };
 
 /**
- * storage/<path>: every file the storage controller's cloud-init writes (exports, nfs.conf,
- * units, scripts, rclone.conf, fuse.conf...), at its path on the VM. Secrets are redacted by
+ * storage/<path>: every file the storage controller receives, by cloud-init (exports, nfs.conf,
+ * units, scripts, rclone.conf, fuse.conf...) or over SSH (the users list), at its path on the VM. Secrets are redacted by
  * the caller like everywhere else.
  */
 export const storageControllerFiles: Extractor = (run) => {
@@ -105,6 +105,10 @@ export const storageControllerFiles: Extractor = (run) => {
     for (const vm of instances(run).filter((r) => (r.inputs.metadata as Record<string, string> | undefined)?.role === "storage")) {
         for (const f of cloudConfigOf(run, String(vm.revealedInputs.name)).write_files ?? []) files[`storage${f.path}`] = f.content;
     }
+    // The users list arrives over SSH after boot (components/storage/controller.ts).
+    const users = run.resources.find((r) => r.type === "command:remote:Command" && r.name.endsWith("-users")
+        && r.parent?.includes("incant:storage:StorageController"));
+    if (users) files["storage/etc/incant/storage-users.env"] = String(users.revealedInputs.stdin);
     return files;
 };
 

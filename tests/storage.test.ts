@@ -486,6 +486,7 @@ describe("storage: the StorageController in the program", () => {
         const vm = storageVm(dev);
         assert.ok(update.dependencies.includes(vm.urn), "after the server");
         assert.ok(update.dependencies.includes(dev.get("openstack:compute/volumeAttach:VolumeAttach", "storage-data").urn), "after the volume is attached");
+        assert.equal(storageControllerFiles(dev)["storage/etc/incant/storage-users.env"], usersEnv(USERS_OF_DEV), "the render shows it");
     });
 
     it("creates the data volume from config, protected and retained on delete", () => {
