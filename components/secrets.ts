@@ -15,7 +15,3 @@ export function sensitive(value: string): string {
 export function sensitiveValues(): ReadonlySet<string> {
     return derivedSecrets;
 }
-
-export function forgetSensitiveValues(): void {
-    derivedSecrets.clear();
-}

@@ -11,6 +11,9 @@ import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
 import { PlannedVm } from "../config/quota";
 
+/** The Ubuntu cloud image's default user, which gets the operators' key (the program's SSH login). */
+export const SSH_USER = "ubuntu";
+
 export interface VirtualMachineArgs {
     vm: PlannedVm;
     /** Glance image id (resolved by name once for all VMs). */

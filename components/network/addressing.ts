@@ -29,11 +29,6 @@ export function vmAddress(cidr: string, vm: Pick<PlannedVm, "role" | "index">): 
     return hostAddress(cidr, FIRST[vm.role] + vm.index);
 }
 
-/** The minimal CIDR list covering the addresses of `count` workers. */
-export function workerCidrs(cidr: string, count: number): string[] {
-    return rangeToCidrs(hostAddress(cidr, WORKER_OFFSET), count);
-}
-
 /**
  * The whole block reserved for workers (offset 32 to the end of the subnet), whatever their
  * count: what a peer trusts for "any worker" without changing when the pool is scaled.

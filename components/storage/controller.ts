@@ -13,7 +13,7 @@ import { baseCloudConfig, extendCloudConfig } from "../compute/base";
 import { renderCloudConfig } from "../compute/cloudinit";
 import { createVms } from "../compute/group";
 import { VmPlacement } from "../compute/placement";
-import { VirtualMachine } from "../compute/vm";
+import { SSH_USER, VirtualMachine } from "../compute/vm";
 import { PlannedVm } from "../config/quota";
 import { FacilityConfig, FacilitySecrets } from "../config/schema";
 import { vmAddress, workerBlock } from "../network/addressing";
@@ -37,8 +37,6 @@ export interface StorageControllerArgs {
     bastion: pulumi.Input<string>;
 }
 
-/** The account the program uses on every VM (Ubuntu cloud images). */
-const SSH_USER = "ubuntu";
 
 /**
  * Addresses allowed to mount the exports: the block reserved for workers and the submit host.

@@ -18,7 +18,7 @@ import { baseCloudConfig, extendCloudConfig } from "../compute/base";
 import { readScript, renderCloudConfig, renderEnvFile } from "../compute/cloudinit";
 import { createVms } from "../compute/group";
 import { VmPlacement } from "../compute/placement";
-import { VirtualMachine } from "../compute/vm";
+import { SSH_USER, VirtualMachine } from "../compute/vm";
 import { PlannedVm } from "../config/quota";
 import { FacilityConfig, FacilitySecrets } from "../config/schema";
 import { submitHostAliases } from "../htcondor/config";
@@ -27,9 +27,6 @@ import { NfsShare } from "../storage/types";
 import { hostFiles, installCommand } from "./files";
 import { submitHostCloudConfig, submitMountUnits } from "./hostconfig";
 import { containerFields, cvmfsImage, cvmfsService, renderCompose, submitHostServices } from "./services";
-
-/** The Ubuntu cloud image's default user, which gets the operators' key. */
-export const SSH_USER = "ubuntu";
 
 export interface SubmitHostArgs {
     config: FacilityConfig;
