@@ -24,7 +24,7 @@ export interface ExportsArgs {
     home: string;
     scratch: string;
     archive: string;
-    /** The NFS clients: the cluster workers' minimal CIDRs and the submit host's address. */
+    /** The NFS clients: the workers' address block and the submit host's address. */
     clients: string[];
     /** Export the S3 archive read-write (`incant:s3.exportReadWrite`); default read-only. */
     archiveReadWrite: boolean;
