@@ -13,6 +13,11 @@ import { AtlasImages } from "./components/htcondor/images";
 import { HTCondorPool } from "./components/htcondor/pool";
 import { SubmitHost } from "./components/submit/host";
 import { OUTPUTS_CONTRACT } from "./contracts/outputs";
+import { skipUnreadPromiseStacks } from "./components/promiseStacks";
+
+// The SDK's per-promise stack traces are read only when debugging leaks; at a thousand workers
+// they were most of the run time (components/promiseStacks.ts, docs/benchmarks.md).
+skipUnreadPromiseStacks();
 
 // Validate everything before any resource is registered.
 const { config, secrets } = loadConfig();
