@@ -4,7 +4,8 @@
  */
 import { strict as assert } from "assert";
 import YAML from "yaml";
-import { base64Size, NOVA_USER_DATA_LIMIT, renderEnvFile } from "../components/compute/cloudinit";
+import { base64Size, fillVmTemplate, NOVA_USER_DATA_LIMIT, renderEnvFile, VM_STANDIN } from "../components/compute/cloudinit";
+import { renderWorkerUserData } from "../components/kubernetes/nodes";
 import { decodeUserData } from "../offline/artifacts";
 import { cloudInitSchema, requireTool, shellcheck } from "./harness/tools";
 import { INSTANCE, runProgram, ProgramRun } from "./harness/program";
@@ -70,6 +71,16 @@ for (const stackName of ["dev", "prod"]) {
             }
         });
 
+        it("gives every worker its own name and address, and no stand-in", () => {
+            for (const vm of run.ofType(INSTANCE)) {
+                const text = decodeUserData(String(vm.revealedInputs.userData));
+                const ip = (vm.inputs.networks as { fixedIpV4: string }[])[0].fixedIpV4;
+                assert.ok(!text.includes(VM_STANDIN.name) && !text.includes(VM_STANDIN.address), `${vm.name} carries a stand-in`);
+                assert.ok(text.includes(`hostname: ${String(vm.inputs.name)}\n`), `${vm.name}: host name`);
+                if (String(vm.inputs.name).includes("-worker-")) assert.ok(text.includes(`value: ${ip}\n`), `${vm.name}: node-ip ${ip}`);
+            }
+        });
+
         it("fits Nova's user-data limit", () => {
             for (const vm of run.ofType(INSTANCE)) {
                 const userData = String(vm.revealedInputs.userData);
@@ -79,6 +90,31 @@ for (const stackName of ["dev", "prod"]) {
         });
     });
 }
+
+describe("user-data templates (one rendering for all workers)", () => {
+    const args = {
+        ubuntuRelease: "22.04", kubernetesMinor: "1.31", kubernetesVersion: "1.31.4", apiEndpoint: "10.0.0.10:6443",
+        bootstrapToken: "abcdef.0123456789abcdef", caCertHash: `sha256:${"0".repeat(64)}`,
+    };
+    const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample operator";
+
+    it("fills in exactly what rendering each worker directly gives", () => {
+        const template = renderWorkerUserData(VM_STANDIN, args, key);
+        for (const vm of [
+            { name: "incant-dev-worker-0", address: "192.168.100.32" },
+            { name: "incant-prod-worker-39", address: "192.168.64.71" },
+            { name: "a-worker-1234", address: "10.255.255.254" },
+        ]) {
+            assert.equal(fillVmTemplate(template, vm), renderWorkerUserData(vm, args, key));
+        }
+    });
+
+    it("refuses a template without the stand-ins", () => {
+        const vm = { name: "incant-dev-worker-0", address: "192.168.100.32" };
+        assert.throws(() => fillVmTemplate(renderWorkerUserData(vm, args, key), vm), /no stand-in for the VM's name/);
+        assert.throws(() => fillVmTemplate(`#cloud-config\nhostname: ${VM_STANDIN.name}\n`, vm), /no stand-in for the VM's address/);
+    });
+});
 
 describe("the validators themselves", () => {
     it("cloud-init rejects an invalid document", function () {

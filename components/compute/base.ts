@@ -6,7 +6,7 @@ import { FacilityConfig } from "../config/schema";
 import { PlannedVm } from "../config/quota";
 import { CloudConfig } from "./cloudinit";
 
-export function baseCloudConfig(vm: PlannedVm, config: Pick<FacilityConfig, "sshPublicKey">): CloudConfig {
+export function baseCloudConfig(vm: Pick<PlannedVm, "name" | "role">, config: Pick<FacilityConfig, "sshPublicKey">): CloudConfig {
     return {
         hostname: vm.name,
         manage_etc_hosts: true,

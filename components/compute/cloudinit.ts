@@ -53,6 +53,34 @@ export function renderCloudConfig(doc: CloudConfig): string {
     return `#cloud-config\n${body}`;
 }
 
+/** The values that tell one VM of a role from another in its user-data. */
+export interface VmIdentity {
+    name: string;
+    address: string;
+}
+
+/**
+ * Rendered into a role's user-data template in place of a VM's name and address. Neither can
+ * belong to a real VM: VM names end in their role, and 203.0.113.0/24 is RFC 5737's
+ * documentation range.
+ */
+export const VM_STANDIN: VmIdentity = { name: "incant-standin-vm-name", address: "203.0.113.254" };
+
+/**
+ * One VM's user-data from its role's template (rendered once with VM_STANDIN). Workers differ only
+ * in name and address, and rendering the YAML once per worker was the program's own largest cost
+ * per worker (docs/benchmarks.md). Throws when the template lacks a stand-in: it was not made
+ * for this, and a VM would silently get another's identity.
+ */
+export function fillVmTemplate(template: string, vm: VmIdentity): string {
+    let text = template;
+    for (const key of ["name", "address"] as const) {
+        if (!text.includes(VM_STANDIN[key])) throw new Error(`user-data template has no stand-in for the VM's ${key}`);
+        text = text.split(VM_STANDIN[key]).join(vm[key]);
+    }
+    return text;
+}
+
 /** Nova rejects user-data above 65535 bytes once base64-encoded (FACTS.md). */
 export const NOVA_USER_DATA_LIMIT = 65535;
 

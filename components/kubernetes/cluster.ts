@@ -24,7 +24,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as openstack from "@pulumi/openstack";
 import { baseCloudConfig, extendCloudConfig } from "../compute/base";
-import { renderCloudConfig } from "../compute/cloudinit";
+import { VM_STANDIN, fillVmTemplate, renderCloudConfig } from "../compute/cloudinit";
 import { createVms } from "../compute/group";
 import { VmPlacement } from "../compute/placement";
 import { VirtualMachine } from "../compute/vm";
@@ -35,7 +35,7 @@ import { installCalico } from "./calico";
 import { ClusterSettings } from "./kubeadm";
 import { renderKubeconfig } from "./kubeconfig";
 import { installMonitoring } from "./monitoring";
-import { CONTROL_PLANE_STAGGER_SECONDS, controlPlaneNode, workerNode } from "./nodes";
+import { CONTROL_PLANE_STAGGER_SECONDS, controlPlaneNode, renderWorkerUserData } from "./nodes";
 import { caCertHash, createClusterPki } from "./pki";
 import { shouldWaitForApiServer, waitForApiServer } from "./readiness";
 
@@ -115,11 +115,11 @@ export class KubernetesCluster extends pulumi.ComponentResource {
                         cluster, pki: shared, bootstrapToken: token, caCertHash: hash, encryptionKey,
                     })));
                 });
+        // Workers differ only in name and address: one rendering serves them all.
+        const workerTemplate = pulumi.all([pki.bootstrapToken, caHash]).apply(([token, hash]) =>
+            renderWorkerUserData(VM_STANDIN, { ...common, bootstrapToken: token, caCertHash: hash }, config.sshPublicKey));
         const workerUserData = (vm: PlannedVm, address: string): pulumi.Output<string> =>
-            pulumi.all([pki.bootstrapToken, caHash]).apply(([token, hash]) =>
-                renderCloudConfig(extendCloudConfig(baseCloudConfig(vm, config), workerNode({
-                    ...common, node: { name: vm.name, address }, role: "worker", bootstrapToken: token, caCertHash: hash,
-                }))));
+            workerTemplate.apply((template) => fillVmTemplate(template, { name: vm.name, address }));
 
         // Soft anti-affinity spreads workers over hypervisors without failing when there are fewer.
         const workerGroup = new openstack.compute.ServerGroup(`${name}-workers`, {

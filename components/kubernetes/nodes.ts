@@ -9,7 +9,8 @@
  * Both scripts read /etc/incant/kubernetes.env and log lines tagged "incant-kubernetes".
  */
 import * as path from "path";
-import { CloudConfig, WriteFile, readScript, renderEnvFile } from "../compute/cloudinit";
+import { baseCloudConfig, extendCloudConfig } from "../compute/base";
+import { CloudConfig, VmIdentity, WriteFile, readScript, renderCloudConfig, renderEnvFile } from "../compute/cloudinit";
 import {
     ClusterSettings, KERNEL_MODULES, NodeSettings, PATHS, SYSCTLS, admissionConfiguration, auditPolicy,
     encryptionConfiguration, renderDocuments, renderInitConfig, renderJoinConfig, renderSysctls,
@@ -134,4 +135,14 @@ export function workerNode(a: WorkerArgs): CloudConfig {
     const base = nodeBase(a);
     const join = renderJoinConfig({ node: a.node, apiServerEndpoint: a.apiEndpoint, bootstrapToken: a.bootstrapToken, caCertHash: a.caCertHash, controlPlane: false });
     return { ...base, write_files: [...base.write_files!, secretFile(NODE_PATHS.kubeadmConfig, join)] };
+}
+
+/**
+ * A worker's whole user-data. The program renders it once, with VM_STANDIN, and gives each worker
+ * a copy with its own name and address (fillVmTemplate in compute/cloudinit.ts).
+ */
+export function renderWorkerUserData(vm: VmIdentity, a: Omit<WorkerArgs, "node" | "role">, sshPublicKey: string): string {
+    return renderCloudConfig(extendCloudConfig(
+        baseCloudConfig({ name: vm.name, role: "worker" }, { sshPublicKey }),
+        workerNode({ ...a, node: vm, role: "worker" })));
 }
