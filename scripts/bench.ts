@@ -67,7 +67,7 @@ async function child(workers: number, runs: number): Promise<void> {
 function parent(sizes: number[], runs: number): void {
     const results: SizeResult[] = [];
     for (const workers of sizes) {
-        const r = spawnSync(process.execPath, ["--max-old-space-size=8192", "-r", "ts-node/register/transpile-only", __filename, "--child", String(workers), "--runs", String(runs)],
+        const r = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", __filename, "--child", String(workers), "--runs", String(runs)],
             { cwd: ROOT, encoding: "utf8", maxBuffer: 64 * 1024 * 1024, timeout: 30 * 60_000 });
         const line = r.stdout.split("\n").find((l) => l.startsWith("RESULT "));
         if (r.status !== 0 || !line) throw new Error(`size ${workers} failed:\n${r.stderr.slice(-4000)}`);
