@@ -2,6 +2,7 @@
  * components/promiseStacks.ts: the SDK's per-promise stacks are skipped, and nothing else changes.
  */
 import { strict as assert } from "assert";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
 import { skipUnreadPromiseStacks } from "../components/promiseStacks";
@@ -59,6 +60,15 @@ describe("SDK promise stacks", () => {
         const original = sdk.debuggablePromise;
         assert.equal(skipUnreadPromiseStacks(sdk), false);
         assert.equal(sdk.debuggablePromise, original);
+    });
+
+    it("are skipped in the one SDK copy every provider package uses", () => {
+        // A nested copy under a provider would keep its stacks: slower, never wrong.
+        const programSdk = require.resolve("@pulumi/pulumi/runtime/debuggable");
+        for (const provider of ["@pulumi/openstack", "@pulumi/kubernetes", "@pulumi/docker", "@pulumi/random", "@pulumi/tls", "@pulumi/command"]) {
+            const from = path.dirname(require.resolve(`${provider}/package.json`));
+            assert.equal(require.resolve("@pulumi/pulumi/runtime/debuggable", { paths: [from] }), programSdk, provider);
+        }
     });
 
     it("are skipped for the promises the real SDK makes when it registers a resource", async () => {
