@@ -6,12 +6,13 @@
  */
 import { strict as assert } from "assert";
 import * as path from "path";
+import YAML from "yaml";
 import { RESERVED_USER_NAMES, regexLiteral, renderCondorConfig, renderMapfile } from "../components/htcondor/config";
-import { CHECKSUM_ANNOTATION, SECRETS } from "../components/htcondor/manifests";
+import { CHECKSUM_ANNOTATION, SCHEDD_SPOOL, SECRETS } from "../components/htcondor/manifests";
 import { podChecksum } from "../components/htcondor/pool";
 import { decodeIdToken, TOKEN_ROLES } from "../components/htcondor/tokens";
 import { flows } from "../components/network/ports";
-import { htcondorConfigs } from "../offline/artifacts";
+import { decodeUserData, htcondorConfigs } from "../offline/artifacts";
 import { OfflineRun, RecordedResource, runOffline } from "../offline/engine";
 import { checkPolicies, mandatoryViolations } from "../offline/policy";
 import { merged, runProgram, stackConfig } from "./harness/program";
@@ -314,6 +315,27 @@ describe("HTCondor pool (dev)", () => {
         assert.equal(mounts["/home"].readOnly, false);
     });
 
+    it("keeps the schedd's queue on a local volume of the first worker, not in the pod", () => {
+        const pv = ofType(run, "kubernetes:core/v1:PersistentVolume").map((p) => p.revealedInputs as Doc)
+            .find((p) => p.metadata.name === `htcondor-${SCHEDD_SPOOL.claim}`).spec;
+        assert.deepEqual(pv.local, { path: SCHEDD_SPOOL.hostPath });
+        assert.deepEqual(pv.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0],
+            { key: "kubernetes.io/hostname", operator: "In", values: ["incant-dev-worker-0"] });
+        assert.equal(pv.persistentVolumeReclaimPolicy, "Retain");
+        assert.deepEqual(pv.claimRef, { namespace: "htcondor", name: SCHEDD_SPOOL.claim });
+        const claim = ofType(run, "kubernetes:core/v1:PersistentVolumeClaim").map((c) => c.revealedInputs as Doc)
+            .find((c) => c.metadata.name === SCHEDD_SPOOL.claim);
+        assert.equal(claim.spec.volumeName, `htcondor-${SCHEDD_SPOOL.claim}`);
+        const schedd = podSpecOf(deploymentOf(run, "scheduler"));
+        const spool = schedd.volumes.find((v: Doc) => v.name === "spool");
+        assert.deepEqual(spool, { name: "spool", persistentVolumeClaim: { claimName: SCHEDD_SPOOL.claim } });
+        assert.equal(schedd.containers[0].volumeMounts.find((m: Doc) => m.name === "spool").mountPath, "/var/lib/condor/spool");
+        assert.equal((deploymentOf(run, "scheduler").revealedInputs as Doc).spec.strategy.type, "Recreate", "never two schedds on one queue");
+        // The image's hook gives the bare node directory to condor, as the packages do.
+        const cm = ofType(run, "kubernetes:core/v1:ConfigMap").map((c) => c.revealedInputs as Doc).find((c) => c.metadata.name === "htcondor-scheduler");
+        assert.match(cm.data["pre-exec.sh"], /chown condor:condor "\$\{spool\}"/);
+    });
+
     it("creates the configured users in the pods, with their uids, from one script", () => {
         const cm = ofType(run, "kubernetes:core/v1:ConfigMap").find((c) => (c.inputs.metadata as Doc).name === "htcondor-worker")!.revealedInputs as Doc;
         assert.equal(cm.data.users, "atlasuser1 20001\natlasuser2 20002\natlasuser3 20003\natlasuser4 20004\natlasuser5 20005\n");
@@ -418,5 +440,19 @@ describe("HTCondor pool in the facility (index.ts)", () => {
         const home = run.ofType("kubernetes:core/v1:PersistentVolume").find((p) => (p.inputs.metadata as Doc).name === "htcondor-home")!.revealedInputs as Doc;
         assert.equal(home.spec.nfs.server, run.outputs.nfsServer);
         assert.equal((run.outputs.htcondorEndpoints as Doc).collectorAddress, "192.168.100.10:30618");
+    });
+
+    it("has the spool's node directory made by every worker before it joins", async () => {
+        const run = await runProgram("dev");
+        const pv = run.ofType("kubernetes:core/v1:PersistentVolume").find((p) => (p.inputs.metadata as Doc).name === `htcondor-${SCHEDD_SPOOL.claim}`)!.revealedInputs as Doc;
+        const node = pv.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values[0];
+        const workers = run.ofType("openstack:compute/instance:Instance").filter((i) => (i.inputs.metadata as Doc)?.role === "worker");
+        assert.ok(workers.some((i) => i.inputs.name === node), `${node} is a worker VM of the facility`);
+        for (const vm of workers) {
+            const doc = YAML.parse(decodeUserData(String(vm.revealedInputs.userData))) as { runcmd: string[][] };
+            const at = doc.runcmd.findIndex((c) => c[0] === "install" && c.includes(pv.spec.local.path));
+            assert.ok(at >= 0, `${vm.name} makes ${pv.spec.local.path}`);
+            assert.ok(at < doc.runcmd.findIndex((c) => c[0] === "/usr/local/sbin/incant-kubeadm"), `${vm.name}: before joining`);
+        }
     });
 });

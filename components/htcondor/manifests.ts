@@ -214,9 +214,9 @@ export function podSpec(d: DeploymentInputs): PodSpec {
         mounts.push({ name: v.name, mountPath: v.mountPath, readOnly: v.readOnly });
     }
     if (role === "scheduler") {
-        // The job queue and spooled sandboxes. Not persistent: see README.md ("Left to do").
-        volumes.push({ name: "spool", emptyDir: { sizeLimit: "20Gi" } });
-        mounts.push({ name: "spool", mountPath: "/var/lib/condor/spool" });
+        // The job queue and spooled sandboxes, kept across pod restarts (SCHEDD_SPOOL).
+        volumes.push({ name: "spool", persistentVolumeClaim: { claimName: SCHEDD_SPOOL.claim } });
+        mounts.push({ name: "spool", mountPath: SCHEDD_SPOOL.mountPath });
     }
     if (role === "worker") {
         volumes.push({ name: "execute", emptyDir: { sizeLimit: "50Gi" } });
@@ -285,6 +285,54 @@ function affinity(role: PoolRole, nodeNames: string[]): k8s.types.input.core.v1.
             preferredDuringSchedulingIgnoredDuringExecution: [{
                 weight: 100, podAffinityTerm: { topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: selectorLabels(other) } },
             }],
+        },
+    };
+}
+
+/**
+ * The schedd's SPOOL (job queue, spooled sandboxes) on a Kubernetes local volume: a directory on
+ * the first worker's disk that every worker creates at first boot (KubernetesClusterArgs
+ * `workerDirectories`). It outlives the scheduler pod, which restarts whenever its configuration
+ * changes (a user added, keys rotated, an image bumped); it does not outlive that worker's VM.
+ * NFS with root_squash cannot hold it (the schedd chowns sandboxes to their owners), and the
+ * cluster has no block-storage CSI driver. https://kubernetes.io/docs/concepts/storage/volumes/#local
+ */
+export const SCHEDD_SPOOL = {
+    hostPath: "/var/lib/incant/htcondor-spool",
+    claim: "schedd-spool",
+    mountPath: "/var/lib/condor/spool",
+    /** Nominal: a local volume is not size-limited; it shares the node's boot disk. */
+    capacity: "20Gi",
+} as const;
+
+/** The spool's PV on `node`, reserved for its claim and kept when the claim goes. */
+export function spoolPersistentVolume(namespace: string, node: string): { metadata: Metadata; spec: k8s.types.input.core.v1.PersistentVolumeSpec } {
+    return {
+        metadata: { name: `${namespace}-${SCHEDD_SPOOL.claim}`, labels: { "app.kubernetes.io/part-of": "incant" } },
+        spec: {
+            capacity: { storage: SCHEDD_SPOOL.capacity },
+            accessModes: ["ReadWriteOnce"],
+            persistentVolumeReclaimPolicy: "Retain",
+            storageClassName: "",
+            volumeMode: "Filesystem",
+            local: { path: SCHEDD_SPOOL.hostPath },
+            // A local volume must name its node; pods using it are scheduled there.
+            nodeAffinity: {
+                required: { nodeSelectorTerms: [{ matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In", values: [node] }] }] },
+            },
+            claimRef: { namespace, name: SCHEDD_SPOOL.claim },
+        },
+    };
+}
+
+export function spoolPersistentVolumeClaim(namespace: string): { metadata: Metadata; spec: k8s.types.input.core.v1.PersistentVolumeClaimSpec } {
+    return {
+        metadata: { name: SCHEDD_SPOOL.claim, namespace, labels: { "app.kubernetes.io/part-of": "incant" } },
+        spec: {
+            accessModes: ["ReadWriteOnce"],
+            storageClassName: "",
+            volumeName: `${namespace}-${SCHEDD_SPOOL.claim}`,
+            resources: { requests: { storage: SCHEDD_SPOOL.capacity } },
         },
     };
 }

@@ -29,7 +29,7 @@ import { CVMFS_CSI_CHART, CVMFS_NAMESPACE, cvmfsClaim, cvmfsCsiValues, cvmfsName
 import { AtlasImageRefs } from "./images";
 import {
     CONFIG_KEY, deployment, DeploymentInputs, labels, networkPolicies, nfsPersistentVolume, nfsPersistentVolumeClaim, nfsVolumes,
-    nodePortService, PoolRole, poolNamespace, SECRETS, workerResources,
+    nodePortService, PoolRole, poolNamespace, SECRETS, spoolPersistentVolume, spoolPersistentVolumeClaim, workerResources,
 } from "./manifests";
 import { keyFileFor, mintRoleToken, SIGNING_KEY_BYTES } from "./tokens";
 import { PoolEndpoints } from "./types";
@@ -110,6 +110,9 @@ export class HTCondorPool extends pulumi.ComponentResource {
         const claims: pulumi.Resource[] = [
             new k8s.core.v1.PersistentVolumeClaim(`${name}-cvmfs`, cvmfsClaim(ns), { parent: this, dependsOn: [namespace, cvmfsCsi] }),
         ];
+        // The schedd's spool lives on the first worker (manifests.ts, SCHEDD_SPOOL).
+        const spoolPv = new k8s.core.v1.PersistentVolume(`${name}-schedd-spool-pv`, spoolPersistentVolume(ns, args.workerNodeNames[0]), child);
+        claims.push(new k8s.core.v1.PersistentVolumeClaim(`${name}-schedd-spool`, spoolPersistentVolumeClaim(ns), { parent: this, dependsOn: [namespace, spoolPv] }));
         const shares = nfsVolumes(args.nfs, config.nodes.storage.dataVolumeGb);
         for (const v of shares) {
             const pv = new k8s.core.v1.PersistentVolume(`${name}-${v.name}-pv`, nfsPersistentVolume(v, ns), child);

@@ -17,3 +17,11 @@ while read -r name uid; do
             --shell /bin/bash "${name}"
     fi
 done < "${users_file}"
+
+# The schedd's spool is a bare node directory on its first start (a Kubernetes local volume,
+# SCHEDD_SPOOL in manifests.ts): give it the owner and mode the HTCondor packages give theirs.
+spool=/var/lib/condor/spool
+if [[ -d "${spool}" && "$(stat -c %U "${spool}")" != condor ]]; then
+    chown condor:condor "${spool}"
+    chmod 0755 "${spool}"
+fi

@@ -44,6 +44,11 @@ export interface KubernetesClusterArgs {
     /** Control-plane and worker VMs from the planned inventory. */
     vms: PlannedVm[];
     placement: VmPlacement;
+    /**
+     * Directories every worker makes at first boot, for Kubernetes local volumes of the
+     * components above (the schedd's spool). Every worker gets all of them: one user-data.
+     */
+    workerDirectories?: string[];
 }
 
 /** Prefix of IAM user and group names inside Kubernetes (RBAC subjects are "iam:<group>"). */
@@ -117,7 +122,7 @@ export class KubernetesCluster extends pulumi.ComponentResource {
                 });
         // Workers differ only in name and address: one rendering serves them all.
         const workerTemplate = pulumi.all([pki.bootstrapToken, caHash]).apply(([token, hash]) =>
-            renderWorkerUserData(VM_STANDIN, { ...common, bootstrapToken: token, caCertHash: hash }, config.sshPublicKey));
+            renderWorkerUserData(VM_STANDIN, { ...common, bootstrapToken: token, caCertHash: hash, directories: args.workerDirectories }, config.sshPublicKey));
         const workerUserData = (vm: PlannedVm, address: string): pulumi.Output<string> =>
             workerTemplate.apply((template) => fillVmTemplate(template, { name: vm.name, address }));
 

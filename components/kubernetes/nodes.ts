@@ -129,12 +129,19 @@ export interface WorkerArgs extends NodeCommon {
     role: "worker";
     bootstrapToken: string;
     caCertHash: string;
+    /** Directories for Kubernetes local volumes (root-only), made before the node joins. */
+    directories?: string[];
 }
 
 export function workerNode(a: WorkerArgs): CloudConfig {
     const base = nodeBase(a);
     const join = renderJoinConfig({ node: a.node, apiServerEndpoint: a.apiEndpoint, bootstrapToken: a.bootstrapToken, caCertHash: a.caCertHash, controlPlane: false });
-    return { ...base, write_files: [...base.write_files!, secretFile(NODE_PATHS.kubeadmConfig, join)] };
+    const directories = a.directories?.length ? [["install", "-d", "-m", "0700", ...a.directories]] : [];
+    return {
+        ...base,
+        write_files: [...base.write_files!, secretFile(NODE_PATHS.kubeadmConfig, join)],
+        runcmd: [...directories, ...base.runcmd!],
+    };
 }
 
 /**
