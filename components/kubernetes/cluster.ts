@@ -31,6 +31,7 @@ import { VirtualMachine } from "../compute/vm";
 import { PlannedVm } from "../config/quota";
 import { FacilityConfig } from "../config/schema";
 import { vmAddress } from "../network/addressing";
+import { API_SERVER_PORT } from "../network/ports";
 import { installCalico } from "./calico";
 import { ClusterSettings } from "./kubeadm";
 import { renderKubeconfig } from "./kubeconfig";
@@ -94,7 +95,7 @@ export class KubernetesCluster extends pulumi.ComponentResource {
             description: `${clusterName} Kubernetes API (${controlPlaneVms[0].name})`,
         }, { parent: this });
         const firstAddress = vmAddress(placement.subnetCidr, controlPlaneVms[0]);
-        const apiEndpointInternal = `${firstAddress}:6443`;
+        const apiEndpointInternal = `${firstAddress}:${API_SERVER_PORT}`;
         const versions = { kubernetesMinor: config.versions.kubernetes, kubernetesVersion: config.versions.kubernetesPatch };
         const common = { ubuntuRelease: config.openstack.ubuntuRelease, apiEndpoint: apiEndpointInternal, ...versions };
         const caHash = pki.caCertPem.apply(caCertHash);
@@ -142,7 +143,7 @@ export class KubernetesCluster extends pulumi.ComponentResource {
         }, { parent: this });
 
         this.apiHost = apiIp.address;
-        this.apiEndpoint = pulumi.interpolate`https://${apiIp.address}:6443`;
+        this.apiEndpoint = pulumi.interpolate`https://${apiIp.address}:${API_SERVER_PORT}`;
         this.caCertPem = pki.caCertPem;
 
         // The gate: resolves after the first control plane exists, has its address, and /readyz

@@ -7,7 +7,9 @@
  * KubeletConfiguration v1beta1, apiserver.config.k8s.io/v1 (EncryptionConfiguration,
  * AdmissionConfiguration), audit.k8s.io/v1 Policy, Pod Security Admission configuration.
  */
+import * as path from "path";
 import YAML from "yaml";
+import { API_SERVER_PORT } from "../network/ports";
 
 export const KUBEADM_API = "kubeadm.k8s.io/v1beta4";
 
@@ -75,6 +77,11 @@ export interface NodeSettings {
     address: string;
 }
 
+/** Where a control plane's API server listens (init and control-plane joins). */
+function localApiEndpoint(node: NodeSettings) {
+    return { advertiseAddress: node.address, bindPort: API_SERVER_PORT };
+}
+
 function nodeRegistration(node: NodeSettings) {
     return {
         name: node.name,
@@ -122,13 +129,13 @@ export function apiServerArgs(c: ClusterSettings): Arg[] {
 
 /** The host directories the API server pod needs for the files above. */
 export function apiServerVolumes(): HostPathMount[] {
-    const dir = (p: string) => p.slice(0, p.lastIndexOf("/"));
-    return [
-        { name: "audit-policy", hostPath: dir(PATHS.auditPolicy), mountPath: dir(PATHS.auditPolicy), readOnly: true, pathType: "DirectoryOrCreate" },
-        { name: "audit-log", hostPath: PATHS.auditLogDir, mountPath: PATHS.auditLogDir, readOnly: false, pathType: "DirectoryOrCreate" },
-        { name: "encryption", hostPath: dir(PATHS.encryptionConfig), mountPath: dir(PATHS.encryptionConfig), readOnly: true, pathType: "DirectoryOrCreate" },
-        { name: "admission", hostPath: dir(PATHS.admissionConfig), mountPath: dir(PATHS.admissionConfig), readOnly: true, pathType: "DirectoryOrCreate" },
-    ];
+    const mount = (name: string, dir: string, readOnly: boolean): HostPathMount =>
+        ({ name, hostPath: dir, mountPath: dir, readOnly, pathType: "DirectoryOrCreate" });
+    // A policy file's directory, read-only; only the audit log directory is written.
+    const [auditPolicy, encryption, admission] = ([
+        ["audit-policy", PATHS.auditPolicy], ["encryption", PATHS.encryptionConfig], ["admission", PATHS.admissionConfig],
+    ] as const).map(([name, file]) => mount(name, path.posix.dirname(file), true));
+    return [auditPolicy, mount("audit-log", PATHS.auditLogDir, false), encryption, admission];
 }
 
 export function clusterConfiguration(c: ClusterSettings) {
@@ -198,7 +205,7 @@ export function initConfiguration(a: InitArgs) {
             usages: ["signing", "authentication"],
             groups: ["system:bootstrappers:kubeadm:default-node-token"],
         }],
-        localAPIEndpoint: { advertiseAddress: a.node.address, bindPort: 6443 },
+        localAPIEndpoint: localApiEndpoint(a.node),
         nodeRegistration: nodeRegistration(a.node),
     };
 }
@@ -222,7 +229,7 @@ export function joinConfiguration(a: JoinArgs) {
             bootstrapToken: { apiServerEndpoint: a.apiServerEndpoint, token: a.bootstrapToken, caCertHashes: [a.caCertHash] },
         },
         nodeRegistration: nodeRegistration(a.node),
-        ...(a.controlPlane ? { controlPlane: { localAPIEndpoint: { advertiseAddress: a.node.address, bindPort: 6443 } } } : {}),
+        ...(a.controlPlane ? { controlPlane: { localAPIEndpoint: localApiEndpoint(a.node) } } : {}),
         // Nodes boot in parallel with the first control plane: give discovery time, the script retries on top.
         timeouts: { discovery: "10m0s", tlsBootstrap: "5m0s" },
     };

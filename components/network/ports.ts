@@ -34,6 +34,9 @@ export interface PortSettings {
     schedulerPort: number;
 }
 
+/** The Kubernetes API server's port: kubeadm binds it, nodes and operators reach it. */
+export const API_SERVER_PORT = 6443;
+
 const tcp = (from: number, to = from): [number, number] => [from, to];
 const cluster: VmRole[] = ["control-plane", "worker"];
 
@@ -45,13 +48,13 @@ export function flows(p: PortSettings): Flow[] {
     return [
         // Operators and users.
         { description: "SSH from operators (bastion: the control plane)", protocol: "tcp", ports: tcp(22), from: { cidrs: "admin" }, to: "control-plane" },
-        { description: "Kubernetes API from operators", protocol: "tcp", ports: tcp(6443), from: { cidrs: "admin" }, to: "control-plane" },
+        { description: "Kubernetes API from operators", protocol: "tcp", ports: tcp(API_SERVER_PORT), from: { cidrs: "admin" }, to: "control-plane" },
         { description: "SSH from operators (Docker over SSH)", protocol: "tcp", ports: tcp(22), from: { cidrs: "admin" }, to: "submit" },
         { description: "SSH from physicists to the submit host", protocol: "tcp", ports: tcp(22), from: { cidrs: "user" }, to: "submit" },
         // SSH inside the facility only through the bastion.
         ...between("SSH from the bastion", "tcp", tcp(22), ["control-plane"], ["worker", "storage"]),
         // Kubernetes control plane.
-        ...between("Kubernetes API from nodes", "tcp", tcp(6443), cluster, ["control-plane"]),
+        ...between("Kubernetes API from nodes", "tcp", tcp(API_SERVER_PORT), cluster, ["control-plane"]),
         ...between("etcd peers and clients", "tcp", tcp(2379, 2380), ["control-plane"], ["control-plane"]),
         ...between("kubelet API (logs, exec, metrics)", "tcp", tcp(10250), cluster, cluster),
         // Calico with VXLAN encapsulation and Typha.
