@@ -90,6 +90,11 @@ export interface PoolSettings {
     cvmfsRepositories: string[];
 }
 
+/** SCITOKENS_SERVER_AUDIENCE of the pool: `incant:iam.audience`, by default the trust domain. */
+export function poolAudience(config: Pick<FacilityConfig, "iam" | "htcondor">): string {
+    return config.iam.audience ?? config.htcondor.trustDomain;
+}
+
 /** The settings of a pool in namespace `namespace`, reachable at `nodeAddress`. */
 export function poolSettings(config: FacilityConfig, namespace: string, nodeAddress: string): PoolSettings {
     const td = config.htcondor.trustDomain;
@@ -104,7 +109,7 @@ export function poolSettings(config: FacilityConfig, namespace: string, nodeAddr
         nodeAddress,
         privateNetworkName: `${namespace}-pods.${td}`,
         issuer: config.iam.issuer,
-        audience: config.iam.audience ?? td,
+        audience: poolAudience(config),
         users: config.users,
         cvmfsRepositories: config.cvmfs.repositories,
     };
@@ -291,14 +296,12 @@ export function workerConfig(s: PoolSettings): ConfigEntry[] {
  * the pool CA at PATHS.submitHostCa. The host holds no pool credential.
  */
 export function renderSubmitHostConfig(endpoints: PoolEndpoints, config: Pick<FacilityConfig, "iam">): string {
-    const port = endpoints.collectorAddress.split(":").pop();
-    if (!endpoints.collectorHostName) throw new Error("the submit host configuration needs the collector's host name (PoolEndpoints.collectorHostName)");
     return renderCondorConfig([
         { comment: "INCANT submit host: remote submission to the pool's schedd (components/htcondor/config.ts)." },
         { use: "security:recommended_v24_0" },
         { key: "TRUST_DOMAIN", value: endpoints.trustDomain },
         { key: "UID_DOMAIN", value: "$(TRUST_DOMAIN)" },
-        { key: "COLLECTOR_HOST", value: `${endpoints.collectorHostName}:${port}` },
+        { key: "COLLECTOR_HOST", value: submitCollectorHost(endpoints) },
         { key: "SCHEDD_HOST", value: endpoints.scheddName },
         { comment: "No daemons here (the image's role would start a schedd): tools only. The idle master\nadvertises nowhere (it has no user token to authenticate with)." },
         { key: "DAEMON_LIST", value: "MASTER" },
@@ -312,9 +315,23 @@ export function renderSubmitHostConfig(endpoints: PoolEndpoints, config: Pick<Fa
     ]);
 }
 
+/**
+ * COLLECTOR_HOST of the submit host: the collector's certificate name (mapped to the node address
+ * by submitHostAliases) with the collector's NodePort.
+ */
+export function submitCollectorHost(endpoints: PoolEndpoints): string {
+    return `${endpoints.collectorHostName}:${collectorNode(endpoints).port}`;
+}
+
 /** /etc/hosts entries the submit container needs (compose `extra_hosts`). */
 export function submitHostAliases(endpoints: PoolEndpoints): { host: string; ip: string }[] {
-    return endpoints.collectorHostName ? [{ host: endpoints.collectorHostName, ip: endpoints.collectorAddress.split(":")[0] }] : [];
+    return [{ host: endpoints.collectorHostName, ip: collectorNode(endpoints).ip }];
+}
+
+/** The node address and NodePort of `collectorAddress` ("<ip>:<port>"). */
+function collectorNode(endpoints: PoolEndpoints): { ip: string; port: string } {
+    const colon = endpoints.collectorAddress.lastIndexOf(":");
+    return { ip: endpoints.collectorAddress.slice(0, colon), port: endpoints.collectorAddress.slice(colon + 1) };
 }
 
 /** The users file read by the pods' pre-exec.sh: "<name> <uid>" per line. */

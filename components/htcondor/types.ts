@@ -12,12 +12,12 @@ export interface PoolEndpoints {
      * DNS name of the collector: its Service name inside the cluster and the name in its TLS
      * certificate. The submit host maps it to the node address of `collectorAddress` in
      * /etc/hosts (compose `extra_hosts`) and uses it in COLLECTOR_HOST, so the SSL host check
-     * of SciTokens authentication has a name to verify. Always set by HTCondorPool.
+     * of SciTokens authentication has a name to verify.
      */
-    collectorHostName?: string;
+    collectorHostName: string;
     /**
      * Name in the schedd's TLS certificate (its HOST_ALIAS). Clients read it from the schedd's
-     * advertised address and verify it; nobody resolves it. Always set by HTCondorPool.
+     * advertised address and verify it; nobody resolves it.
      */
-    scheddHostName?: string;
+    scheddHostName: string;
 }

@@ -21,7 +21,7 @@ import { VmPlacement } from "../compute/placement";
 import { SSH_USER, VirtualMachine } from "../compute/vm";
 import { PlannedVm } from "../config/quota";
 import { FacilityConfig, FacilitySecrets } from "../config/schema";
-import { submitHostAliases } from "../htcondor/config";
+import { poolAudience, submitCollectorHost, submitHostAliases } from "../htcondor/config";
 import { PoolEndpoints } from "../htcondor/types";
 import { NfsShare } from "../storage/types";
 import { hostFiles, installCommand } from "./files";
@@ -151,12 +151,12 @@ export class SubmitHost extends pulumi.ComponentResource {
 
         const services = submitHostServices({
             ...hostArgs,
-            collectorHost: `${pool.endpoints.collectorHostName}:${pool.endpoints.collectorAddress.split(":").pop()}`,
+            collectorHost: submitCollectorHost(pool.endpoints),
             poolHostAliases: submitHostAliases(pool.endpoints),
             scheddName: pool.endpoints.scheddName,
             iamIssuer: config.iam.issuer,
             // SCITOKENS_SERVER_AUDIENCE of the pool: incant:iam.audience, by default the trust domain.
-            tokenAudience: config.iam.audience ?? pool.endpoints.trustDomain,
+            tokenAudience: poolAudience(config),
             withToken: pool.condorToken !== undefined,
         });
         this.compose = pulumi.output(args.submitImage).apply((submit) => renderCompose(services, { cvmfs: cvmfsRef, submit }));
