@@ -33,10 +33,9 @@ import { FacilityConfig } from "../config/schema";
 import { vmAddress } from "../network/addressing";
 import { API_SERVER_PORT } from "../network/ports";
 import { installCalico } from "./calico";
-import { ClusterSettings } from "./kubeadm";
 import { renderKubeconfig } from "./kubeconfig";
 import { installMonitoring } from "./monitoring";
-import { CONTROL_PLANE_STAGGER_SECONDS, controlPlaneNode, renderWorkerUserData } from "./nodes";
+import { CONTROL_PLANE_STAGGER_SECONDS, InitClusterSettings, controlPlaneNode, renderWorkerUserData } from "./nodes";
 import { caCertHash, createClusterPki } from "./pki";
 import { shouldWaitForApiServer, waitForApiServer } from "./readiness";
 
@@ -100,26 +99,24 @@ export class KubernetesCluster extends pulumi.ComponentResource {
         const common = { ubuntuRelease: config.openstack.ubuntuRelease, apiEndpoint: apiEndpointInternal, ...versions };
         const caHash = pki.caCertPem.apply(caCertHash);
         const iamGroups = config.iam.kubernetesGroups;
+        // Only the first control plane (kubeadm init) writes the ClusterConfiguration.
+        const initCluster = apiIp.address.apply((floatingIp): InitClusterSettings => ({
+            clusterName,
+            podCidr: config.network.podCidr,
+            serviceCidr: config.network.serviceCidr,
+            certSans: [floatingIp, ...controlPlaneVms.map((v) => vmAddress(placement.subnetCidr, v))],
+            oidc: iamGroups.length > 0
+                ? { issuerUrl: config.iam.issuer, audience: kubernetesAudience(config), prefix: IAM_PREFIX }
+                : undefined,
+        }));
 
         const controlPlaneUserData = (vm: PlannedVm, address: string): pulumi.Output<string> =>
-            pulumi.all([apiIp.address, pki.bootstrapToken, caHash, pki.encryptionKey, pulumi.all(pki.shared)])
-                .apply(([floatingIp, token, hash, encryptionKey, shared]) => {
-                    const cluster: ClusterSettings = {
-                        clusterName,
-                        kubernetesVersion: config.versions.kubernetesPatch,
-                        controlPlaneEndpoint: apiEndpointInternal,
-                        podCidr: config.network.podCidr,
-                        serviceCidr: config.network.serviceCidr,
-                        certSans: [floatingIp, ...controlPlaneVms.map((v) => vmAddress(placement.subnetCidr, v))],
-                        oidc: iamGroups.length > 0
-                            ? { issuerUrl: config.iam.issuer, audience: kubernetesAudience(config), prefix: IAM_PREFIX }
-                            : undefined,
-                    };
-                    return renderCloudConfig(extendCloudConfig(baseCloudConfig(vm, config), controlPlaneNode({
-                        ...common, node: { name: vm.name, address }, role: vm.index === 0 ? "init" : "control-plane",
-                        startDelaySeconds: vm.index === 0 ? 0 : vm.index * CONTROL_PLANE_STAGGER_SECONDS,
-                        cluster, pki: shared, bootstrapToken: token, caCertHash: hash, encryptionKey,
-                    })));
+            pulumi.all([initCluster, pki.bootstrapToken, caHash, pki.encryptionKey, pulumi.all(pki.shared)])
+                .apply(([cluster, token, hash, encryptionKey, shared]) => {
+                    const nodeArgs = { ...common, node: { name: vm.name, address }, pki: shared, bootstrapToken: token, caCertHash: hash, encryptionKey };
+                    return renderCloudConfig(extendCloudConfig(baseCloudConfig(vm, config), controlPlaneNode(vm.index === 0
+                        ? { ...nodeArgs, role: "init", cluster }
+                        : { ...nodeArgs, role: "control-plane", startDelaySeconds: vm.index * CONTROL_PLANE_STAGGER_SECONDS })));
                 });
         // Workers differ only in name and address: one rendering serves them all.
         const workerTemplate = pulumi.all([pki.bootstrapToken, caHash]).apply(([token, hash]) =>

@@ -54,6 +54,10 @@ export interface NodeCommon {
     kubernetesVersion: string;
     /** host:port of the API (the first control plane's fixed address). */
     apiEndpoint: string;
+    /** Created by init, presented by every join. */
+    bootstrapToken: string;
+    /** "sha256:<hex>" of the cluster CA's public key, pinned by every join. */
+    caCertHash: string;
     /** Seconds to wait before the first attempt (extra control planes). */
     startDelaySeconds?: number;
 }
@@ -91,23 +95,46 @@ export function nodeBase(c: NodeCommon): CloudConfig {
 }
 
 /** What only control planes carry: the shared PKI, the API server's policy files, the init or join config. */
-export interface ControlPlaneArgs extends NodeCommon {
-    role: "init" | "control-plane";
-    cluster: ClusterSettings;
+interface ControlPlaneCommon extends NodeCommon {
     /** Files for /etc/kubernetes/pki, path relative to it -> PEM. */
     pki: Record<string, string>;
-    bootstrapToken: string;
-    caCertHash: string;
     encryptionKey: string;
+}
+
+/**
+ * Only the first control plane (init) writes the ClusterConfiguration. Its version and endpoint
+ * are the node's own (`kubernetesVersion`, `apiEndpoint`), so they are not repeated here.
+ */
+export type InitClusterSettings = Omit<ClusterSettings, "kubernetesVersion" | "controlPlaneEndpoint">;
+
+export type ControlPlaneArgs =
+    | ControlPlaneCommon & { role: "init"; cluster: InitClusterSettings }
+    | ControlPlaneCommon & { role: "control-plane" };
+
+export interface WorkerArgs extends NodeCommon {
+    role: "worker";
+    /** Directories for Kubernetes local volumes (root-only), made before the node joins. */
+    directories?: string[];
 }
 
 const secretFile = (p: string, content: string): WriteFile => ({ path: p, content, permissions: "0600" });
 
+/** The kubeadm config: init on the first control plane, a (control-plane or worker) join elsewhere. */
+function kubeadmFile(a: ControlPlaneArgs | WorkerArgs): WriteFile {
+    const content = a.role === "init"
+        ? renderInitConfig({
+            cluster: { ...a.cluster, kubernetesVersion: a.kubernetesVersion, controlPlaneEndpoint: a.apiEndpoint },
+            node: a.node, bootstrapToken: a.bootstrapToken, tokenTtl: BOOTSTRAP_TOKEN_TTL,
+        })
+        : renderJoinConfig({
+            node: a.node, apiServerEndpoint: a.apiEndpoint, bootstrapToken: a.bootstrapToken, caCertHash: a.caCertHash,
+            controlPlane: a.role === "control-plane",
+        });
+    return secretFile(NODE_PATHS.kubeadmConfig, content);
+}
+
 export function controlPlaneNode(a: ControlPlaneArgs): CloudConfig {
     const base = nodeBase(a);
-    const kubeadm = a.role === "init"
-        ? renderInitConfig({ cluster: a.cluster, node: a.node, bootstrapToken: a.bootstrapToken, tokenTtl: BOOTSTRAP_TOKEN_TTL })
-        : renderJoinConfig({ node: a.node, apiServerEndpoint: a.apiEndpoint, bootstrapToken: a.bootstrapToken, caCertHash: a.caCertHash, controlPlane: true });
     const pki = Object.entries(a.pki).map(([name, pem]): WriteFile => name.endsWith(".key")
         ? secretFile(`${NODE_PATHS.pkiSource}/${name}`, pem)
         : { path: `${NODE_PATHS.pkiSource}/${name}`, content: pem, permissions: "0644" });
@@ -116,7 +143,7 @@ export function controlPlaneNode(a: ControlPlaneArgs): CloudConfig {
         write_files: [
             ...base.write_files!,
             ...pki,
-            secretFile(NODE_PATHS.kubeadmConfig, kubeadm),
+            kubeadmFile(a),
             secretFile(PATHS.encryptionConfig, renderDocuments([encryptionConfiguration(a.encryptionKey)])),
             secretFile(PATHS.auditPolicy, renderDocuments([auditPolicy()])),
             secretFile(PATHS.admissionConfig, renderDocuments([admissionConfiguration(EXEMPT_NAMESPACES)])),
@@ -125,21 +152,12 @@ export function controlPlaneNode(a: ControlPlaneArgs): CloudConfig {
     };
 }
 
-export interface WorkerArgs extends NodeCommon {
-    role: "worker";
-    bootstrapToken: string;
-    caCertHash: string;
-    /** Directories for Kubernetes local volumes (root-only), made before the node joins. */
-    directories?: string[];
-}
-
 export function workerNode(a: WorkerArgs): CloudConfig {
     const base = nodeBase(a);
-    const join = renderJoinConfig({ node: a.node, apiServerEndpoint: a.apiEndpoint, bootstrapToken: a.bootstrapToken, caCertHash: a.caCertHash, controlPlane: false });
     const directories = a.directories?.length ? [["install", "-d", "-m", "0700", ...a.directories]] : [];
     return {
         ...base,
-        write_files: [...base.write_files!, secretFile(NODE_PATHS.kubeadmConfig, join)],
+        write_files: [...base.write_files!, kubeadmFile(a)],
         runcmd: [...directories, ...base.runcmd!],
     };
 }
