@@ -19,7 +19,7 @@
  *   addresses it can reach; startds are behind CCB at the collector (FACTS.md, HTCondor).
  */
 import { FacilityConfig, FacilityUser } from "../config/schema";
-import { PoolEndpoints } from "./types";
+import { COLLECTOR_SERVICE, PoolEndpoints, SCHEDD_SERVICE } from "./types";
 import { tokenIdentity } from "./tokens";
 
 /** One line of an HTCondor configuration file. */
@@ -101,9 +101,9 @@ export function poolSettings(config: FacilityConfig, namespace: string, nodeAddr
     return {
         trustDomain: td,
         // Resolvable in every pod through the resolv.conf search list, whatever the cluster domain.
-        collectorHostName: `condor.${namespace}.svc`,
+        collectorHostName: `${COLLECTOR_SERVICE}.${namespace}.svc`,
         collectorPort: config.htcondor.collectorPort,
-        scheddHostName: `schedd.${namespace}.svc`,
+        scheddHostName: `${SCHEDD_SERVICE}.${namespace}.svc`,
         scheddName: `schedd@${td}`,
         schedulerPort: config.htcondor.schedulerPort,
         nodeAddress,

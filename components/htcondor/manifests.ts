@@ -16,6 +16,7 @@ import { FlavorSize } from "../config/schema";
 import { NfsShare } from "../storage/types";
 import { PATHS, WORKER_PORT } from "./config";
 import { cvmfsVolumeMounts, CVMFS_CLAIM } from "./cvmfs";
+import { COLLECTOR_SERVICE, SCHEDD_SERVICE } from "./types";
 
 type Input<T> = pulumi.Input<T>;
 type PodSpec = k8s.types.input.core.v1.PodSpec;
@@ -26,11 +27,6 @@ type Metadata = k8s.types.input.meta.v1.ObjectMeta;
 
 /** The three daemons of the pool. */
 export type PoolRole = "central-manager" | "scheduler" | "worker";
-export const POOL_ROLES: readonly PoolRole[] = ["central-manager", "scheduler", "worker"];
-
-/** Names of the Services: `condor` is the official images' contract (CONDOR_SERVICE_HOST). */
-export const COLLECTOR_SERVICE = "condor";
-export const SCHEDD_SERVICE = "schedd";
 
 /** Kubernetes object names of the pool's Secrets. */
 export const SECRETS = {

@@ -1,3 +1,11 @@
+/**
+ * Names of the collector's and the schedd's Services (manifests.ts), here so config.ts can derive
+ * their DNS names without importing manifests.ts, which imports config.ts.
+ * `condor` is the official images' contract (CONDOR_SERVICE_HOST).
+ */
+export const COLLECTOR_SERVICE = "condor";
+export const SCHEDD_SERVICE = "schedd";
+
 /** How clients outside the pod network (the detached submit host) reach the HTCondor pool. */
 export interface PoolEndpoints {
     /** host:port of the collector (a node's fixed address and the collector NodePort). */
