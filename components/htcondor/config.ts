@@ -20,7 +20,7 @@
  */
 import { FacilityConfig, FacilityUser } from "../config/schema";
 import { COLLECTOR_SERVICE, PoolEndpoints, SCHEDD_SERVICE } from "./types";
-import { tokenIdentity } from "./tokens";
+import { AuthorizationLevel, tokenIdentity } from "./tokens";
 
 /** One line of an HTCondor configuration file. */
 export type ConfigEntry =
@@ -146,8 +146,7 @@ export function renderMapfile(s: Pick<PoolSettings, "issuer" | "users" | "trustD
     return ["# INCANT: IAM subjects -> facility users (anchored; rendered by the Pulumi program)", ...lines, "FS ^(.*)$ \\1", ""].join("\n");
 }
 
-const id = (who: string, s: PoolSettings) => `${who}@${s.trustDomain}`;
-const userIds = (s: PoolSettings) => s.users.map((u) => id(u.name, s));
+const userIds = (s: PoolSettings) => s.users.map((u) => tokenIdentity(u.name, s.trustDomain));
 
 /** Settings every daemon of the pool shares. */
 function common(s: PoolSettings, role: string, methods: string[],
@@ -193,10 +192,8 @@ function sciTokens(s: PoolSettings): ConfigEntry[] {
     ];
 }
 
-type Level = "READ" | "WRITE" | "DAEMON" | "NEGOTIATOR" | "ADMINISTRATOR" | "ADVERTISE_MASTER" | "ADVERTISE_STARTD" | "ADVERTISE_SCHEDD";
-
 /** ALLOW_<level> lines; a level left out is denied to everyone but HTCondor's internal sessions. */
-function allow(lists: Partial<Record<Level, string[]>>): ConfigEntry[] {
+function allow(lists: Partial<Record<AuthorizationLevel, string[]>>): ConfigEntry[] {
     return [
         { comment: "Authorization, explicitly (the images' defaults and the metaknob allow READ and WRITE to *)." },
         ...Object.entries(lists).map(([level, who]): ConfigEntry => ({ key: `ALLOW_${level}`, value: who })),
@@ -205,8 +202,8 @@ function allow(lists: Partial<Record<Level, string[]>>): ConfigEntry[] {
 
 /** Collector + negotiator: the only holder of the POOL key. */
 export function centralManagerConfig(s: PoolSettings): ConfigEntry[] {
-    const condor = id("condor", s);
-    const root = id("root", s);
+    const condor = tokenIdentity("condor", s.trustDomain);
+    const root = tokenIdentity("root", s.trustDomain);
     const startd = tokenIdentity("startd", s.trustDomain);
     const schedd = tokenIdentity("schedd", s.trustDomain);
     return [
@@ -231,8 +228,8 @@ export function centralManagerConfig(s: PoolSettings): ConfigEntry[] {
 
 /** The access point: the schedd the submit host's condor_submit talks to. */
 export function schedulerConfig(s: PoolSettings): ConfigEntry[] {
-    const condor = id("condor", s);
-    const root = id("root", s);
+    const condor = tokenIdentity("condor", s.trustDomain);
+    const root = tokenIdentity("root", s.trustDomain);
     const users = userIds(s);
     return [
         // As a server the schedd authenticates users only (it cannot verify IDTOKENS: no key);
@@ -254,8 +251,8 @@ export function schedulerConfig(s: PoolSettings): ConfigEntry[] {
 
 /** An execute point: one partitionable slot sized from the pod's requests. */
 export function workerConfig(s: PoolSettings): ConfigEntry[] {
-    const condor = id("condor", s);
-    const root = id("root", s);
+    const condor = tokenIdentity("condor", s.trustDomain);
+    const root = tokenIdentity("root", s.trustDomain);
     return [
         ...common(s, "worker (startd)", ["FS", "IDTOKENS"]),
         { comment: "Behind the pod network's NAT: reverse connections through CCB at the collector." },

@@ -118,9 +118,12 @@ export const TOKEN_ROLES = {
 
 export type TokenRole = keyof typeof TOKEN_ROLES;
 
-/** The identity a role's token authenticates as: `<role>@<trust domain>`. */
-export function tokenIdentity(role: TokenRole, trustDomain: string): string {
-    return `${role}@${trustDomain}`;
+/**
+ * The identity a role's token authenticates as, `<role>@<trust domain>`: the form of every
+ * identity of the pool (condor, root and users too, in config.ts's ALLOW lists).
+ */
+export function tokenIdentity(name: string, trustDomain: string): string {
+    return `${name}@${trustDomain}`;
 }
 
 /** The token of one role, every claim derived from the key file and the trust domain. */
