@@ -13,6 +13,7 @@ import * as path from "path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { FlavorSize } from "../config/schema";
+import { METADATA_SERVICE_CIDR } from "../kubernetes/calico";
 import { NfsShare } from "../storage/types";
 import { PATHS, WORKER_PORT } from "./config";
 import { cvmfsVolumeMounts, CVMFS_CLAIM } from "./cvmfs";
@@ -374,8 +375,6 @@ export interface ClusterRanges {
     serviceCidr: string;
 }
 
-const METADATA_SERVICE = "169.254.169.254/32";
-
 type Policy = { metadata: Metadata; spec: k8s.types.input.networking.v1.NetworkPolicySpec };
 type Peer = k8s.types.input.networking.v1.NetworkPolicyPeer;
 const pods = (role: PoolRole): Peer => ({ podSelector: { matchLabels: selectorLabels(role) } });
@@ -389,7 +388,7 @@ const tcp = (port: number) => ({ protocol: "TCP", port });
  * authentication on every connection.
  */
 export function networkPolicies(namespace: string, ports: { collector: number; scheduler: number }, ranges: ClusterRanges): Policy[] {
-    const internet: Peer = { ipBlock: { cidr: "0.0.0.0/0", except: [ranges.vmCidr, ranges.podCidr, ranges.serviceCidr, METADATA_SERVICE] } };
+    const internet: Peer = { ipBlock: { cidr: "0.0.0.0/0", except: [ranges.vmCidr, ranges.podCidr, ranges.serviceCidr, METADATA_SERVICE_CIDR] } };
     const viaNodePort: Peer[] = [{ ipBlock: { cidr: ranges.vmCidr } }, { ipBlock: { cidr: ranges.podCidr } }];
     const policy = (name: string, spec: Policy["spec"]): Policy => ({ metadata: { name, namespace, labels: { "app.kubernetes.io/part-of": "incant" } }, spec });
     return [
