@@ -11,6 +11,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { SECRET_KEYS, NAMESPACE } from "../components/config/validate";
 import { validateConfig } from "../components/config/validate";
+import { rawConfig } from "../components/config/load";
 import { EXTRACTORS } from "./artifacts";
 import { checkPolicies, PolicyReport, policyVerdict, renderPolicyReport } from "./policy";
 import { OfflineRun, runOffline, SECRET_MARKER } from "./engine";
@@ -72,10 +73,8 @@ export function renderFiles(stack: StackConfig, run: OfflineRun, showSecrets: bo
     for (const extract of EXTRACTORS) {
         for (const [name, text] of Object.entries(extract(run))) files[name] = redact(text);
     }
-    const raw = Object.fromEntries(Object.entries(stack.config)
-        .filter(([k]) => k.startsWith(`${NAMESPACE}:`) && !stack.secretKeys.includes(k))
-        .map(([k, v]) => [k.slice(NAMESPACE.length + 1), v.startsWith("{") || v.startsWith("[") ? JSON.parse(v) : v]));
-    const config = validateConfig(raw, { stack: stack.stack, secretKeys: new Set(stack.secretKeys.map((k) => k.split(":")[1])) });
+    const { raw, secretKeys } = rawConfig(stack.config, (k) => stack.secretKeys.includes(k));
+    const config = validateConfig(raw, { stack: stack.stack, secretKeys });
     files["summary.md"] = renderSummary(config, run, stack.placeholders);
     return files;
 }

@@ -4,6 +4,7 @@ import { ConfigValidationError, RawConfig, validateConfig, htcondorAdvisoryProbl
 import { cidrsOverlap, parseCidr, rangeToCidrs } from "../components/config/cidr";
 import { plannedVms, quotaProblems, quotaUse } from "../components/config/quota";
 import { DEFAULTS } from "../components/config/defaults";
+import { rawConfig } from "../components/config/load";
 import { runProgram } from "./harness/program";
 import { registeredBeforeFailure } from "../offline/engine";
 
@@ -144,6 +145,19 @@ describe("HTCondor advisories", () => {
         assert.equal(htcondorAdvisoryProblem("25.13.3"), undefined);
         assert.match(htcondorAdvisoryProblem("25.12.0")!, /HTCONDOR-2026-0002/);
         assert.match(htcondorAdvisoryProblem("23.10.1")!, /HTCONDOR-2026-0001/);
+    });
+});
+
+describe("raw config from the engine's map", () => {
+    it("parses objects and lists, keeps scalars and bad JSON as text, hides secrets, skips other namespaces", () => {
+        const { raw, secretKeys } = rawConfig({
+            "incant:nodes": ' {"workers":{"count":3}}', "incant:users": "[]", "incant:namePrefix": "x",
+            "incant:network": "{not json", "incant:sshPrivateKey": "-----BEGIN", "aws:region": "{}",
+        }, (k) => k === "incant:sshPrivateKey");
+        assert.deepEqual(raw, {
+            nodes: { workers: { count: 3 } }, users: [], namePrefix: "x", network: "{not json", sshPrivateKey: true,
+        });
+        assert.deepEqual([...secretKeys], ["sshPrivateKey"]);
     });
 });
 

@@ -18,7 +18,8 @@ import YAML from "yaml";
 import { cidrsOverlap, parseCidr } from "../components/config/cidr";
 import { DEFAULTS } from "../components/config/defaults";
 import { FacilityConfig } from "../components/config/schema";
-import { NAMESPACE, validateConfig } from "../components/config/validate";
+import { rawConfig } from "../components/config/load";
+import { validateConfig } from "../components/config/validate";
 import { poolEndpoints, poolSettings, renderSubmitHostConfig } from "../components/htcondor/config";
 import { POOL_NAMESPACE } from "../components/htcondor/pool";
 import { vmAddress } from "../components/network/addressing";
@@ -58,13 +59,7 @@ const program = (stack: string) => {
 
 /** The stack's configuration as the program validated it (from the same config map). */
 function facilityConfig(run: ProgramRun): FacilityConfig {
-    const raw: Record<string, unknown> = {};
-    for (const [full, value] of Object.entries(run.stack.config)) {
-        const [ns, key] = full.split(":", 2);
-        if (ns !== NAMESPACE) continue;
-        raw[key] = run.stack.secretKeys.includes(full) ? true : /^\s*[[{]/.test(value) ? JSON.parse(value) : value;
-    }
-    const secretKeys = new Set(run.stack.secretKeys.filter((k) => k in run.stack.config).map((k) => k.split(":", 2)[1]));
+    const { raw, secretKeys } = rawConfig(run.stack.config, (k) => run.stack.secretKeys.includes(k));
     return validateConfig(raw, { stack: run.stack.stack, secretKeys });
 }
 

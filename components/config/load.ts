@@ -23,14 +23,18 @@ function parseValue(text: string): unknown {
     return text;
 }
 
-/** The raw `incant:*` values (secret ones replaced by `true`: validation only needs to know they exist). */
-export function readRawConfig(): { raw: RawConfig; secretKeys: Set<string> } {
+/**
+ * The raw `incant:*` values of a config map as the engine passes it (full key -> text), secret
+ * ones replaced by `true`: validation only needs to know they exist. Pure: the render and the
+ * tests validate the same map the program got.
+ */
+export function rawConfig(config: Record<string, string>, isSecret: (fullKey: string) => boolean): { raw: RawConfig; secretKeys: Set<string> } {
     const raw: RawConfig = {};
     const secretKeys = new Set<string>();
-    for (const [fullKey, value] of Object.entries(pulumi.runtime.allConfig())) {
+    for (const [fullKey, value] of Object.entries(config)) {
         const [ns, key] = fullKey.split(":", 2);
         if (ns !== NAMESPACE || key === undefined) continue;
-        if (isConfigSecret(fullKey)) {
+        if (isSecret(fullKey)) {
             secretKeys.add(key);
             raw[key] = true;
         } else {
@@ -38,6 +42,11 @@ export function readRawConfig(): { raw: RawConfig; secretKeys: Set<string> } {
         }
     }
     return { raw, secretKeys };
+}
+
+/** The raw `incant:*` values the Pulumi runtime holds. */
+export function readRawConfig(): { raw: RawConfig; secretKeys: Set<string> } {
+    return rawConfig(pulumi.runtime.allConfig(), isConfigSecret);
 }
 
 export interface LoadedConfig {
