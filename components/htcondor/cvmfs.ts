@@ -9,6 +9,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import { CvmfsConfig } from "../config/schema";
 import { CVMFS_CSI_NAMESPACE, privilegedNamespaceLabels } from "../kubernetes/podsecurity";
+import { PART_OF } from "./types";
 
 /** The chart, from CERN's OCI registry; pinned by `incant:versions.cvmfsCsi`. */
 export const CVMFS_CSI_CHART = "oci://registry.cern.ch/kubernetes/charts/cvmfs-csi";
@@ -64,7 +65,7 @@ export function cvmfsNamespace(): { metadata: k8s.types.input.meta.v1.ObjectMeta
     return {
         metadata: {
             name: CVMFS_NAMESPACE,
-            labels: { ...privilegedNamespaceLabels(CVMFS_NAMESPACE), "app.kubernetes.io/part-of": "incant" },
+            labels: { ...privilegedNamespaceLabels(CVMFS_NAMESPACE), ...PART_OF },
         },
     };
 }
@@ -72,7 +73,7 @@ export function cvmfsNamespace(): { metadata: k8s.types.input.meta.v1.ObjectMeta
 /** The pool's ReadOnlyMany automount claim (the driver ignores the size, which must be non-zero). */
 export function cvmfsClaim(namespace: string): { metadata: k8s.types.input.meta.v1.ObjectMeta; spec: k8s.types.input.core.v1.PersistentVolumeClaimSpec } {
     return {
-        metadata: { name: CVMFS_CLAIM, namespace, labels: { "app.kubernetes.io/part-of": "incant" } },
+        metadata: { name: CVMFS_CLAIM, namespace, labels: PART_OF },
         spec: { accessModes: ["ReadOnlyMany"], storageClassName: CVMFS_STORAGE_CLASS, resources: { requests: { storage: "1" } } },
     };
 }

@@ -17,7 +17,7 @@ import { METADATA_SERVICE_CIDR } from "../kubernetes/calico";
 import { NfsShare } from "../storage/types";
 import { PATHS, WORKER_PORT } from "./config";
 import { cvmfsVolumeMounts, CVMFS_CLAIM } from "./cvmfs";
-import { COLLECTOR_SERVICE, SCHEDD_SERVICE } from "./types";
+import { COLLECTOR_SERVICE, PART_OF, SCHEDD_SERVICE } from "./types";
 
 type Input<T> = pulumi.Input<T>;
 type PodSpec = k8s.types.input.core.v1.PodSpec;
@@ -43,11 +43,11 @@ export const CONFIG_KEY = "50-incant.conf";
 /** The annotation whose change restarts a role's pods (config, tokens, key, certificates). */
 export const CHECKSUM_ANNOTATION = "incant.cloud.infn.it/config-checksum";
 
-export function labels(role: PoolRole): Record<string, string> {
-    return { "app.kubernetes.io/name": "htcondor", "app.kubernetes.io/component": role, "app.kubernetes.io/part-of": "incant" };
-}
-
 const selectorLabels = (role: PoolRole) => ({ "app.kubernetes.io/name": "htcondor", "app.kubernetes.io/component": role });
+
+export function labels(role: PoolRole): Record<string, string> {
+    return { ...selectorLabels(role), ...PART_OF };
+}
 
 /**
  * The pool's namespace: the cluster's Pod Security defaults (baseline enforced, restricted
@@ -61,7 +61,7 @@ export function poolNamespace(name: string): { metadata: Metadata } {
                 "pod-security.kubernetes.io/enforce": "baseline",
                 "pod-security.kubernetes.io/warn": "restricted",
                 "pod-security.kubernetes.io/audit": "restricted",
-                "app.kubernetes.io/part-of": "incant",
+                ...PART_OF,
             },
         },
     };
@@ -128,7 +128,7 @@ const accessModes = (v: NfsVolume) => [v.readOnly ? "ReadOnlyMany" : "ReadWriteM
 /** A cluster-scoped PV for one export, reserved for its claim (claimRef) and never deleted with it. */
 export function nfsPersistentVolume(v: NfsVolume, namespace: string): { metadata: Metadata; spec: k8s.types.input.core.v1.PersistentVolumeSpec } {
     return {
-        metadata: { name: `${namespace}-${v.name}`, labels: { "app.kubernetes.io/part-of": "incant" } },
+        metadata: { name: `${namespace}-${v.name}`, labels: PART_OF },
         spec: {
             capacity: { storage: v.capacity },
             accessModes: accessModes(v),
@@ -145,7 +145,7 @@ export function nfsPersistentVolume(v: NfsVolume, namespace: string): { metadata
 
 export function nfsPersistentVolumeClaim(v: NfsVolume, namespace: string): { metadata: Metadata; spec: k8s.types.input.core.v1.PersistentVolumeClaimSpec } {
     return {
-        metadata: { name: v.name, namespace, labels: { "app.kubernetes.io/part-of": "incant" } },
+        metadata: { name: v.name, namespace, labels: PART_OF },
         spec: {
             accessModes: accessModes(v),
             storageClassName: "",
@@ -305,7 +305,7 @@ export const SCHEDD_SPOOL = {
 /** The spool's PV on `node`, reserved for its claim and kept when the claim goes. */
 export function spoolPersistentVolume(namespace: string, node: string): { metadata: Metadata; spec: k8s.types.input.core.v1.PersistentVolumeSpec } {
     return {
-        metadata: { name: `${namespace}-${SCHEDD_SPOOL.claim}`, labels: { "app.kubernetes.io/part-of": "incant" } },
+        metadata: { name: `${namespace}-${SCHEDD_SPOOL.claim}`, labels: PART_OF },
         spec: {
             capacity: { storage: SCHEDD_SPOOL.capacity },
             accessModes: ["ReadWriteOnce"],
@@ -324,7 +324,7 @@ export function spoolPersistentVolume(namespace: string, node: string): { metada
 
 export function spoolPersistentVolumeClaim(namespace: string): { metadata: Metadata; spec: k8s.types.input.core.v1.PersistentVolumeClaimSpec } {
     return {
-        metadata: { name: SCHEDD_SPOOL.claim, namespace, labels: { "app.kubernetes.io/part-of": "incant" } },
+        metadata: { name: SCHEDD_SPOOL.claim, namespace, labels: PART_OF },
         spec: {
             accessModes: ["ReadWriteOnce"],
             storageClassName: "",
@@ -390,7 +390,7 @@ const tcp = (port: number) => ({ protocol: "TCP", port });
 export function networkPolicies(namespace: string, ports: { collector: number; scheduler: number }, ranges: ClusterRanges): Policy[] {
     const internet: Peer = { ipBlock: { cidr: "0.0.0.0/0", except: [ranges.vmCidr, ranges.podCidr, ranges.serviceCidr, METADATA_SERVICE_CIDR] } };
     const viaNodePort: Peer[] = [{ ipBlock: { cidr: ranges.vmCidr } }, { ipBlock: { cidr: ranges.podCidr } }];
-    const policy = (name: string, spec: Policy["spec"]): Policy => ({ metadata: { name, namespace, labels: { "app.kubernetes.io/part-of": "incant" } }, spec });
+    const policy = (name: string, spec: Policy["spec"]): Policy => ({ metadata: { name, namespace, labels: PART_OF }, spec });
     return [
         policy("default-deny", { podSelector: {}, policyTypes: ["Ingress", "Egress"] }),
         policy("dns", {

@@ -6,6 +6,9 @@
 export const COLLECTOR_SERVICE = "condor";
 export const SCHEDD_SERVICE = "schedd";
 
+/** The label every object the pool component makes carries (manifests.ts, cvmfs.ts). */
+export const PART_OF = { "app.kubernetes.io/part-of": "incant" } as const;
+
 /** How clients outside the pod network (the detached submit host) reach the HTCondor pool. */
 export interface PoolEndpoints {
     /** host:port of the collector (a node's fixed address and the collector NodePort). */
