@@ -13,7 +13,7 @@ import * as path from "path";
 import YAML from "yaml";
 import { archiveMountArgs, DATA_WAIT_SECONDS, StorageCloudConfigArgs, storageCloudConfig, storageFiles, usersEnv } from "../components/storage/cloudconfig";
 import { nfsClients } from "../components/storage/controller";
-import { parseIni, renderIni, systemdCommand } from "../components/storage/ini";
+import { parseIni, renderIni, systemdCommand } from "../components/compute/ini";
 import { LAYOUT, UNITS, volumeDevicePath } from "../components/storage/layout";
 import { ARCHIVE_FSID, nfsExports, renderExports, renderNfsConf } from "../components/storage/nfs";
 import { rcloneMountArgs, renderAwsConfig, renderFuseConf, renderRcloneConf } from "../components/storage/rclone";

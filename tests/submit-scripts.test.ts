@@ -10,8 +10,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { readScript } from "../components/compute/cloudinit";
+import { IniSection, renderIni } from "../components/compute/ini";
 import { submitMountUnits } from "../components/submit/hostconfig";
-import { mountUnitName, renderUnit } from "../components/submit/units";
+import { mountUnitName } from "../components/submit/units";
 import { requireTool, run, shellcheck, tempFile } from "./harness/tools";
 import { ROOT } from "./harness/program";
 
@@ -104,8 +105,9 @@ describe("submit host: systemd units and AppArmor profile", () => {
         assert.equal(mountUnitName("/srv/incant/home"), "srv-incant-home.mount");
         assert.equal(mountUnitName("/cvmfs"), "cvmfs.mount");
         assert.throws(() => mountUnitName("/srv/my-dir"), /escaping/);
-        assert.equal(renderUnit({ Unit: { After: ["a", "b"] }, Mount: { What: "x" } }), "[Unit]\nAfter=a\nAfter=b\n\n[Mount]\nWhat=x\n");
-        assert.throws(() => renderUnit({ Unit: { Description: "a\nb" } }), /newline/);
+        const unit = (sections: IniSection[]) => renderIni(sections, { separator: "=" });
+        assert.equal(unit([{ name: "Unit", entries: { After: ["a", "b"] } }, { name: "Mount", entries: { What: "x" } }]), "[Unit]\nAfter=a\nAfter=b\n\n[Mount]\nWhat=x\n");
+        assert.throws(() => unit([{ name: "Unit", entries: { Description: "a\nb" } }]), /newline/);
     });
 
     it("the CVMFS AppArmor profile parses and allows mounts under /cvmfs only", function () {

@@ -2,7 +2,7 @@
  * The NFS server's files: the exports table (exports(5)) and the server configuration
  * (nfs.conf(5)) that makes it NFSv4-only on TCP 2049, the one port the security groups open.
  */
-import { renderIni } from "./ini";
+import { renderIni } from "../compute/ini";
 
 /** One client entry of an export line: a host or CIDR and its options. */
 export interface ExportClient {

@@ -5,7 +5,7 @@
  * systemd notify, --allow-other), docs.aws.amazon.com "Sourcing credentials with an external
  * process" (credential_process).
  */
-import { renderIni } from "./ini";
+import { renderIni } from "../compute/ini";
 
 /** Static keys from the stack's secrets, or temporary keys through STS. */
 export type S3Credentials =

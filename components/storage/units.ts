@@ -9,7 +9,7 @@
  *
  * Sources: systemd.unit(5), systemd.service(5), systemd.mount(5), rclone.org/commands/rclone_mount.
  */
-import { IniSection, renderIni, systemdCommand } from "./ini";
+import { IniSection, renderIni, systemdCommand } from "../compute/ini";
 import { LAYOUT, UNITS } from "./layout";
 
 export const BIN = {

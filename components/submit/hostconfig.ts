@@ -12,25 +12,29 @@
  */
 import * as path from "path";
 import { CloudConfig, readScript } from "../compute/cloudinit";
+import { IniSection, renderIni } from "../compute/ini";
 import { NfsShare } from "../storage/types";
 import { HOST } from "./services";
-import { dockerAfterMounts, mountUnitName, nfsMountUnit, renderUnit, sharedBindUnit } from "./units";
+import { dockerAfterMounts, mountUnitName, nfsMountUnit, sharedBindUnit } from "./units";
 
 type Shares = Pick<NfsShare, "server" | "home" | "scratch">;
 
+/** systemd syntax and no header: a different text would change the user-data and replace the VM. */
+const unitText = (sections: IniSection[]): string => renderIni(sections, { separator: "=" });
+
 /** The mount units the host needs before its containers may start (the shares once they are known). */
 export function submitMountUnits(nfs?: Shares): { name: string; text: string }[] {
-    const cvmfs = { name: mountUnitName(HOST.cvmfs), text: renderUnit(sharedBindUnit(HOST.cvmfs)) };
+    const cvmfs = { name: mountUnitName(HOST.cvmfs), text: unitText(sharedBindUnit(HOST.cvmfs)) };
     if (!nfs) return [cvmfs];
     return [
         cvmfs,
         {
             name: mountUnitName(HOST.home),
-            text: renderUnit(nfsMountUnit({ server: nfs.server, export: nfs.home, where: HOST.home, description: "INCANT homes (NFSv4 from the storage controller)" })),
+            text: unitText(nfsMountUnit({ server: nfs.server, export: nfs.home, where: HOST.home, description: "INCANT homes (NFSv4 from the storage controller)" })),
         },
         {
             name: mountUnitName(HOST.scratch),
-            text: renderUnit(nfsMountUnit({ server: nfs.server, export: nfs.scratch, where: HOST.scratch, description: "INCANT scratch (NFSv4 from the storage controller)" })),
+            text: unitText(nfsMountUnit({ server: nfs.server, export: nfs.scratch, where: HOST.scratch, description: "INCANT scratch (NFSv4 from the storage controller)" })),
         },
     ];
 }
@@ -58,7 +62,7 @@ export function submitHostCloudConfig(nfs?: Shares): CloudConfig {
                 // Written after the packages: the docker.io postinst starts the daemon before the
                 // shares exist; from the next boot on, Docker waits for them.
                 path: "/etc/systemd/system/docker.service.d/10-incant-mounts.conf",
-                content: renderUnit(dockerAfterMounts(nfs ? [HOST.cvmfs, HOST.home, HOST.scratch] : [HOST.cvmfs])),
+                content: unitText(dockerAfterMounts(nfs ? [HOST.cvmfs, HOST.home, HOST.scratch] : [HOST.cvmfs])),
                 permissions: "0644", defer: true,
             },
         ],

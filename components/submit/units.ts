@@ -2,20 +2,9 @@
  * systemd units of the submit host, built as data: the NFS client mounts of home and scratch,
  * the /cvmfs bind mount with shared propagation, and the ordering of Docker after them.
  * Reference: systemd.mount(5), systemd.unit(5) (RequiresMountsFor=), mount(8) "propagation flags".
+ * Serialised with renderIni (components/compute/ini.ts), like the storage controller's units.
  */
-
-/** A unit file: section -> key -> value (a list repeats the key). */
-export type UnitFile = Record<string, Record<string, string | string[]>>;
-
-export function renderUnit(unit: UnitFile): string {
-    return Object.entries(unit).map(([section, keys]) => [
-        `[${section}]`,
-        ...Object.entries(keys).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => {
-            if (x.includes("\n")) throw new Error(`unit value of ${k} cannot contain a newline`);
-            return `${k}=${x}`;
-        })),
-    ].join("\n")).join("\n\n") + "\n";
-}
+import { IniSection } from "../compute/ini";
 
 /** systemd's name for the mount unit of a path (systemd-escape --path), for plain paths. */
 export function mountUnitName(path: string): string {
@@ -40,23 +29,27 @@ export interface NfsMount {
  */
 export const NFS_OPTIONS = ["vers=4.2", "proto=tcp", "hard", "timeo=600", "retrans=2", "noatime", "nosuid", "nodev", "_netdev"];
 
-export function nfsMountUnit(m: NfsMount): UnitFile {
-    return {
-        Unit: {
-            Description: m.description,
-            // systemd adds network-online.target and remote-fs-pre.target ordering for nfs4 itself.
-            Documentation: "man:systemd.mount(5) man:nfs(5)",
+export function nfsMountUnit(m: NfsMount): IniSection[] {
+    return [
+        {
+            name: "Unit", entries: {
+                Description: m.description,
+                // systemd adds network-online.target and remote-fs-pre.target ordering for nfs4 itself.
+                Documentation: "man:systemd.mount(5) man:nfs(5)",
+            },
         },
-        Mount: {
-            What: `${m.server}:${m.export}`,
-            Where: m.where,
-            Type: "nfs4",
-            Options: NFS_OPTIONS.join(","),
-            // A hung server must not hang boot forever; the readiness gate retries the start.
-            TimeoutSec: "90",
+        {
+            name: "Mount", entries: {
+                What: `${m.server}:${m.export}`,
+                Where: m.where,
+                Type: "nfs4",
+                Options: NFS_OPTIONS.join(","),
+                // A hung server must not hang boot forever; the readiness gate retries the start.
+                TimeoutSec: "90",
+            },
         },
-        Install: { WantedBy: "remote-fs.target" },
-    };
+        { name: "Install", entries: { WantedBy: "remote-fs.target" } },
+    ];
 }
 
 /**
@@ -64,24 +57,26 @@ export function nfsMountUnit(m: NfsMount): UnitFile {
  * `/cvmfs:shared` bind then propagate to the host and on to every `rslave` consumer, whatever the
  * propagation of the root file system is (cvmfs.readthedocs.io, "Container Images and CernVM-FS").
  */
-export function sharedBindUnit(path: string): UnitFile {
-    return {
-        Unit: {
-            Description: `${path} as a shared mount point (CVMFS repositories propagate from the CVMFS container)`,
-            Documentation: "man:mount(8)",
-            DefaultDependencies: "no",
-            After: "local-fs-pre.target",
-            Before: "local-fs.target",
+export function sharedBindUnit(path: string): IniSection[] {
+    return [
+        {
+            name: "Unit", entries: {
+                Description: `${path} as a shared mount point (CVMFS repositories propagate from the CVMFS container)`,
+                Documentation: "man:mount(8)",
+                DefaultDependencies: "no",
+                After: "local-fs-pre.target",
+                Before: "local-fs.target",
+            },
         },
-        Mount: { What: path, Where: path, Type: "none", Options: "bind,shared" },
-        Install: { WantedBy: "local-fs.target" },
-    };
+        { name: "Mount", entries: { What: path, Where: path, Type: "none", Options: "bind,shared" } },
+        { name: "Install", entries: { WantedBy: "local-fs.target" } },
+    ];
 }
 
 /**
  * Drop-in for docker.service: the daemon (and so every container with a restart policy) starts
  * only once the shares and /cvmfs are mounted, so a container never binds an empty directory.
  */
-export function dockerAfterMounts(paths: string[]): UnitFile {
-    return { Unit: { RequiresMountsFor: paths.join(" ") } };
+export function dockerAfterMounts(paths: string[]): IniSection[] {
+    return [{ name: "Unit", entries: { RequiresMountsFor: paths.join(" ") } }];
 }

@@ -1,7 +1,8 @@
 /**
- * One serialiser for the INI-shaped files of the storage controller: systemd units and drop-ins
- * (systemd.syntax(7)), nfs.conf(5), rclone.conf and the AWS shared config. Files are built as
- * data (sections of key/value entries) and written here, so no generator pastes text.
+ * One serialiser for the INI-shaped files of the VMs: systemd units and drop-ins
+ * (systemd.syntax(7)) of the storage controller and the submit host, nfs.conf(5), rclone.conf and
+ * the AWS shared config. Files are built as data (sections of key/value entries) and written
+ * here, so no generator pastes text.
  */
 
 export type IniValue = string | number;
@@ -16,7 +17,7 @@ export interface IniSection {
 export interface IniStyle {
     /** " = " for rclone, nfs.conf and the AWS config; "=" for systemd. */
     separator: "=" | " = ";
-    /** Comment lines put at the top, each prefixed with "# ". */
+    /** Comment lines put at the top, each prefixed with "# " (none: the file starts with its first section). */
     header?: string[];
 }
 
