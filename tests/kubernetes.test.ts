@@ -48,7 +48,7 @@ function args(list: { name: string; value: string }[]): Map<string, string[]> {
 
 function envOf(doc: CloudDoc): Record<string, string> {
     return Object.fromEntries(file(doc, "/etc/incant/kubernetes.env").content.trim().split("\n")
-        .map((l) => /^([A-Z_]+)='(.*)'$/.exec(l)!).map((m) => [m[1], m[2]]));
+        .map((l) => /^([A-Z_][A-Z0-9_]*)='(.*)'$/.exec(l)!).map((m) => [m[1], m[2]]));
 }
 
 const k8sObjects = (run: ProgramRun) => run.resources.filter((r) => r.type.startsWith("kubernetes:") && r.custom);
@@ -218,6 +218,25 @@ describe("Kubernetes cluster (dev: 1 control plane, 7 workers, Ubuntu 22.04)", (
         const workerUrns = new Set(run.ofType(INSTANCE).filter((i) => String(i.inputs.name).includes("-worker-")).map((i) => i.urn));
         for (const w of run.ofType(INSTANCE).filter((i) => workerUrns.has(i.urn))) {
             assert.ok(!w.dependencies.some((d) => workerUrns.has(d)), `${w.name} waits for another worker`);
+        }
+    });
+
+    it("the node scripts take every path they share with the program from the env file", () => {
+        // Set by the scripts themselves, by bash, or by /etc/os-release: not the env file's business.
+        const notFromEnv = new Set(["ENV_FILE", "SECONDS", "ID", "VERSION_ID"]);
+        for (const doc of [cp, worker]) {
+            const env = envOf(doc);
+            // What the scripts read is what cloud-init writes.
+            for (const name of ["MODULES_FILE", "CONTAINERD_CONFIG", "KUBEADM_CONFIG"]) file(doc, env[name]);
+            for (const script of ["/usr/local/sbin/incant-node-setup", "/usr/local/sbin/incant-kubeadm"]) {
+                const text = file(doc, script).content;
+                for (const [, name] of text.matchAll(/\$\{?([A-Z][A-Z0-9_]*)/g)) {
+                    if (!notFromEnv.has(name)) assert.ok(name in env, `${script} reads ${name}, which the env file lacks`);
+                }
+                for (const name of ["MODULES_FILE", "CONTAINERD_CONFIG", "KUBEADM_CONFIG", "PKI_SOURCE", "STATE_DIR", "K8S_DIR"]) {
+                    assert.ok(!text.includes(env[name]), `${script} spells out ${env[name]} instead of $${name}`);
+                }
+            }
         }
     });
 

@@ -6,7 +6,8 @@
  *   1. packages (curl, gpg, ...) from the Ubuntu archive;
  *   2. /usr/local/sbin/incant-node-setup: modules, sysctls, containerd, pinned kube packages;
  *   3. /usr/local/sbin/incant-kubeadm: kubeadm init (first control plane) or join, with retries.
- * Both scripts read /etc/incant/kubernetes.env and log lines tagged "incant-kubernetes".
+ * Both scripts read /etc/incant/kubernetes.env (every path they share with this file is in it)
+ * and log lines tagged "incant-kubernetes".
  */
 import * as path from "path";
 import { baseCloudConfig, extendCloudConfig } from "../compute/base";
@@ -35,6 +36,11 @@ export const NODE_PATHS = {
     bootstrap: "/usr/local/sbin/incant-kubeadm",
     renewToken: "/usr/local/sbin/incant-renew-join-token",
     containerdConfig: "/etc/incant/containerd-config.toml",
+    modulesFile: "/etc/modules-load.d/incant-kubernetes.conf",
+    /** The scripts' markers: node-prepared (setup done), kubernetes-joined (init or join done). */
+    stateDir: "/var/lib/incant",
+    /** kubeadm's own directory: kubelet.conf there means the node has joined; pki/ is restored before each attempt. */
+    k8sDir: "/etc/kubernetes",
     kubeadmConfig: "/etc/kubernetes/incant/kubeadm.yaml",
     /** The program's PKI, copied into /etc/kubernetes/pki before each kubeadm attempt. */
     pkiSource: "/etc/kubernetes/incant/pki",
@@ -74,6 +80,10 @@ export function nodeBase(c: NodeCommon): CloudConfig {
         API_ENDPOINT: c.apiEndpoint,
         KUBEADM_CONFIG: NODE_PATHS.kubeadmConfig,
         PKI_SOURCE: NODE_PATHS.pkiSource,
+        MODULES_FILE: NODE_PATHS.modulesFile,
+        CONTAINERD_CONFIG: NODE_PATHS.containerdConfig,
+        STATE_DIR: NODE_PATHS.stateDir,
+        K8S_DIR: NODE_PATHS.k8sDir,
         DEADLINE_SECONDS: JOIN_DEADLINE_SECONDS,
         RETRY_SECONDS: JOIN_RETRY_SECONDS,
         START_DELAY_SECONDS: c.startDelaySeconds ?? 0,
@@ -82,7 +92,7 @@ export function nodeBase(c: NodeCommon): CloudConfig {
         packages: ["ca-certificates", "curl", "gpg", "apt-transport-https"],
         write_files: [
             { path: NODE_PATHS.env, content: env, permissions: "0644" },
-            { path: "/etc/modules-load.d/incant-kubernetes.conf", content: KERNEL_MODULES.join("\n") + "\n", permissions: "0644" },
+            { path: NODE_PATHS.modulesFile, content: KERNEL_MODULES.join("\n") + "\n", permissions: "0644" },
             { path: "/etc/sysctl.d/90-incant-kubernetes.conf", content: renderSysctls(SYSCTLS), permissions: "0644" },
             { path: NODE_PATHS.containerdConfig, content: readScript(__dirname, "containerd-config.toml"), permissions: "0644" },
             // crictl talks to containerd without flags: handy when debugging a node.

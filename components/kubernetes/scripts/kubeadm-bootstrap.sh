@@ -15,10 +15,6 @@ set +a
 log() { echo "incant-kubernetes: $*"; logger -t incant-kubernetes -- "$*" || true; }
 fail() { log "FAILED: $*"; exit 1; }
 
-# Overridable only so the tests can run this script in a scratch directory.
-K8S_DIR=${K8S_DIR:-/etc/kubernetes}
-STATE_DIR=${STATE_DIR:-/var/lib/incant}
-
 # cloud-init runs the next command even when the previous one failed: stop here with the reason.
 [ -f "$STATE_DIR/node-prepared" ] \
     || fail "node setup (incant-node-setup) did not finish: its FAILED line above says why"

@@ -36,7 +36,7 @@ fi
 step "kernel modules and sysctls"
 while read -r module; do
     [ -n "$module" ] && modprobe "$module"
-done < /etc/modules-load.d/incant-kubernetes.conf
+done < "$MODULES_FILE"
 sysctl --system > /dev/null
 # The kubelet refuses to run with swap on (failSwapOn); cloud images have none, but be sure.
 swapoff -a
@@ -46,7 +46,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 step "containerd with the systemd cgroup driver"
 retry apt_get install containerd
-install -D -m 0644 /etc/incant/containerd-config.toml /etc/containerd/config.toml
+install -D -m 0644 "$CONTAINERD_CONFIG" /etc/containerd/config.toml
 systemctl restart containerd
 systemctl enable containerd
 effective=$(containerd config dump)
@@ -75,6 +75,6 @@ systemctl enable kubelet
 
 installed=$(kubeadm version -o short)
 [ "$installed" = "v${KUBERNETES_VERSION}" ] || fail "kubeadm ${installed} installed, expected v${KUBERNETES_VERSION}"
-install -d -m 0755 /var/lib/incant
-date -u +%FT%TZ > /var/lib/incant/node-prepared
+install -d -m 0755 "$STATE_DIR"
+date -u +%FT%TZ > "$STATE_DIR/node-prepared"
 log "node prepared: containerd $(containerd --version | awk '{ print $3 }'), kubeadm ${installed}"
