@@ -13,12 +13,9 @@ import { mockCall, mockState } from "./mocks";
 export const SECRET_MARKER = "[secret]";
 export const UNKNOWN_MARKER = "[unknown until deploy]";
 
-const SIG = "4dabf18193072939515e22adb298388d";
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
-const RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e";
-const ASSET_SIG = "c44067f5952c0a294b673a41bacd8c17";
-const ARCHIVE_SIG = "0def7320c3a5731c473e5ecbe6d01bc7";
-const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+// The SDK's wire markers (runtime/rpc).
+const { specialSigKey: SIG, specialSecretSig: SECRET_SIG, specialResourceSig: RESOURCE_SIG,
+    specialAssetSig: ASSET_SIG, specialArchiveSig: ARCHIVE_SIG, unknownValue: UNKNOWN } = pulumi.runtime;
 
 export interface RecordedResource {
     type: string;

@@ -121,13 +121,11 @@ async function locallySignedCert(name: string, inputs: Inputs): Promise<State> {
     return { ...inputs, certPem: cert.toString("pem") };
 }
 
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"; // the SDK's marker of a secret value (runtime/rpc)
-
 /** Inputs with every secret wrapper replaced by its value. */
 function revealSecrets(value: any): any { // eslint-disable-line @typescript-eslint/no-explicit-any
     if (Array.isArray(value)) return value.map(revealSecrets);
     if (value && typeof value === "object") {
-        if (value["4dabf18193072939515e22adb298388d"] === SECRET_SIG) return revealSecrets(value.value);
+        if (pulumi.runtime.isRpcSecret(value)) return revealSecrets(value.value);
         return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, revealSecrets(v)]));
     }
     return value;
