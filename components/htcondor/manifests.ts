@@ -25,6 +25,7 @@ type Container = k8s.types.input.core.v1.Container;
 type Volume = k8s.types.input.core.v1.Volume;
 type VolumeMount = k8s.types.input.core.v1.VolumeMount;
 type Metadata = k8s.types.input.meta.v1.ObjectMeta;
+type PvSpec = k8s.types.input.core.v1.PersistentVolumeSpec;
 
 /** The three daemons of the pool. */
 export type PoolRole = "central-manager" | "scheduler" | "worker";
@@ -123,36 +124,71 @@ export function nfsVolumes(share: NfsShare, dataVolumeGb: number): NfsVolume[] {
     ];
 }
 
-const accessModes = (v: NfsVolume) => [v.readOnly ? "ReadOnlyMany" : "ReadWriteMany"];
+/** A PersistentVolume reserved for one claim, and that claim. */
+export interface ReservedVolume {
+    pv: { metadata: Metadata; spec: PvSpec };
+    pvc: { metadata: Metadata; spec: k8s.types.input.core.v1.PersistentVolumeClaimSpec };
+}
 
-/** A cluster-scoped PV for one export, reserved for its claim (claimRef) and never deleted with it. */
-export function nfsPersistentVolume(v: NfsVolume, namespace: string): { metadata: Metadata; spec: k8s.types.input.core.v1.PersistentVolumeSpec } {
+/** What sets one reserved volume apart from another. */
+interface ReservedVolumeArgs {
+    capacity: string;
+    accessModes: string[];
+    /** The volume source (nfs, or local with its volumeMode). */
+    source: Pick<PvSpec, "nfs" | "local" | "volumeMode">;
+    /** Nodes the volume is reachable on (a local volume must name its node). */
+    nodes?: string[];
+    mountOptions?: string[];
+}
+
+/**
+ * A cluster-scoped PV `<namespace>-<claim>`, reserved for the claim (claimRef, no storage class)
+ * and never deleted with it (Retain), and the claim in `namespace`, bound to it by name.
+ */
+function reservedVolume(namespace: string, claim: string, a: ReservedVolumeArgs): ReservedVolume {
+    const pvName = `${namespace}-${claim}`;
     return {
-        metadata: { name: `${namespace}-${v.name}`, labels: PART_OF },
-        spec: {
-            capacity: { storage: v.capacity },
-            accessModes: accessModes(v),
-            persistentVolumeReclaimPolicy: "Retain",
-            storageClassName: "",
-            // NFSv4 only (TCP 2049, the one NFS port the security groups open); hard mounts so a
-            // storage-controller reboot pauses jobs instead of failing their I/O.
-            mountOptions: ["nfsvers=4.2", "proto=tcp", "hard", ...(v.readOnly ? ["ro"] : [])],
-            nfs: { server: v.server, path: v.path, readOnly: v.readOnly },
-            claimRef: { namespace, name: v.name },
+        pv: {
+            metadata: { name: pvName, labels: PART_OF },
+            spec: {
+                capacity: { storage: a.capacity },
+                accessModes: a.accessModes,
+                persistentVolumeReclaimPolicy: "Retain",
+                storageClassName: "",
+                ...(a.mountOptions ? { mountOptions: a.mountOptions } : {}),
+                ...a.source,
+                // Pods using the volume are scheduled on these nodes.
+                ...(a.nodes ? { nodeAffinity: { required: { nodeSelectorTerms: [hostnameIn(a.nodes)] } } } : {}),
+                claimRef: { namespace, name: claim },
+            },
+        },
+        pvc: {
+            metadata: { name: claim, namespace, labels: PART_OF },
+            spec: {
+                accessModes: a.accessModes,
+                storageClassName: "",
+                volumeName: pvName,
+                resources: { requests: { storage: a.capacity } },
+            },
         },
     };
 }
 
-export function nfsPersistentVolumeClaim(v: NfsVolume, namespace: string): { metadata: Metadata; spec: k8s.types.input.core.v1.PersistentVolumeClaimSpec } {
-    return {
-        metadata: { name: v.name, namespace, labels: PART_OF },
-        spec: {
-            accessModes: accessModes(v),
-            storageClassName: "",
-            volumeName: `${namespace}-${v.name}`,
-            resources: { requests: { storage: v.capacity } },
-        },
-    };
+/** The node selector term `kubernetes.io/hostname In nodes`. */
+function hostnameIn(nodes: string[]): k8s.types.input.core.v1.NodeSelectorTerm {
+    return { matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In", values: nodes }] };
+}
+
+/** The PV of one export and its claim `v.name`. */
+export function nfsReservedVolume(v: NfsVolume, namespace: string): ReservedVolume {
+    return reservedVolume(namespace, v.name, {
+        capacity: v.capacity,
+        accessModes: [v.readOnly ? "ReadOnlyMany" : "ReadWriteMany"],
+        // NFSv4 only (TCP 2049, the one NFS port the security groups open); hard mounts so a
+        // storage-controller reboot pauses jobs instead of failing their I/O.
+        mountOptions: ["nfsvers=4.2", "proto=tcp", "hard", ...(v.readOnly ? ["ro"] : [])],
+        source: { nfs: { server: v.server, path: v.path, readOnly: v.readOnly } },
+    });
 }
 
 /** Everything a role's Deployment is built from. */
@@ -264,7 +300,7 @@ export function podSpec(d: DeploymentInputs): PodSpec {
 function affinity(role: PoolRole, nodeNames: string[]): k8s.types.input.core.v1.Affinity {
     const onWorkers: k8s.types.input.core.v1.NodeAffinity = {
         requiredDuringSchedulingIgnoredDuringExecution: {
-            nodeSelectorTerms: [{ matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In", values: nodeNames }] }],
+            nodeSelectorTerms: [hostnameIn(nodeNames)],
         },
     };
     if (role === "worker") {
@@ -302,36 +338,14 @@ export const SCHEDD_SPOOL = {
     capacity: "20Gi",
 } as const;
 
-/** The spool's PV on `node`, reserved for its claim and kept when the claim goes. */
-export function spoolPersistentVolume(namespace: string, node: string): { metadata: Metadata; spec: k8s.types.input.core.v1.PersistentVolumeSpec } {
-    return {
-        metadata: { name: `${namespace}-${SCHEDD_SPOOL.claim}`, labels: PART_OF },
-        spec: {
-            capacity: { storage: SCHEDD_SPOOL.capacity },
-            accessModes: ["ReadWriteOnce"],
-            persistentVolumeReclaimPolicy: "Retain",
-            storageClassName: "",
-            volumeMode: "Filesystem",
-            local: { path: SCHEDD_SPOOL.hostPath },
-            // A local volume must name its node; pods using it are scheduled there.
-            nodeAffinity: {
-                required: { nodeSelectorTerms: [{ matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In", values: [node] }] }] },
-            },
-            claimRef: { namespace, name: SCHEDD_SPOOL.claim },
-        },
-    };
-}
-
-export function spoolPersistentVolumeClaim(namespace: string): { metadata: Metadata; spec: k8s.types.input.core.v1.PersistentVolumeClaimSpec } {
-    return {
-        metadata: { name: SCHEDD_SPOOL.claim, namespace, labels: PART_OF },
-        spec: {
-            accessModes: ["ReadWriteOnce"],
-            storageClassName: "",
-            volumeName: `${namespace}-${SCHEDD_SPOOL.claim}`,
-            resources: { requests: { storage: SCHEDD_SPOOL.capacity } },
-        },
-    };
+/** The spool's local PV on `node` and its claim. */
+export function spoolReservedVolume(namespace: string, node: string): ReservedVolume {
+    return reservedVolume(namespace, SCHEDD_SPOOL.claim, {
+        capacity: SCHEDD_SPOOL.capacity,
+        accessModes: ["ReadWriteOnce"],
+        source: { volumeMode: "Filesystem", local: { path: SCHEDD_SPOOL.hostPath } },
+        nodes: [node],
+    });
 }
 
 /** A role's Deployment. */

@@ -28,8 +28,8 @@ import {
 import { CVMFS_CSI_CHART, CVMFS_NAMESPACE, cvmfsClaim, cvmfsCsiValues, cvmfsNamespace } from "./cvmfs";
 import { AtlasImageRefs } from "./images";
 import {
-    CONFIG_KEY, deployment, DeploymentInputs, labels, networkPolicies, nfsPersistentVolume, nfsPersistentVolumeClaim, nfsVolumes,
-    nodePortService, PoolRole, poolNamespace, SECRETS, spoolPersistentVolume, spoolPersistentVolumeClaim, workerResources,
+    CONFIG_KEY, deployment, DeploymentInputs, labels, networkPolicies, nfsReservedVolume, nfsVolumes,
+    nodePortService, PoolRole, poolNamespace, ReservedVolume, SECRETS, spoolReservedVolume, workerResources,
 } from "./manifests";
 import { keyFileFor, mintRoleToken, SIGNING_KEY_BYTES } from "./tokens";
 import { PoolEndpoints } from "./types";
@@ -110,14 +110,14 @@ export class HTCondorPool extends pulumi.ComponentResource {
         const claims: pulumi.Resource[] = [
             new k8s.core.v1.PersistentVolumeClaim(`${name}-cvmfs`, cvmfsClaim(ns), { parent: this, dependsOn: [namespace, cvmfsCsi] }),
         ];
+        const reserve = (id: string, volume: ReservedVolume) => {
+            const pv = new k8s.core.v1.PersistentVolume(`${name}-${id}-pv`, volume.pv, child);
+            claims.push(new k8s.core.v1.PersistentVolumeClaim(`${name}-${id}`, volume.pvc, { parent: this, dependsOn: [namespace, pv] }));
+        };
         // The schedd's spool lives on the first worker (manifests.ts, SCHEDD_SPOOL).
-        const spoolPv = new k8s.core.v1.PersistentVolume(`${name}-schedd-spool-pv`, spoolPersistentVolume(ns, args.workerNodeNames[0]), child);
-        claims.push(new k8s.core.v1.PersistentVolumeClaim(`${name}-schedd-spool`, spoolPersistentVolumeClaim(ns), { parent: this, dependsOn: [namespace, spoolPv] }));
+        reserve("schedd-spool", spoolReservedVolume(ns, args.workerNodeNames[0]));
         const shares = nfsVolumes(args.nfs, config.nodes.storage.dataVolumeGb);
-        for (const v of shares) {
-            const pv = new k8s.core.v1.PersistentVolume(`${name}-${v.name}-pv`, nfsPersistentVolume(v, ns), child);
-            claims.push(new k8s.core.v1.PersistentVolumeClaim(`${name}-${v.name}`, nfsPersistentVolumeClaim(v, ns), { parent: this, dependsOn: [namespace, pv] }));
-        }
+        for (const v of shares) reserve(v.name, nfsReservedVolume(v, ns));
 
         // --- Credentials ---------------------------------------------------------------------
         const key = new random.RandomBytes(`${name}-pool-signing-key`, {
