@@ -10,9 +10,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { readScript } from "../components/compute/cloudinit";
-import { IniSection, renderIni } from "../components/compute/ini";
+import { IniSection, mountUnitName, renderIni } from "../components/compute/ini";
 import { submitMountUnits } from "../components/submit/hostconfig";
-import { mountUnitName } from "../components/submit/units";
 import { requireTool, run, shellcheck, tempFile } from "./harness/tools";
 import { ROOT } from "./harness/program";
 

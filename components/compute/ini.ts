@@ -76,3 +76,9 @@ export function systemdCommand(argv: string[]): string {
         return arg.replace(/%/g, "%%");
     }).join(" ");
 }
+
+/** systemd's name for the mount unit of a path (systemd-escape --path), for plain paths. */
+export function mountUnitName(path: string): string {
+    if (!/^(\/[a-z0-9_]+)+$/.test(path)) throw new Error(`mount path ${path} needs escaping rules this helper does not implement`);
+    return `${path.slice(1).replace(/\//g, "-")}.mount`;
+}

@@ -3,6 +3,7 @@
  * the submit host) name them before the VM exists, and a replacement VM finds the same layout
  * on the same data volume.
  */
+import { mountUnitName } from "../compute/ini";
 
 /** Paths on the storage controller. */
 export const LAYOUT = {
@@ -38,7 +39,7 @@ export const LAYOUT = {
 /** systemd unit names (a mount unit is named after its mount point, systemd.mount(5)). */
 export const UNITS = {
     prepareVolume: "incant-data-volume.service",
-    dataMount: "srv-incant.mount",
+    dataMount: mountUnitName(LAYOUT.dataMount),
     userDirs: "incant-user-dirs.service",
     archive: "incant-archive.service",
     nfsServer: "nfs-server.service",

@@ -12,10 +12,10 @@
  */
 import * as path from "path";
 import { CloudConfig, readScript } from "../compute/cloudinit";
-import { IniSection, renderIni } from "../compute/ini";
+import { IniSection, mountUnitName, renderIni } from "../compute/ini";
 import { NfsShare } from "../storage/types";
 import { HOST } from "./services";
-import { dockerAfterMounts, mountUnitName, nfsMountUnit, sharedBindUnit } from "./units";
+import { dockerAfterMounts, nfsMountUnit, sharedBindUnit } from "./units";
 
 type Shares = Pick<NfsShare, "server" | "home" | "scratch">;
 

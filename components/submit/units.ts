@@ -6,12 +6,6 @@
  */
 import { IniSection } from "../compute/ini";
 
-/** systemd's name for the mount unit of a path (systemd-escape --path), for plain paths. */
-export function mountUnitName(path: string): string {
-    if (!/^(\/[a-z0-9_]+)+$/.test(path)) throw new Error(`mount path ${path} needs escaping rules this helper does not implement`);
-    return `${path.slice(1).replace(/\//g, "-")}.mount`;
-}
-
 export interface NfsMount {
     /** NFS server address. */
     server: string;
