@@ -14,6 +14,7 @@ import { runOffline } from "../offline/engine";
 import { criticalPath } from "../offline/graph";
 import { readStackFile } from "../offline/stackfile";
 import { SECRET_KEYS, NAMESPACE } from "../components/config/validate";
+import { WORKER_OFFSET } from "../components/network/addressing";
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -31,7 +32,7 @@ interface SizeResult {
 export function benchConfig(workers: number): ReturnType<typeof readStackFile> {
     const stack = readStackFile(path.join(ROOT, "Pulumi.dev.yaml"), "incant", SECRET_KEYS.map((k) => `${NAMESPACE}:${k}`));
     if (workers !== 7) {
-        const prefix = 32 - Math.ceil(Math.log2(32 + workers + 1));
+        const prefix = 32 - Math.ceil(Math.log2(WORKER_OFFSET + workers + 1));
         stack.config["incant:network"] = JSON.stringify({ ...JSON.parse(stack.config["incant:network"]), cidr: `172.20.0.0/${Math.min(prefix, 24)}` });
         stack.config["incant:nodes"] = JSON.stringify({ workers: { count: workers } });
         stack.config["incant:quota"] = JSON.stringify({ vcpus: 100_000, ramGb: 1_000_000, blockStorageGb: 10_000_000 });

@@ -54,6 +54,7 @@ describe("config validation", () => {
         ["overlapping pod and node networks", { network: { adminCidrs: ["192.0.2.0/24"], podCidr: "192.168.0.0/16" } }, "network.podCidr", "overlaps incant:network.cidr"],
         ["overlapping service and pod networks", { network: { adminCidrs: ["192.0.2.0/24"], serviceCidr: "10.244.128.0/20" } }, "network.serviceCidr", "overlaps incant:network.podCidr"],
         ["a subnet too small for the workers", { network: { adminCidrs: ["192.0.2.0/24"], cidr: "192.168.100.0/26" }, nodes: { workers: { count: 40 } } }, "network.cidr", "too few addresses"],
+        ["a subnet too small for any worker", { network: { adminCidrs: ["192.0.2.0/24"], cidr: "192.168.100.0/29" } }, "network.cidr", "too few addresses"],
         ["a missing SSH key", { sshPublicKey: undefined }, "sshPublicKey", "is required"],
         ["a malformed SSH key", { sshPublicKey: "not a key" }, "sshPublicKey", "OpenSSH public key"],
         ["an unknown key", { nodez: {} }, "nodez", "not a known key"],
@@ -68,6 +69,13 @@ describe("config validation", () => {
     for (const [what, patch, key, fragment] of cases) {
         it(`rejects ${what} (${key})`, () => expectProblem({ ...GOOD, ...patch }, key, fragment));
     }
+
+    it("fits workers from .32 up to the broadcast address", () => {
+        const cidrProblems = (count: number) => problems({ ...GOOD, network: { adminCidrs: ["192.0.2.0/24"], cidr: "192.168.100.0/26" }, nodes: { workers: { count } } })
+            .filter((p) => p.startsWith("incant:network.cidr "));
+        assert.deepEqual(cidrProblems(31), []);
+        assert.equal(cidrProblems(32).length, 1);
+    });
 
     it("requires the S3 keys for static credentials, and only then", () => {
         expectProblem(GOOD, "s3AccessKeyId", "is required when s3.credentials is \"static\"", new Set());

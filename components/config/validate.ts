@@ -8,6 +8,7 @@
 import { DEFAULTS } from "./defaults";
 import { cidrsOverlap, parseCidr } from "./cidr";
 import { quotaProblems } from "./quota";
+import { WORKER_OFFSET } from "../network/addressing";
 import {
     FacilityConfig, FacilityUser, FlavorSize, NodeGroup, StorageNode, SubmitNode,
 } from "./schema";
@@ -267,7 +268,6 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
         }
     }
     const subnet = parseCidr(network.cidr);
-    if (subnet && subnet.prefix > 28) r.report("network.cidr", `is too small for the facility's VMs (got /${subnet.prefix}, need /28 or larger)`);
 
     const nodesRaw = r.object("nodes", raw.nodes) ?? {};
     const controlPlane = readGroup(r, "nodes.controlPlane", nodesRaw.controlPlane, d.nodes.controlPlane, flavors, 3);
@@ -288,8 +288,8 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
     checkFlavor(r, "nodes.submit.flavor", submit.flavor, flavors);
     const nodes = { controlPlane, workers, storage, submit };
     if (subnet) {
-        // Workers start at offset 32 (components/network/addressing.ts); keep the broadcast address free.
-        const needed = 32 + workers.count + 1;
+        // Workers start at WORKER_OFFSET; keep the broadcast address free.
+        const needed = WORKER_OFFSET + workers.count + 1;
         if (2 ** (32 - subnet.prefix) < needed) {
             r.report("network.cidr", `(${network.cidr}) has too few addresses for ${controlPlane.count + workers.count + 2} VMs`);
         }
