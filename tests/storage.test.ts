@@ -426,6 +426,18 @@ describe("storage: the users update script, run with stand-in cloud-init and sys
     }
     const USERS = [{ name: "atlasuser1", uid: 20001, iamSubject: "s1" }, { name: "atlasuser6", uid: 20006, iamSubject: "s6" }];
 
+    it("defaults to the paths and the unit the program writes (the script spells them out: changing it replaces the VM)", () => {
+        const text = fs.readFileSync(path.join(SCRIPTS, "update-users.sh"), "utf8");
+        // `NAME=${NAME:-default}`: the tests override them, the VM runs with the defaults.
+        const defaults = Object.fromEntries([...text.matchAll(/^([A-Z_]+)=\$\{\1:-([^}]*)\}$/gm)].map((m) => [m[1], m[2]]));
+        assert.deepEqual(defaults, {
+            STORAGE_ENV: LAYOUT.storageEnv,
+            USERS_ENV: LAYOUT.usersEnv,
+            USER_DIRS: BIN.userDirs,
+            DATA_MOUNT_UNIT: UNITS.dataMount,
+        });
+    });
+
     it("installs the list and creates the new user's directories", function () {
         if (process.getuid?.() !== 0) {
             if (process.env.CI === "true") throw new Error("this test needs root (chown) under CI=true");
