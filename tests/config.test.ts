@@ -60,6 +60,7 @@ describe("config validation", () => {
         ["an unknown key", { nodez: {} }, "nodez", "not a known key"],
         ["a vulnerable HTCondor", { versions: { htcondor: "24.0.3" } }, "versions.htcondor", "HTCONDOR-2026-0001"],
         ["an unpinned image", { images: { worker: "htcondor/execute:latest" } }, "images.worker", "pinned tag"],
+        ["a tagless image behind a registry port", { images: { worker: "harbor.example:5000/atlas/execute" } }, "images.worker", "pinned tag"],
         ["a patch outside the minor", { versions: { kubernetes: "1.31", kubernetesPatch: "1.30.2" } }, "versions.kubernetesPatch", "not inside"],
         ["duplicate user ids", { users: [{ name: "a", uid: 20001, iamSubject: "x" }, { name: "b", uid: 20001, iamSubject: "y" }] }, "users[1].uid", "duplicates"],
         ["a system uid", { users: [{ name: "a", uid: 0, iamSubject: "x" }] }, "users[0].uid", "between 1000"],
@@ -75,6 +76,11 @@ describe("config validation", () => {
             .filter((p) => p.startsWith("incant:network.cidr "));
         assert.deepEqual(cidrProblems(31), []);
         assert.equal(cidrProblems(32).length, 1);
+    });
+
+    it("accepts images pinned by tag or by digest (the policy pack's rule)", () => {
+        const digest = `@sha256:${"a".repeat(64)}`;
+        assert.deepEqual(problems({ ...GOOD, images: { worker: `harbor.example:5000/atlas/execute${digest}`, scheduler: `htcondor/cm:24.0.22${digest}`, submit: "htcondor/submit:24.0.22-el9" } }), []);
     });
 
     it("requires the S3 keys for static credentials, and only then", () => {

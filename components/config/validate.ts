@@ -9,6 +9,7 @@ import { DEFAULTS } from "./defaults";
 import { cidrsOverlap, parseCidr } from "./cidr";
 import { quotaProblems } from "./quota";
 import { WORKER_OFFSET } from "../network/addressing";
+import { unpinnedReason } from "../../policy/images";
 import {
     FacilityConfig, FacilityUser, FlavorSize, NodeGroup, StorageNode, SubmitNode,
 } from "./schema";
@@ -369,7 +370,8 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
     const im = r.object("images", raw.images) ?? {};
     const imageRef = (key: keyof typeof d.images): string => {
         const ref = r.string(`images.${key}`, im[key], d.images[key]);
-        if (/:latest$/.test(ref) || !/:[\w][\w.-]*$/.test(ref.split("/").pop() ?? "")) {
+        // The policy pack's rule (policy/images.ts), checked before any resource exists.
+        if (unpinnedReason(ref) !== undefined) {
             r.report(`images.${key}`, `must carry a pinned tag, never latest or none (got "${ref}")`);
         }
         return ref;
