@@ -19,10 +19,11 @@ import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
 import { readScript } from "../compute/cloudinit";
 import { FacilityConfig } from "../config/schema";
+import { KeyPair, selfSignedCa } from "../kubernetes/pki";
 import { sensitive } from "../secrets";
 import { NfsShare } from "../storage/types";
 import {
-    centralManagerConfig, PoolSettings, poolEndpoints, poolSettings, renderCondorConfig, renderMapfile, renderSubmitHostConfig,
+    centralManagerConfig, poolEndpoints, poolSettings, renderCondorConfig, renderMapfile, renderSubmitHostConfig,
     renderUsersFile, RESERVED_USER_NAMES, schedulerConfig, workerConfig,
 } from "./config";
 import { CVMFS_CSI_CHART, CVMFS_NAMESPACE, cvmfsClaim, cvmfsCsiValues, cvmfsNamespace } from "./cvmfs";
@@ -147,7 +148,9 @@ export class HTCondorPool extends pulumi.ComponentResource {
                 stringData: { token: scheddToken },
             }, inNs),
         ];
-        const ca = this.poolCa(name, settings);
+        // The pool's own CA (`${name}-ca-key`, `${name}-ca`): signs the collector's and the schedd's certificates.
+        const ca = selfSignedCa(`${name}-ca`, { commonName: "INCANT HTCondor pool CA", organization: settings.trustDomain }, this,
+            ["cert_signing", "crl_signing", "digital_signature"]);
         this.caCertPem = ca.certPem;
         const cmTls = this.serverCertificate(name, "central-manager", settings.collectorHostName, ca);
         const scheddTls = this.serverCertificate(name, "scheduler", settings.scheddHostName, ca);
@@ -205,21 +208,8 @@ export class HTCondorPool extends pulumi.ComponentResource {
         this.registerOutputs({ endpoints: this.endpoints, caCertPem: this.caCertPem, namespace: ns });
     }
 
-    /** The pool's own CA: signs the TLS certificates of the collector and the schedd. */
-    private poolCa(name: string, s: PoolSettings): { certPem: pulumi.Output<string>; privateKeyPem: pulumi.Output<string> } {
-        const key = new tls.PrivateKey(`${name}-ca-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
-        const cert = new tls.SelfSignedCert(`${name}-ca`, {
-            privateKeyPem: key.privateKeyPem,
-            isCaCertificate: true,
-            subject: { commonName: "INCANT HTCondor pool CA", organization: s.trustDomain },
-            validityPeriodHours: 10 * 8760,
-            allowedUses: ["cert_signing", "crl_signing", "digital_signature"],
-        }, { parent: this });
-        return { certPem: cert.certPem, privateKeyPem: pulumi.secret(key.privateKeyPem) };
-    }
-
     /** A server certificate for `host` (the name clients check), renewed a month before it expires. */
-    private serverCertificate(name: string, role: PoolRole, host: string, ca: { certPem: pulumi.Output<string>; privateKeyPem: pulumi.Output<string> }) {
+    private serverCertificate(name: string, role: PoolRole, host: string, ca: KeyPair): KeyPair {
         const key = new tls.PrivateKey(`${name}-${role}-tls-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
         const request = new tls.CertRequest(`${name}-${role}-tls-request`, {
             privateKeyPem: key.privateKeyPem,
@@ -228,21 +218,21 @@ export class HTCondorPool extends pulumi.ComponentResource {
         }, { parent: this });
         const cert = new tls.LocallySignedCert(`${name}-${role}-tls`, {
             certRequestPem: request.certRequestPem,
-            caPrivateKeyPem: ca.privateKeyPem,
+            caPrivateKeyPem: ca.keyPem,
             caCertPem: ca.certPem,
             validityPeriodHours: 2 * 8760,
             earlyRenewalHours: 30 * 24,
             allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
         }, { parent: this });
-        return { certPem: cert.certPem, privateKeyPem: pulumi.secret(key.privateKeyPem) };
+        return { certPem: cert.certPem, keyPem: pulumi.secret(key.privateKeyPem) };
     }
 
-    private tlsSecret(name: string, role: PoolRole, secretName: string, tlsPair: { certPem: pulumi.Output<string>; privateKeyPem: pulumi.Output<string> },
+    private tlsSecret(name: string, role: PoolRole, secretName: string, tlsPair: KeyPair,
         opts: pulumi.CustomResourceOptions): k8s.core.v1.Secret {
         return new k8s.core.v1.Secret(`${name}-${role}-tls-secret`, {
             metadata: { name: secretName, namespace: POOL_NAMESPACE, labels: labels(role) },
             type: "kubernetes.io/tls",
-            stringData: { "tls.crt": tlsPair.certPem, "tls.key": tlsPair.privateKeyPem },
+            stringData: { "tls.crt": tlsPair.certPem, "tls.key": tlsPair.keyPem },
         }, opts);
     }
 }

@@ -74,14 +74,22 @@ const CA_HOURS = 10 * 365 * 24;
 const ADMIN_HOURS = 365 * 24;
 const ADMIN_RENEW_HOURS = 30 * 24;
 
-function selfSignedCa(name: string, commonName: string, parent: pulumi.Resource): KeyPair {
+/** Key uses of the cluster's CAs. */
+const CA_USES = ["cert_signing", "crl_signing", "digital_signature", "key_encipherment"];
+
+/**
+ * A self-signed CA valid CA_HOURS: an ECDSA P-256 key `<name>-key` and the certificate `<name>`
+ * (also the HTCondor pool's CA, with its own subject and uses).
+ */
+export function selfSignedCa(name: string, subject: tls.types.input.SelfSignedCertSubject, parent: pulumi.Resource,
+    allowedUses: string[] = CA_USES): KeyPair {
     const key = new tls.PrivateKey(`${name}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent });
     const cert = new tls.SelfSignedCert(name, {
         privateKeyPem: key.privateKeyPem,
-        subject: { commonName },
+        subject,
         isCaCertificate: true,
         validityPeriodHours: CA_HOURS,
-        allowedUses: ["cert_signing", "crl_signing", "digital_signature", "key_encipherment"],
+        allowedUses,
     }, { parent });
     return { certPem: cert.certPem, keyPem: pulumi.secret(key.privateKeyPem) };
 }
@@ -93,9 +101,9 @@ function tokenPart(name: string, length: number, parent: pulumi.Resource, secret
 }
 
 export function createClusterPki(name: string, args: ClusterPkiArgs, parent: pulumi.Resource): ClusterPki {
-    const ca = selfSignedCa(`${name}-ca`, `${args.clusterName}-ca`, parent);
-    const frontProxy = selfSignedCa(`${name}-front-proxy-ca`, `${args.clusterName}-front-proxy-ca`, parent);
-    const etcd = selfSignedCa(`${name}-etcd-ca`, `${args.clusterName}-etcd-ca`, parent);
+    const ca = selfSignedCa(`${name}-ca`, { commonName: `${args.clusterName}-ca` }, parent);
+    const frontProxy = selfSignedCa(`${name}-front-proxy-ca`, { commonName: `${args.clusterName}-front-proxy-ca` }, parent);
+    const etcd = selfSignedCa(`${name}-etcd-ca`, { commonName: `${args.clusterName}-etcd-ca` }, parent);
     const serviceAccount = new tls.PrivateKey(`${name}-sa`, { algorithm: "RSA", rsaBits: 2048 }, { parent });
 
     // The program's kubectl identity: a client certificate signed by the cluster CA.
