@@ -9,14 +9,13 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { SECRET_KEYS, NAMESPACE } from "../components/config/validate";
 import { validateConfig } from "../components/config/validate";
 import { rawConfig } from "../components/config/load";
 import { EXTRACTORS } from "./artifacts";
 import { checkPolicies, PolicyReport, policyVerdict, renderPolicyReport } from "./policy";
 import { OfflineRun, runOffline, SECRET_MARKER } from "./engine";
 import { makeRedactor, secretStrings } from "./redact";
-import { projectName, readStackFile, StackConfig } from "./stackfile";
+import { readStack, readStackAt, StackConfig } from "./stackfile";
 import { renderSummary } from "./summary";
 
 export interface RenderOptions {
@@ -48,10 +47,7 @@ export function parseArgs(argv: string[]): RenderOptions {
 }
 
 export function loadStack(opts: RenderOptions): StackConfig {
-    const project = projectName(ROOT);
-    const file = opts.configFile ? path.resolve(opts.configFile) : path.join(ROOT, `Pulumi.${opts.stack}.yaml`);
-    if (!fs.existsSync(file)) throw new Error(`no stack file ${file}`);
-    return readStackFile(file, project, SECRET_KEYS.map((k) => `${NAMESPACE}:${k}`));
+    return opts.configFile ? readStackAt(path.resolve(opts.configFile)) : readStack(opts.stack ?? "dev");
 }
 
 /** Every file of the render, relative path -> content, redacted unless showSecrets. */

@@ -6,6 +6,9 @@
 import * as fs from "fs";
 import * as path from "path";
 import YAML from "yaml";
+import { NAMESPACE, SECRET_KEYS } from "../components/config/validate";
+
+const ROOT = path.resolve(__dirname, "..");
 
 export interface StackConfig {
     project: string;
@@ -59,4 +62,19 @@ export function readStackFile(file: string, project: string, fillSecrets: string
         }
     }
     return { project, stack, config, secretKeys, placeholders };
+}
+
+/** `Pulumi.<name>.yaml` of this repository, as the program would get it (see readStackAt). */
+export function readStack(name: string, secrets: readonly string[] = SECRET_KEYS): StackConfig {
+    return readStackAt(path.join(ROOT, `Pulumi.${name}.yaml`), secrets);
+}
+
+/**
+ * A stack file as the program would get it: this project's name, and an offline placeholder for
+ * each key of `secrets` (without namespace; default: every secret key the program knows) that the
+ * file does not set. Used by the render, the benchmark and the tests' harness.
+ */
+export function readStackAt(file: string, secrets: readonly string[] = SECRET_KEYS): StackConfig {
+    if (!fs.existsSync(file)) throw new Error(`no stack file ${file}`);
+    return readStackFile(file, projectName(ROOT), secrets.map((k) => `${NAMESPACE}:${k}`));
 }

@@ -12,8 +12,7 @@ import * as os from "os";
 import * as path from "path";
 import { runOffline } from "../offline/engine";
 import { criticalPath } from "../offline/graph";
-import { readStackFile } from "../offline/stackfile";
-import { SECRET_KEYS, NAMESPACE } from "../components/config/validate";
+import { readStack, StackConfig } from "../offline/stackfile";
 import { WORKER_OFFSET } from "../components/network/addressing";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -29,8 +28,8 @@ interface SizeResult {
 }
 
 /** The dev stack file with `workers` workers, a subnet and a quota large enough for them. */
-export function benchConfig(workers: number): ReturnType<typeof readStackFile> {
-    const stack = readStackFile(path.join(ROOT, "Pulumi.dev.yaml"), "incant", SECRET_KEYS.map((k) => `${NAMESPACE}:${k}`));
+export function benchConfig(workers: number): StackConfig {
+    const stack = readStack("dev");
     if (workers !== 7) {
         const prefix = 32 - Math.ceil(Math.log2(WORKER_OFFSET + workers + 1));
         stack.config["incant:network"] = JSON.stringify({ ...JSON.parse(stack.config["incant:network"]), cidr: `172.20.0.0/${Math.min(prefix, 24)}` });

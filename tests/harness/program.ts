@@ -4,9 +4,9 @@
  * recorded; any invoke the offline engine does not know throws (offline/mocks.ts).
  */
 import * as path from "path";
-import { SECRET_KEYS, NAMESPACE } from "../../components/config/validate";
+import { NAMESPACE } from "../../components/config/validate";
 import { OfflineRun, RecordedResource, runOffline } from "../../offline/engine";
-import { readStackFile, StackConfig } from "../../offline/stackfile";
+import { readStack, StackConfig } from "../../offline/stackfile";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 
@@ -31,8 +31,7 @@ export async function runProgram(stackName = "dev", overrides: Record<string, un
 
 /** The config map the engine would receive, with overrides. Secret keys default to all known ones. */
 export function stackConfig(stackName: string, overrides: Record<string, unknown> = {}, secrets?: string[]): StackConfig {
-    const secretKeys = (secrets ?? [...SECRET_KEYS]).map((k) => `${NAMESPACE}:${k}`);
-    const stack = readStackFile(path.join(ROOT, `Pulumi.${stackName}.yaml`), "incant", secretKeys);
+    const stack = readStack(stackName, secrets);
     for (const [key, value] of Object.entries(overrides)) {
         const full = `${NAMESPACE}:${key}`;
         if (value === undefined) delete stack.config[full];
