@@ -19,6 +19,7 @@ import { ARCHIVE_FSID, nfsExports, renderExports, renderNfsConf } from "../compo
 import { rcloneMountArgs, renderAwsConfig, renderFuseConf, renderRcloneConf } from "../components/storage/rclone";
 import { BIN, storageUnits, UnitArgs } from "../components/storage/units";
 import { renderCloudConfig, renderEnvFile, WriteFile } from "../components/compute/cloudinit";
+import { sshCommandSetup } from "../components/compute/ssh";
 import { baseCloudConfig, extendCloudConfig } from "../components/compute/base";
 import { plannedVms } from "../components/config/quota";
 import { DEFAULTS } from "../components/config/defaults";
@@ -470,6 +471,23 @@ describe("storage: the users update script, run with stand-in cloud-init and sys
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }
+    });
+});
+
+describe("storage: SSH from the program (components/compute/ssh.ts, shared with the submit host)", () => {
+    const key = () => new Error("no key here");
+
+    it("bounds dialing by the readiness timeout, backs it up with twice the timeout plus a minute, and needs the key", () => {
+        const s = sshCommandSetup({ privateKey: "k", host: "192.168.100.20", proxy: "203.0.113.7", timeoutSeconds: 900, missingKey: key });
+        assert.deepEqual(s.connection, {
+            user: "ubuntu", privateKey: "k", host: "192.168.100.20", proxy: { user: "ubuntu", privateKey: "k", host: "203.0.113.7" },
+            perDialTimeout: 30, dialErrorLimit: 30,
+        });
+        assert.deepEqual(s.customTimeouts, { create: "1860s" });
+        const direct = sshCommandSetup({ privateKey: "k", host: "h", timeoutSeconds: 5, missingKey: key });
+        assert.ok(!("proxy" in direct.connection), "no jump host unless asked");
+        assert.equal(direct.connection.dialErrorLimit, 1, "at least one dial");
+        assert.throws(() => sshCommandSetup({ privateKey: undefined, host: "h", timeoutSeconds: 5, missingKey: key }), /no key here/);
     });
 });
 

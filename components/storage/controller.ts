@@ -13,7 +13,8 @@ import { baseCloudConfig, extendCloudConfig } from "../compute/base";
 import { renderCloudConfig } from "../compute/cloudinit";
 import { createVms } from "../compute/group";
 import { VmPlacement } from "../compute/placement";
-import { SSH_USER, VirtualMachine } from "../compute/vm";
+import { sshCommandSetup } from "../compute/ssh";
+import { VirtualMachine } from "../compute/vm";
 import { PlannedVm } from "../config/quota";
 import { FacilityConfig, FacilitySecrets } from "../config/schema";
 import { vmAddress, workerBlock } from "../network/addressing";
@@ -131,22 +132,20 @@ export class StorageController extends pulumi.ComponentResource {
         // The users list travels over SSH (through the bastion), not in user-data: adding a user
         // creates their directories in place instead of replacing the NFS server. The script waits
         // for the first boot and refuses to write anywhere but the mounted data volume.
-        if (!args.secrets.sshPrivateKey) throw new pulumi.RunError("incant:sshPrivateKey is required (the storage controller's users are installed over SSH)");
         const timeout = config.readinessTimeoutSeconds;
-        const login = { user: SSH_USER, privateKey: args.secrets.sshPrivateKey };
+        const ssh = sshCommandSetup({
+            privateKey: args.secrets.sshPrivateKey, host: this.nfsServer, proxy: args.bastion, timeoutSeconds: timeout,
+            missingKey: () => new pulumi.RunError("incant:sshPrivateKey is required (the storage controller's users are installed over SSH)"),
+        });
         this.usersUpdate = new command.remote.Command(`${name}-users`, {
-            connection: {
-                ...login, host: this.nfsServer, proxy: { ...login, host: args.bastion },
-                perDialTimeout: 30, dialErrorLimit: Math.max(1, Math.ceil(timeout / 30)),
-            },
+            connection: ssh.connection,
             create: `sudo -n ${BIN.updateUsers} ${timeout}`,
             stdin: usersEnv(config.users),
             // A new server (same address) gets the list again.
             triggers: [this.server.instance.id],
         }, {
             parent: this, dependsOn: [this.server.instance, this.dataVolumeAttachment],
-            // Dialing and the script are bounded by `timeout` each; this is only a backstop.
-            customTimeouts: { create: `${2 * timeout + 60}s` },
+            customTimeouts: ssh.customTimeouts,
         });
         this.share = {
             server: this.nfsServer,

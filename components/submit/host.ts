@@ -18,6 +18,7 @@ import { baseCloudConfig, extendCloudConfig } from "../compute/base";
 import { readScript, renderCloudConfig, renderEnvFile } from "../compute/cloudinit";
 import { createVms } from "../compute/group";
 import { VmPlacement } from "../compute/placement";
+import { sshCommandSetup } from "../compute/ssh";
 import { SSH_USER, VirtualMachine } from "../compute/vm";
 import { PlannedVm } from "../config/quota";
 import { FacilityConfig, FacilitySecrets } from "../config/schema";
@@ -89,10 +90,6 @@ export class SubmitHost extends pulumi.ComponentResource {
     constructor(name: string, args: SubmitHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("incant:submit:SubmitHost", name, {}, opts);
         const { config, secrets, nfs, pool } = args;
-        if (!secrets.sshPrivateKey) {
-            throw new pulumi.ResourceError("incant:sshPrivateKey is not set: the program reaches the submit host's Docker " +
-                `daemon over SSH (pulumi config set --secret incant:sshPrivateKey --stack ${config.stack} < key)`, this);
-        }
         const timeout = config.readinessTimeoutSeconds;
 
         [this.server] = createVms({
@@ -101,11 +98,11 @@ export class SubmitHost extends pulumi.ComponentResource {
         }, this);
         this.publicIp = this.server.floatingIp!;
 
-        // SSH: each dial waits up to 30 s, and dialing stops after the readiness timeout.
-        const connection = {
-            host: this.publicIp, user: SSH_USER, privateKey: secrets.sshPrivateKey,
-            perDialTimeout: 30, dialErrorLimit: Math.max(1, Math.ceil(timeout / 30)),
-        };
+        const { connection, customTimeouts } = sshCommandSetup({
+            privateKey: secrets.sshPrivateKey, host: this.publicIp, timeoutSeconds: timeout,
+            missingKey: () => new pulumi.ResourceError("incant:sshPrivateKey is not set: the program reaches the submit host's Docker " +
+                `daemon over SSH (pulumi config set --secret incant:sshPrivateKey --stack ${config.stack} < key)`, this),
+        });
         this.ready = new command.remote.Command(`${name}-ready`, {
             connection,
             create: `${envAssignments({ TIMEOUT_SECONDS: timeout, MOUNT_UNITS: submitMountUnits(nfs).map((u) => u.name).join(" ") })} bash -s`,
@@ -114,9 +111,7 @@ export class SubmitHost extends pulumi.ComponentResource {
             triggers: [this.server.instance.id],
         }, {
             // The floating IP's association may land a little after the server: dialing retries cover it.
-            parent: this, dependsOn: [this.server.instance],
-            // Dialing and ready.sh are bounded by `timeout` each; this is only a backstop.
-            customTimeouts: { create: `${2 * timeout + 60}s` },
+            parent: this, dependsOn: [this.server.instance], customTimeouts,
         });
         const hostKey = this.ready.stdout.apply((s) => s.trim());
         // Everything on the host goes when the host goes: it is recreated with the gate.
