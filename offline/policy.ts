@@ -8,6 +8,7 @@
 import { EnforcementLevel, PolicyResourceOptions, ResourceValidationPolicy } from "@pulumi/policy";
 import { IncantValidationArgs, PACK_ENFORCEMENT, PACK_NAME, POLICIES } from "../policy/policies";
 import { OfflineRun, RecordedResource, UNKNOWN_MARKER } from "./engine";
+import { providerUrn } from "./graph";
 
 export interface PolicyViolation {
     policy: string;
@@ -58,8 +59,8 @@ export function policyArgs(r: RecordedResource, run: OfflineRun, config: Record<
         additionalSecretOutputs: r.additionalSecretOutputs,
         parent: r.parent,
     };
-    const providerUrn = r.provider?.split("::").slice(0, -1).join("::");
-    const provider = run.resources.find((p) => p.urn === providerUrn);
+    const providerAt = r.provider && providerUrn(r.provider);
+    const provider = run.resources.find((p) => p.urn === providerAt);
     return {
         type: r.type,
         name: r.name,

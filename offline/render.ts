@@ -11,7 +11,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { validateConfig } from "../components/config/validate";
 import { rawConfig } from "../components/config/load";
-import { EXTRACTORS } from "./artifacts";
+import { EXTRACTORS, instances } from "./artifacts";
 import { checkPolicies, PolicyReport, policyVerdict, renderPolicyReport } from "./policy";
 import { OfflineRun, runOffline, SECRET_MARKER } from "./engine";
 import { makeRedactor, secretStrings } from "./redact";
@@ -97,7 +97,7 @@ async function main(): Promise<void> {
     const opts = parseArgs(process.argv.slice(2));
     try {
         const { outDir, files, run, policy } = await render(opts);
-        const vms = run.resources.filter((r) => r.type === "openstack:compute/instance:Instance").length;
+        const vms = instances(run).length;
         console.log(`rendered ${run.resources.length} resources (${vms} VMs) and ${Object.keys(files).length} files to ${path.relative(process.cwd(), outDir) || "."}`);
         if (opts.showSecrets) console.log("WARNING: --show-secrets: the files contain secrets in clear; do not commit or share them");
         const verdict = policyVerdict(policy);
