@@ -127,10 +127,9 @@ function checkValue(type: FieldType, value: unknown, at: string): string[] {
  * outputs not in the contract, wrong types, and secrecy (`secretNames`: the outputs Pulumi holds
  * as secrets) other than the contract's. Empty when the stack honours the contract.
  */
-export function checkOutputs(values: Record<string, unknown>, secretNames: readonly string[],
-    contract: Record<string, OutputSpec> = OUTPUTS): string[] {
+export function checkOutputs(values: Record<string, unknown>, secretNames: readonly string[]): string[] {
     const problems: string[] = [];
-    for (const [name, spec] of Object.entries(contract)) {
+    for (const [name, spec] of Object.entries(OUTPUTS)) {
         if (!(name in values)) {
             problems.push(`output ${name} is missing (renamed or removed: a breaking change of ${OUTPUTS_CONTRACT})`);
             continue;
@@ -141,7 +140,7 @@ export function checkOutputs(values: Record<string, unknown>, secretNames: reado
         if (spec.secret && !secret) problems.push(`output ${name} must be a secret`);
         if (!spec.secret && secret) problems.push(`output ${name} is a secret but the contract says plain`);
     }
-    for (const name of Object.keys(values).filter((n) => !(n in contract))) {
+    for (const name of Object.keys(values).filter((n) => !(n in OUTPUTS))) {
         problems.push(`output ${name} is not in the contract: add it to contracts/outputs.ts and docs/outputs.md`);
     }
     return problems;

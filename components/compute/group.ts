@@ -17,7 +17,6 @@ export interface VmGroupArgs {
     serverGroupId?: pulumi.Input<string>;
     /** Give each VM a floating IP. */
     floatingIp?: boolean;
-    dependsOn?: pulumi.Input<pulumi.Resource>[];
     /** Protect the servers (the storage controller: its replacement interrupts every NFS client). */
     protect?: boolean;
 }
@@ -37,7 +36,7 @@ export function createVms(args: VmGroupArgs, parent: pulumi.Resource): VirtualMa
             floatingIpPool: args.floatingIp ? p.externalNetwork : undefined,
             availabilityZone: p.availabilityZone,
             metadata: p.metadata,
-            dependsOn: [...p.dependsOn, ...(args.dependsOn ?? [])],
+            dependsOn: p.dependsOn,
             protect: args.protect,
         }, { parent });
     });
