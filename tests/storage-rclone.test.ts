@@ -13,9 +13,9 @@ import * as http from "http";
 import { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
-import { StorageCredentials, stsEnv } from "../components/storage/cloudconfig";
+import { stsEnv } from "../components/storage/cloudconfig";
 import { RCLONE_REMOTE } from "../components/storage/layout";
-import { rcloneMountArgs, renderAwsConfig, renderRcloneConf } from "../components/storage/rclone";
+import { rcloneMountArgs, renderAwsConfig, renderRcloneConf, StorageCredentials } from "../components/storage/rclone";
 import { requireTool } from "./harness/tools";
 import { ROOT } from "./harness/program";
 

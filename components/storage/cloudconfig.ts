@@ -13,7 +13,7 @@ import { FacilityUser, S3Config } from "../config/schema";
 import { sensitive } from "../secrets";
 import { LAYOUT, RCLONE_REMOTE, UNITS, volumeDevicePath } from "./layout";
 import { nfsExports, renderExports, renderNfsConf } from "./nfs";
-import { archiveCacheGb, DIR_CACHE_TIME, rcloneMountArgs, renderAwsConfig, renderFuseConf, renderRcloneConf } from "./rclone";
+import { archiveCacheGb, DIR_CACHE_TIME, rcloneMountArgs, renderAwsConfig, renderFuseConf, renderRcloneConf, StorageCredentials } from "./rclone";
 import { BIN, storageUnits } from "./units";
 
 const SCRIPTS = path.join(__dirname, "scripts");
@@ -23,18 +23,6 @@ export const DATA_WAIT_SECONDS = 900;
 
 /** Lifetime of STS keys; the AWS SDK asks the helper for new ones before they expire. */
 export const STS_DURATION_SECONDS = 3600;
-
-/** Where the S3 keys come from, with the secret values in clear (only ever inside an apply). */
-export type StorageCredentials =
-    | { kind: "static"; accessKeyId: string; secretAccessKey: string }
-    | {
-        kind: "sts";
-        /** IAM token endpoint (the issuer's `/token`). */
-        iamTokenEndpoint: string;
-        iamClientId: string;
-        iamClientSecret: string;
-        roleArn: string;
-    };
 
 export interface StorageCloudConfigArgs {
     /** Cinder id of the data volume: its /dev/disk/by-id path derives from it. */

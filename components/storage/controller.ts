@@ -18,8 +18,9 @@ import { VirtualMachine } from "../compute/vm";
 import { PlannedVm } from "../config/quota";
 import { FacilityConfig, FacilitySecrets } from "../config/schema";
 import { vmAddress, workerBlock } from "../network/addressing";
-import { StorageCredentials, storageCloudConfig, usersEnv } from "./cloudconfig";
+import { storageCloudConfig, usersEnv } from "./cloudconfig";
 import { LAYOUT } from "./layout";
+import { StorageCredentials } from "./rclone";
 import { BIN } from "./units";
 import { NfsShare } from "./types";
 

@@ -7,10 +7,20 @@
  */
 import { renderIni } from "../compute/ini";
 
-/** Static keys from the stack's secrets, or temporary keys through STS. */
-export type S3Credentials =
+/**
+ * Where the S3 keys come from: static keys from the stack's secrets, or temporary keys through
+ * STS (what the STS helper needs). The secret values are in clear: only ever inside an apply.
+ */
+export type StorageCredentials =
     | { kind: "static"; accessKeyId: string; secretAccessKey: string }
-    | { kind: "sts" };
+    | {
+        kind: "sts";
+        /** IAM token endpoint (the issuer's `/token`). */
+        iamTokenEndpoint: string;
+        iamClientId: string;
+        iamClientSecret: string;
+        roleArn: string;
+    };
 
 export interface RcloneRemoteArgs {
     /** Remote name (the section of rclone.conf). */
@@ -19,7 +29,7 @@ export interface RcloneRemoteArgs {
     endpoint: string;
     /** Signing region (SigV4); the gateway accepts its zonegroup name or us-east-1. */
     region: string;
-    credentials: S3Credentials;
+    credentials: StorageCredentials;
 }
 
 /**
