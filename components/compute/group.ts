@@ -22,22 +22,12 @@ export interface VmGroupArgs {
 }
 
 export function createVms(args: VmGroupArgs, parent: pulumi.Resource): VirtualMachine[] {
-    const p = args.placement;
     return args.vms.map((vm) => {
-        const fixedIp = vmAddress(p.subnetCidr, vm);
+        const fixedIp = vmAddress(args.placement.subnetCidr, vm);
         const userData = pulumi.output(args.userData(vm, fixedIp)).apply(encodeUserData);
         return new VirtualMachine(vm.name, {
-            vm, fixedIp, userData,
-            imageId: p.imageId,
-            networkId: p.networkId,
-            keyPairName: p.keyPairName,
-            securityGroupNames: [p.securityGroupNames[vm.role]],
-            serverGroupId: args.serverGroupId,
-            floatingIpPool: args.floatingIp ? p.externalNetwork : undefined,
-            availabilityZone: p.availabilityZone,
-            metadata: p.metadata,
-            dependsOn: p.dependsOn,
-            protect: args.protect,
+            vm, placement: args.placement, fixedIp, userData,
+            serverGroupId: args.serverGroupId, floatingIp: args.floatingIp, protect: args.protect,
         }, { parent });
     });
 }

@@ -10,30 +10,23 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
 import { PlannedVm } from "../config/quota";
+import { VmPlacement } from "./placement";
 
 /** The Ubuntu cloud image's default user, which gets the operators' key (the program's SSH login). */
 export const SSH_USER = "ubuntu";
 
 export interface VirtualMachineArgs {
     vm: PlannedVm;
-    /** Glance image id (resolved by name once for all VMs). */
-    imageId: pulumi.Input<string>;
-    networkId: pulumi.Input<string>;
+    /** What every VM shares; this one takes its role's security group. */
+    placement: VmPlacement;
     /** Fixed private address (components/network/addressing.ts). */
     fixedIp: string;
-    securityGroupNames: pulumi.Input<string>[];
-    keyPairName: pulumi.Input<string>;
     /** Rendered (and possibly encoded) user-data; secret when it embeds secrets. */
     userData: pulumi.Input<string>;
     /** Anti-affinity group (workers). */
     serverGroupId?: pulumi.Input<string>;
-    /** External network name: when set, a floating IP is allocated and associated. */
-    floatingIpPool?: string;
-    availabilityZone?: string;
-    /** Key/value metadata (stack, environment, role). */
-    metadata: Record<string, string>;
-    /** Resources that must exist before the server boots (e.g. the router interface). */
-    dependsOn?: pulumi.Input<pulumi.Resource>[];
+    /** Allocate and associate a floating IP from placement.externalNetwork. */
+    floatingIp?: boolean;
     /** Protect the server: replacing or deleting it then takes a deliberate `pulumi state unprotect`. */
     protect?: boolean;
 }
@@ -45,19 +38,19 @@ export class VirtualMachine {
 
     /** `parent` is the role's component; the provider is inherited from it. */
     constructor(name: string, args: VirtualMachineArgs, opts: { parent: pulumi.Resource }) {
-        const { vm } = args;
+        const { vm, placement: p } = args;
         const parent = { parent: opts.parent };
         this.fixedIp = args.fixedIp;
         this.instance = new openstack.compute.Instance(name, {
             name: vm.name,
             flavorName: vm.flavor,
-            keyPair: args.keyPairName,
-            securityGroups: args.securityGroupNames,
-            availabilityZone: args.availabilityZone,
-            networks: [{ uuid: args.networkId, fixedIpV4: args.fixedIp }],
+            keyPair: p.keyPairName,
+            securityGroups: [p.securityGroupNames[vm.role]],
+            availabilityZone: p.availabilityZone,
+            networks: [{ uuid: p.networkId, fixedIpV4: args.fixedIp }],
             blockDevices: [{
                 sourceType: "image",
-                uuid: args.imageId,
+                uuid: p.imageId,
                 destinationType: "volume",
                 volumeSize: vm.diskGb,
                 bootIndex: 0,
@@ -65,21 +58,21 @@ export class VirtualMachine {
             }],
             schedulerHints: args.serverGroupId ? [{ group: args.serverGroupId }] : undefined,
             userData: args.userData,
-            metadata: { ...args.metadata, role: vm.role },
-            tags: Object.entries({ ...args.metadata, role: vm.role }).map(([k, v]) => `${k}=${v}`),
+            metadata: { ...p.metadata, role: vm.role },
+            tags: Object.entries({ ...p.metadata, role: vm.role }).map(([k, v]) => `${k}=${v}`),
             // New user-data replaces the server; the stack owner sees it in the preview diff.
         }, {
             ...parent,
-            dependsOn: args.dependsOn,
+            dependsOn: p.dependsOn,
             // A replacement takes the same fixed address (and the same volume attachments), so the
             // old server must go first: Pulumi's default create-then-delete would fail on the port.
             deleteBeforeReplace: true,
             protect: args.protect,
         });
 
-        if (args.floatingIpPool) {
+        if (args.floatingIp) {
             const fip = new openstack.networking.FloatingIp(`${name}-fip`, {
-                pool: args.floatingIpPool,
+                pool: p.externalNetwork,
                 description: `${vm.name} (${vm.role})`,
             }, parent);
             new openstack.compute.FloatingIpAssociate(`${name}-fip-assoc`, {
