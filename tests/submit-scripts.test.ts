@@ -11,7 +11,7 @@ import * as os from "os";
 import * as path from "path";
 import { readScript } from "../components/compute/cloudinit";
 import { IniSection, mountUnitName, renderIni } from "../components/compute/ini";
-import { submitMountUnits } from "../components/submit/hostconfig";
+import { submitHostCloudConfig, submitMountUnits } from "../components/submit/hostconfig";
 import { requireTool, run, shellcheck, tempFile } from "./harness/tools";
 import { ROOT } from "./harness/program";
 
@@ -98,6 +98,14 @@ describe("submit host: systemd units and AppArmor profile", () => {
         const wrong = path.join(dir, "srv-elsewhere.mount");
         fs.writeFileSync(wrong, submitMountUnits(SHARES)[1].text);
         assert.notEqual(run("systemd-analyze", ["verify", "--man=no", wrong]).status, 0);
+    });
+
+    it("Docker waits for the mount point of every mount unit, with and without the shares", () => {
+        const dropIn = (nfs?: typeof SHARES) => submitHostCloudConfig(nfs).write_files!
+            .find((f) => f.path === "/etc/systemd/system/docker.service.d/10-incant-mounts.conf")!.content;
+        assert.equal(dropIn(SHARES), "[Unit]\nRequiresMountsFor=/cvmfs /srv/incant/home /srv/incant/scratch\n");
+        assert.equal(dropIn(), "[Unit]\nRequiresMountsFor=/cvmfs\n");
+        assert.deepEqual(submitMountUnits(SHARES).map((u) => u.name), ["cvmfs.mount", "srv-incant-home.mount", "srv-incant-scratch.mount"]);
     });
 
     it("names units like systemd-escape and serialises keys in order", () => {

@@ -22,20 +22,19 @@ type Shares = Pick<NfsShare, "server" | "home" | "scratch">;
 /** systemd syntax and no header: a different text would change the user-data and replace the VM. */
 const unitText = (sections: IniSection[]): string => renderIni(sections, { separator: "=" });
 
+/** A mount unit of the host: its name (from its path), mount point and text. */
+export interface MountUnit { name: string; where: string; text: string }
+
+const mountUnit = (where: string, sections: IniSection[]): MountUnit => ({ name: mountUnitName(where), where, text: unitText(sections) });
+
 /** The mount units the host needs before its containers may start (the shares once they are known). */
-export function submitMountUnits(nfs?: Shares): { name: string; text: string }[] {
-    const cvmfs = { name: mountUnitName(HOST.cvmfs), text: unitText(sharedBindUnit(HOST.cvmfs)) };
+export function submitMountUnits(nfs?: Shares): MountUnit[] {
+    const cvmfs = mountUnit(HOST.cvmfs, sharedBindUnit(HOST.cvmfs));
     if (!nfs) return [cvmfs];
     return [
         cvmfs,
-        {
-            name: mountUnitName(HOST.home),
-            text: unitText(nfsMountUnit({ server: nfs.server, export: nfs.home, where: HOST.home, description: "INCANT homes (NFSv4 from the storage controller)" })),
-        },
-        {
-            name: mountUnitName(HOST.scratch),
-            text: unitText(nfsMountUnit({ server: nfs.server, export: nfs.scratch, where: HOST.scratch, description: "INCANT scratch (NFSv4 from the storage controller)" })),
-        },
+        mountUnit(HOST.home, nfsMountUnit({ server: nfs.server, export: nfs.home, where: HOST.home, description: "INCANT homes (NFSv4 from the storage controller)" })),
+        mountUnit(HOST.scratch, nfsMountUnit({ server: nfs.server, export: nfs.scratch, where: HOST.scratch, description: "INCANT scratch (NFSv4 from the storage controller)" })),
     ];
 }
 
@@ -62,7 +61,7 @@ export function submitHostCloudConfig(nfs?: Shares): CloudConfig {
                 // Written after the packages: the docker.io postinst starts the daemon before the
                 // shares exist; from the next boot on, Docker waits for them.
                 path: "/etc/systemd/system/docker.service.d/10-incant-mounts.conf",
-                content: unitText(dockerAfterMounts(nfs ? [HOST.cvmfs, HOST.home, HOST.scratch] : [HOST.cvmfs])),
+                content: unitText(dockerAfterMounts(units.map((u) => u.where))),
                 permissions: "0644", defer: true,
             },
         ],
