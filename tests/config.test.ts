@@ -100,6 +100,25 @@ describe("config validation", () => {
         expectProblem(GOOD, "sshPrivateKey", "pulumi config set --secret incant:sshPrivateKey", new Set(["s3AccessKeyId", "s3SecretAccessKey"]));
     });
 
+    it("spells out the command that sets each secret, and the known keys", () => {
+        const has = (found: string[], ...messages: string[]) => {
+            for (const m of messages) assert.ok(found.includes(`${m} [Pulumi.dev.yaml]`), `expected:\n${m}\ngot:\n${found.join("\n")}`);
+        };
+        const set = (key: string) => `pulumi config set --secret incant:${key} --stack dev`;
+        has(problems({ ...GOOD, sshPrivateKey: "x", openstack: { applicationCredentialId: "a" }, registry: { server: "r.example", username: "u" }, nodez: {} }, new Set()),
+            `incant:sshPrivateKey must be set as a secret: ${set("sshPrivateKey")}`,
+            `incant:sshPrivateKey is required: the program reaches the submit host over SSH with the private key of sshPublicKey (${set("sshPrivateKey")} < <key file>)`,
+            `incant:osApplicationCredentialSecret is required when openstack.applicationCredentialId is set (${set("osApplicationCredentialSecret")})`,
+            `incant:s3AccessKeyId is required when s3.credentials is "static" (${set("s3AccessKeyId")})`,
+            `incant:s3SecretAccessKey is required when s3.credentials is "static" (${set("s3SecretAccessKey")})`,
+            `incant:registryPassword is required when registry.username is set (${set("registryPassword")})`,
+            "incant:nodez is not a known key (known: cvmfs, environment, flavors, htcondor, iam, images, namePrefix, network, nodes, openstack, " +
+            "osApplicationCredentialSecret, quota, readinessTimeoutSeconds, registry, registryPassword, s3, s3AccessKeyId, s3IamClientSecret, " +
+            "s3SecretAccessKey, sshPrivateKey, sshPublicKey, users, versions)");
+        has(problems({ ...GOOD, s3: { credentials: "sts", iamClientId: "c" } }, new Set()),
+            `incant:s3IamClientSecret is required when s3.credentials is "sts" (${set("s3IamClientSecret")})`);
+    });
+
     it("rejects a secret set in clear (s3SecretAccessKey)", () => {
         expectProblem({ ...GOOD, s3SecretAccessKey: "AKIA..." }, "s3SecretAccessKey", "must be set as a secret", new Set(["s3AccessKeyId"]));
     });

@@ -203,15 +203,14 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
     const stackFile = `Pulumi.${ctx.stack}.yaml`;
     const problems: Problems = [];
     const r = new Reader(problems);
-    const known = new Set(["environment", "namePrefix", "openstack", "flavors", "network", "nodes", "quota",
-        "sshPublicKey", "versions", "iam", "s3", "registry", "images", "users", "htcondor", "cvmfs",
-        "readinessTimeoutSeconds", ...SECRET_KEYS]);
+    // Every key with a default, the stack identity and the SSH key (no default), and the secrets.
+    const known = new Set([...Object.keys(DEFAULTS), "environment", "namePrefix", "sshPublicKey", ...SECRET_KEYS]);
     for (const key of Object.keys(raw)) {
         if (!known.has(key)) r.report(key, `is not a known key (known: ${[...known].sort().join(", ")})`);
     }
     for (const key of SECRET_KEYS) {
         if (raw[key] !== undefined && !ctx.secretKeys.has(key)) {
-            r.report(key, `must be set as a secret: pulumi config set --secret ${NAMESPACE}:${key} --stack ${ctx.stack}`);
+            r.report(key, `must be set as a secret: ${setSecretCommand(key, ctx.stack)}`);
         }
     }
 
@@ -234,7 +233,7 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
     if (openstack.authUrl && !/^https:\/\//.test(openstack.authUrl)) r.report("openstack.authUrl", `must be an https:// URL (got "${openstack.authUrl}")`);
     if (openstack.applicationCredentialId && !ctx.secretKeys.has("osApplicationCredentialSecret")) {
         r.report("osApplicationCredentialSecret", "is required when openstack.applicationCredentialId is set " +
-            `(pulumi config set --secret ${NAMESPACE}:osApplicationCredentialSecret --stack ${ctx.stack})`);
+            `(${setSecretCommand("osApplicationCredentialSecret", ctx.stack)})`);
     }
 
     const flavors = readFlavors(r, raw.flavors);
@@ -308,7 +307,7 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
     // The program reaches the submit host's Docker daemon over SSH with it (components/submit/host.ts).
     if (!ctx.secretKeys.has("sshPrivateKey")) {
         r.report("sshPrivateKey", "is required: the program reaches the submit host over SSH with the private key of sshPublicKey " +
-            `(pulumi config set --secret ${NAMESPACE}:sshPrivateKey --stack ${ctx.stack} < <key file>)`);
+            `(${setSecretCommand("sshPrivateKey", ctx.stack)} < <key file>)`);
     }
 
     const v = r.object("versions", raw.versions) ?? {};
@@ -345,15 +344,15 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
         stsRoleArn: r.string("s3.stsRoleArn", s.stsRoleArn, d.s3.stsRoleArn, /^arn:aws:iam::[^:\s]*:role\/\S+$/, "must be a role ARN like arn:aws:iam:::role/IAMaccess"),
     };
     if (s3.credentials === "static") {
-        for (const key of ["s3AccessKeyId", "s3SecretAccessKey"]) {
+        for (const key of ["s3AccessKeyId", "s3SecretAccessKey"] as const) {
             if (!ctx.secretKeys.has(key)) {
-                r.report(key, `is required when s3.credentials is "static" (pulumi config set --secret ${NAMESPACE}:${key} --stack ${ctx.stack})`);
+                r.report(key, `is required when s3.credentials is "static" (${setSecretCommand(key, ctx.stack)})`);
             }
         }
     } else {
         if (!s3.iamClientId) r.report("s3.iamClientId", "is required when s3.credentials is \"sts\" (the IAM client whose tokens the gateway's STS accepts)");
         if (!ctx.secretKeys.has("s3IamClientSecret")) {
-            r.report("s3IamClientSecret", `is required when s3.credentials is "sts" (pulumi config set --secret ${NAMESPACE}:s3IamClientSecret --stack ${ctx.stack})`);
+            r.report("s3IamClientSecret", `is required when s3.credentials is "sts" (${setSecretCommand("s3IamClientSecret", ctx.stack)})`);
         }
     }
 
@@ -364,7 +363,7 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
         username: r.optionalString("registry.username", g.username),
     };
     if (registry.server && registry.username && !ctx.secretKeys.has("registryPassword")) {
-        r.report("registryPassword", `is required when registry.username is set (pulumi config set --secret ${NAMESPACE}:registryPassword --stack ${ctx.stack})`);
+        r.report("registryPassword", `is required when registry.username is set (${setSecretCommand("registryPassword", ctx.stack)})`);
     }
 
     const im = r.object("images", raw.images) ?? {};
@@ -416,6 +415,11 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
 /** Secret keys of the `incant:` namespace. */
 export const SECRET_KEYS = ["osApplicationCredentialSecret", "s3AccessKeyId", "s3SecretAccessKey",
     "s3IamClientSecret", "registryPassword", "sshPrivateKey"] as const;
+
+/** The command that sets a secret key, as every message that asks for one spells it. */
+export function setSecretCommand(key: typeof SECRET_KEYS[number], stack: string): string {
+    return `pulumi config set --secret ${NAMESPACE}:${key} --stack ${stack}`;
+}
 
 /**
  * HTCondor security advisories (FACTS.md): HTCONDOR-2026-0001 fixed in 24.0.22 and 25.11.1,
