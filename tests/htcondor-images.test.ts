@@ -10,10 +10,9 @@ import * as path from "path";
 import { DEFAULTS } from "../components/config/defaults";
 import { htcondorAdvisoryProblem } from "../components/config/validate";
 import { BUILT_IMAGES, buildArgs, contextFiles, imageTag } from "../components/htcondor/images";
-import { OfflineRun, runOffline } from "../offline/engine";
 import { unpinnedReason } from "../policy/images";
 import { requireTool, shellcheck } from "./harness/tools";
-import { stackConfig } from "./harness/program";
+import { ProgramRun, runProgram } from "./harness/program";
 
 const ROOT = path.resolve(__dirname, "..");
 const IMAGES = path.join(ROOT, "images");
@@ -35,10 +34,7 @@ function resolvedFroms(dockerfile: string, args: Record<string, string> = {}): s
     return froms;
 }
 
-async function runPool(overrides: Record<string, unknown> = {}, secrets?: string[]): Promise<OfflineRun> {
-    const stack = stackConfig("dev", overrides, secrets);
-    return runOffline({ project: stack.project, stack: stack.stack, config: stack.config, secretKeys: stack.secretKeys, program: PROGRAM });
-}
+const runPool = (overrides: Record<string, unknown> = {}): Promise<ProgramRun> => runProgram("dev", overrides, { program: PROGRAM });
 
 describe("ATLAS images", () => {
     for (const role of BUILT_IMAGES) {
@@ -113,13 +109,13 @@ describe("ATLAS images", () => {
 
     it("uses the configured references and builds nothing without a registry", async () => {
         const run = await runPool();
-        assert.equal(run.resources.filter((r) => r.type === "docker:index/image:Image").length, 0);
+        assert.equal(run.ofType("docker:index/image:Image").length, 0);
         assert.equal(run.outputs.submitImage, "harbor.cloud.infn.it/incant/atlas-submit:24.0.22-1");
     });
 
     it("builds and pushes the worker, scheduler and submit images to the configured registry, pods using the pushed digests", async () => {
         const run = await runPool({ registry: { server: "harbor.cloud.infn.it", project: "incant-dev", username: "robot$incant" } });
-        const images = run.resources.filter((r) => r.type === "docker:index/image:Image");
+        const images = run.ofType("docker:index/image:Image");
         assert.deepEqual(images.map((i) => i.name).sort(), ["atlas-images-scheduler", "atlas-images-submit", "atlas-images-worker"]);
         for (const image of images) {
             const i = image.revealedInputs as Doc;

@@ -13,9 +13,9 @@ import { podChecksum } from "../components/htcondor/pool";
 import { decodeIdToken, TOKEN_ROLES } from "../components/htcondor/tokens";
 import { flows } from "../components/network/ports";
 import { decodeUserData, htcondorConfigs } from "../offline/artifacts";
-import { OfflineRun, RecordedResource, runOffline } from "../offline/engine";
+import { OfflineRun, RecordedResource } from "../offline/engine";
 import { checkPolicies, mandatoryViolations } from "../offline/policy";
-import { merged, runProgram, stackConfig } from "./harness/program";
+import { merged, ProgramRun, runProgram } from "./harness/program";
 import { readStackFile } from "../offline/stackfile";
 
 const PROGRAM = path.join(__dirname, "fixtures", "htcondor-pool.program.ts");
@@ -23,10 +23,7 @@ const PROGRAM = path.join(__dirname, "fixtures", "htcondor-pool.program.ts");
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Doc = any;
 
-async function runPool(overrides: Record<string, unknown> = {}): Promise<OfflineRun> {
-    const stack = stackConfig("dev", overrides);
-    return runOffline({ project: stack.project, stack: stack.stack, config: stack.config, secretKeys: stack.secretKeys, program: PROGRAM });
-}
+const runPool = (overrides: Record<string, unknown> = {}): Promise<ProgramRun> => runProgram("dev", overrides, { program: PROGRAM });
 
 /** The dev stack's value of a structured key, as the overrides start from. */
 function devValue(key: string): Record<string, unknown> {
@@ -35,10 +32,9 @@ function devValue(key: string): Record<string, unknown> {
     return raw ? JSON.parse(raw) : {};
 }
 
-const ofType = (run: OfflineRun, type: string) => run.resources.filter((r) => r.type === type);
 const k8sObjects = (run: OfflineRun) => run.resources.filter((r) => r.type.startsWith("kubernetes:") && r.custom && !r.type.startsWith("kubernetes:helm.sh"));
-const deployments = (run: OfflineRun) => ofType(run, "kubernetes:apps/v1:Deployment");
-const deploymentOf = (run: OfflineRun, role: string) => deployments(run).find((d) => d.revealedInputs.metadata && (d.revealedInputs.metadata as Doc).name === `htcondor-${role}`)!;
+const deployments = (run: ProgramRun) => run.ofType("kubernetes:apps/v1:Deployment");
+const deploymentOf = (run: ProgramRun, role: string) => deployments(run).find((d) => d.revealedInputs.metadata && (d.revealedInputs.metadata as Doc).name === `htcondor-${role}`)!;
 const podSpecOf = (d: RecordedResource): Doc => (d.revealedInputs as Doc).spec.template.spec;
 const configOf = (run: OfflineRun, role: string): string => htcondorConfigs(run)[`htcondor/${role}.conf`];
 /** `KEY = value` of an HTCondor configuration (last one wins, as in HTCondor). */
@@ -54,7 +50,7 @@ const list = (v: string | undefined) => (v ?? "").split(",").map((s) => s.trim()
 const secretVolumes = (spec: Doc): string[] => (spec.volumes ?? []).filter((v: Doc) => v.secret).map((v: Doc) => v.secret.secretName);
 
 describe("HTCondor pool (dev)", () => {
-    let run: OfflineRun;
+    let run: ProgramRun;
     before(async () => { run = await runPool(); });
 
     it("runs one central manager, one scheduler and one worker per worker node, in its own namespace", () => {
@@ -80,7 +76,7 @@ describe("HTCondor pool (dev)", () => {
     });
 
     it("mounts the POOL signing key into the central manager's pod only", () => {
-        const keySecret = ofType(run, "kubernetes:core/v1:Secret").find((s) => (s.inputs.metadata as Doc).name === SECRETS.signingKey)!;
+        const keySecret = run.ofType("kubernetes:core/v1:Secret").find((s) => (s.inputs.metadata as Doc).name === SECRETS.signingKey)!;
         const keyFile = (keySecret.revealedInputs as Doc).data.POOL as string;
         assert.ok(Buffer.from(keyFile, "base64").length === 64, "64 key bytes");
         for (const d of deployments(run)) {
@@ -95,7 +91,7 @@ describe("HTCondor pool (dev)", () => {
     });
 
     it("gives startds and the schedd their own least-privilege token, each mounted by its role only", () => {
-        const tokenOf = (name: string) => (ofType(run, "kubernetes:core/v1:Secret").find((s) => (s.inputs.metadata as Doc).name === name)!);
+        const tokenOf = (name: string) => (run.ofType("kubernetes:core/v1:Secret").find((s) => (s.inputs.metadata as Doc).name === name)!);
         const expect = { worker: ["startd", SECRETS.startdToken], scheduler: ["schedd", SECRETS.scheddToken] } as const;
         for (const [role, [tokenRole, secretName]] of Object.entries(expect)) {
             const secret = tokenOf(secretName);
@@ -113,12 +109,12 @@ describe("HTCondor pool (dev)", () => {
             }
         }
         // No token for the central manager (it holds the key) and none for the submit host.
-        assert.equal(ofType(run, "kubernetes:core/v1:Secret").filter((s) => /token/.test((s.inputs.metadata as Doc).name)).length, 2);
+        assert.equal(run.ofType("kubernetes:core/v1:Secret").filter((s) => /token/.test((s.inputs.metadata as Doc).name)).length, 2);
         assert.doesNotMatch((run.outputs.submitHostConfig as string), /TOKEN_DIRECTORY|IDTOKENS/);
     });
 
     it("keys the signing key to incant:htcondor.keyGeneration", () => {
-        const key = ofType(run, "random:index/randomBytes:RandomBytes")[0];
+        const key = run.ofType("random:index/randomBytes:RandomBytes")[0];
         assert.deepEqual(key.inputs.keepers, { keyGeneration: "1" });
         assert.equal(key.inputs.length, 64);
     });
@@ -164,7 +160,7 @@ describe("HTCondor pool (dev)", () => {
                 for (const kind of ["requests", "limits"]) for (const res of ["cpu", "memory"]) assert.ok(c.resources[kind][res], `${name} ${kind}.${res}`);
             }
         }
-        const nsLabels = (name: string) => (ofType(run, "kubernetes:core/v1:Namespace").find((n) => (n.inputs.metadata as Doc).name === name)!.inputs.metadata as Doc).labels;
+        const nsLabels = (name: string) => (run.ofType("kubernetes:core/v1:Namespace").find((n) => (n.inputs.metadata as Doc).name === name)!.inputs.metadata as Doc).labels;
         assert.equal(nsLabels("htcondor")["pod-security.kubernetes.io/enforce"], "baseline");
         assert.equal(nsLabels("cvmfs-csi")["pod-security.kubernetes.io/enforce"], "privileged");
         // The project's CrossGuard pack agrees (privileged, resources, pinned images, secrets).
@@ -242,7 +238,7 @@ describe("HTCondor pool (dev)", () => {
     });
 
     it("publishes collector and schedd on NodePorts equal to their container ports, with TCP_FORWARDING_HOST and CCB", () => {
-        const services = ofType(run, "kubernetes:core/v1:Service").map((s) => s.revealedInputs as Doc);
+        const services = run.ofType("kubernetes:core/v1:Service").map((s) => s.revealedInputs as Doc);
         const endpoints = run.outputs.endpoints as Doc;
         for (const [svc, role, port] of [["condor", "central-manager", 30618], ["schedd", "scheduler", 30619]] as const) {
             const s = services.find((x) => x.metadata.name === svc);
@@ -266,7 +262,7 @@ describe("HTCondor pool (dev)", () => {
     });
 
     it("confines pods with NetworkPolicies: default deny, DNS, and only HTCondor's flows", () => {
-        const policies = ofType(run, "kubernetes:networking.k8s.io/v1:NetworkPolicy").map((p) => p.revealedInputs as Doc);
+        const policies = run.ofType("kubernetes:networking.k8s.io/v1:NetworkPolicy").map((p) => p.revealedInputs as Doc);
         const byName = (n: string) => policies.find((p) => p.metadata.name === n);
         assert.deepEqual(byName("default-deny").spec, { podSelector: {}, policyTypes: ["Ingress", "Egress"] });
         assert.deepEqual(byName("dns").spec.egress[0].ports.map((p: Doc) => p.port), [53, 53]);
@@ -287,7 +283,7 @@ describe("HTCondor pool (dev)", () => {
     });
 
     it("mounts shared storage through the kubelet: NFS PersistentVolumes and the CVMFS CSI driver", () => {
-        const pvs = ofType(run, "kubernetes:core/v1:PersistentVolume").map((p) => p.revealedInputs as Doc);
+        const pvs = run.ofType("kubernetes:core/v1:PersistentVolume").map((p) => p.revealedInputs as Doc);
         const pv = (n: string) => pvs.find((p) => p.metadata.name === `htcondor-${n}`).spec;
         assert.deepEqual(pv("home").nfs, { server: "192.168.100.20", path: "/srv/incant/home", readOnly: false });
         assert.deepEqual(pv("scratch").accessModes, ["ReadWriteMany"]);
@@ -298,13 +294,13 @@ describe("HTCondor pool (dev)", () => {
             assert.deepEqual(pv(n).claimRef, { namespace: "htcondor", name: n });
             assert.equal(pv(n).persistentVolumeReclaimPolicy, "Retain");
         }
-        const release = ofType(run, "kubernetes:helm.sh/v3:Release")[0].revealedInputs as Doc;
+        const release = run.ofType("kubernetes:helm.sh/v3:Release")[0].revealedInputs as Doc;
         assert.equal(release.chart, "oci://registry.cern.ch/kubernetes/charts/cvmfs-csi");
         assert.equal(release.version, "2.5.0");
         assert.equal(release.namespace, "cvmfs-csi");
         assert.match(release.values.extraConfigMaps["cvmfs-csi-default-local"]["default.local"], /^CVMFS_HTTP_PROXY=DIRECT$/m);
         assert.match(release.values.extraConfigMaps["cvmfs-csi-default-local"]["default.local"], /^CVMFS_REPOSITORIES=atlas\.cern\.ch,atlas-condb\.cern\.ch,sft\.cern\.ch,unpacked\.cern\.ch$/m);
-        const claim = ofType(run, "kubernetes:core/v1:PersistentVolumeClaim").find((c) => (c.inputs.metadata as Doc).name === "cvmfs")!.revealedInputs as Doc;
+        const claim = run.ofType("kubernetes:core/v1:PersistentVolumeClaim").find((c) => (c.inputs.metadata as Doc).name === "cvmfs")!.revealedInputs as Doc;
         assert.deepEqual(claim.spec.accessModes, ["ReadOnlyMany"]);
         const worker = podSpecOf(deploymentOf(run, "worker")).containers[0];
         const cvmfs = worker.volumeMounts.filter((m: Doc) => m.name === "cvmfs");
@@ -316,14 +312,14 @@ describe("HTCondor pool (dev)", () => {
     });
 
     it("keeps the schedd's queue on a local volume of the first worker, not in the pod", () => {
-        const pv = ofType(run, "kubernetes:core/v1:PersistentVolume").map((p) => p.revealedInputs as Doc)
+        const pv = run.ofType("kubernetes:core/v1:PersistentVolume").map((p) => p.revealedInputs as Doc)
             .find((p) => p.metadata.name === `htcondor-${SCHEDD_SPOOL.claim}`).spec;
         assert.deepEqual(pv.local, { path: SCHEDD_SPOOL.hostPath });
         assert.deepEqual(pv.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0],
             { key: "kubernetes.io/hostname", operator: "In", values: ["incant-dev-worker-0"] });
         assert.equal(pv.persistentVolumeReclaimPolicy, "Retain");
         assert.deepEqual(pv.claimRef, { namespace: "htcondor", name: SCHEDD_SPOOL.claim });
-        const claim = ofType(run, "kubernetes:core/v1:PersistentVolumeClaim").map((c) => c.revealedInputs as Doc)
+        const claim = run.ofType("kubernetes:core/v1:PersistentVolumeClaim").map((c) => c.revealedInputs as Doc)
             .find((c) => c.metadata.name === SCHEDD_SPOOL.claim);
         assert.equal(claim.spec.volumeName, `htcondor-${SCHEDD_SPOOL.claim}`);
         const schedd = podSpecOf(deploymentOf(run, "scheduler"));
@@ -332,12 +328,12 @@ describe("HTCondor pool (dev)", () => {
         assert.equal(schedd.containers[0].volumeMounts.find((m: Doc) => m.name === "spool").mountPath, "/var/lib/condor/spool");
         assert.equal((deploymentOf(run, "scheduler").revealedInputs as Doc).spec.strategy.type, "Recreate", "never two schedds on one queue");
         // The image's hook gives the bare node directory to condor, as the packages do.
-        const cm = ofType(run, "kubernetes:core/v1:ConfigMap").map((c) => c.revealedInputs as Doc).find((c) => c.metadata.name === "htcondor-scheduler");
+        const cm = run.ofType("kubernetes:core/v1:ConfigMap").map((c) => c.revealedInputs as Doc).find((c) => c.metadata.name === "htcondor-scheduler");
         assert.match(cm.data["pre-exec.sh"], /chown condor:condor "\$\{spool\}"/);
     });
 
     it("creates the configured users in the pods, with their uids, from one script", () => {
-        const cm = ofType(run, "kubernetes:core/v1:ConfigMap").find((c) => (c.inputs.metadata as Doc).name === "htcondor-worker")!.revealedInputs as Doc;
+        const cm = run.ofType("kubernetes:core/v1:ConfigMap").find((c) => (c.inputs.metadata as Doc).name === "htcondor-worker")!.revealedInputs as Doc;
         assert.equal(cm.data.users, "atlasuser1 20001\natlasuser2 20002\natlasuser3 20003\natlasuser4 20004\natlasuser5 20005\n");
         assert.match(cm.data["pre-exec.sh"], /useradd --uid "\$\{uid\}" --gid "\$\{uid\}"/);
         assert.equal(setting(configOf(run, "worker"), "STARTER_ALLOW_RUNAS_OWNER"), "true");
@@ -355,14 +351,14 @@ describe("HTCondor pool (dev)", () => {
         assert.equal(setting(conf, "DAEMON_LIST"), "MASTER", "no schedd on the submit host");
         assert.deepEqual(list(setting(conf, "SEC_CLIENT_AUTHENTICATION_METHODS")), ["SCITOKENS"]);
         assert.match(run.outputs.caCertPem as string, /^-----BEGIN CERTIFICATE-----/);
-        const certs = ofType(run, "tls:index/certRequest:CertRequest").map((c) => (c.revealedInputs as Doc).dnsNames[0]).sort();
+        const certs = run.ofType("tls:index/certRequest:CertRequest").map((c) => (c.revealedInputs as Doc).dnsNames[0]).sort();
         assert.deepEqual(certs, ["condor.htcondor.svc", "schedd.htcondor.svc"], "the names the SSL host check verifies");
         assert.equal(setting(configOf(run, "central-manager"), "HOST_ALIAS"), "condor.htcondor.svc");
         assert.equal(setting(configOf(run, "scheduler"), "HOST_ALIAS"), "schedd.htcondor.svc");
     });
 
     it("leaves the rendered workloads readable: no secret inside a Deployment or a ConfigMap", () => {
-        for (const r of [...deployments(run), ...ofType(run, "kubernetes:core/v1:ConfigMap")]) assert.deepEqual(r.secretPaths, [], r.name);
+        for (const r of [...deployments(run), ...run.ofType("kubernetes:core/v1:ConfigMap")]) assert.deepEqual(r.secretPaths, [], r.name);
         for (const d of deployments(run)) assert.match(podSpecOf(d) && (d.revealedInputs as Doc).spec.template.metadata.annotations[CHECKSUM_ANNOTATION], /^[0-9a-f]{64}$/);
     });
 });
@@ -387,7 +383,7 @@ describe("HTCondor pool (configuration changes)", () => {
     });
 
     it("restarts every pod when keyGeneration is bumped, and the roles' pods when their configuration changes", async () => {
-        const checksums = (r: OfflineRun) => Object.fromEntries(deployments(r).map((d) => [(d.revealedInputs.metadata as Doc).name, (d.revealedInputs as Doc).spec.template.metadata.annotations[CHECKSUM_ANNOTATION]]));
+        const checksums = (r: ProgramRun) => Object.fromEntries(deployments(r).map((d) => [(d.revealedInputs.metadata as Doc).name, (d.revealedInputs as Doc).spec.template.metadata.annotations[CHECKSUM_ANNOTATION]]));
         const base = checksums(await runPool());
         const again = checksums(await runPool());
         // No churn between runs. (The offline engine makes new TLS keys on every run, where a real
@@ -401,7 +397,7 @@ describe("HTCondor pool (configuration changes)", () => {
         for (const changed of [podChecksum(2, files, ["token", "cert"]), podChecksum(1, { ...files, users: "" }, ["token", "cert"]),
             podChecksum(1, files, ["token2", "cert"]), podChecksum(1, files, ["token", "cert2"])]) assert.notEqual(changed, sum);
         const rotatedRun = await runPool({ htcondor: merged(devValue("htcondor"), { keyGeneration: 2 }) });
-        assert.deepEqual(ofType(rotatedRun, "random:index/randomBytes:RandomBytes")[0].inputs.keepers, { keyGeneration: "2" }, "a new key (the provider replaces the resource)");
+        assert.deepEqual(rotatedRun.ofType("random:index/randomBytes:RandomBytes")[0].inputs.keepers, { keyGeneration: "2" }, "a new key (the provider replaces the resource)");
         const rotated = checksums(rotatedRun);
         for (const name of Object.keys(base)) assert.notEqual(rotated[name], base[name], `${name} restarts on rotation`);
         // A user leaves: every role's users file (and the schedd's and collector's map) changes.
@@ -417,7 +413,7 @@ describe("HTCondor pool (configuration changes)", () => {
 
     it("sets the CVMFS proxy of the CSI driver from incant:cvmfs.httpProxy", async () => {
         const run = await runPool({ cvmfs: { httpProxy: "http://squid-a.example:3128|http://squid-b.example:3128" } });
-        const values = (ofType(run, "kubernetes:helm.sh/v3:Release")[0].revealedInputs as Doc).values;
+        const values = (run.ofType("kubernetes:helm.sh/v3:Release")[0].revealedInputs as Doc).values;
         assert.match(values.extraConfigMaps["cvmfs-csi-default-local"]["default.local"], /^CVMFS_HTTP_PROXY="http:\/\/squid-a\.example:3128\|http:\/\/squid-b\.example:3128"$/m);
     });
 });

@@ -10,7 +10,7 @@ import * as path from "path";
 import { checkOutputs, OUTPUTS, OUTPUTS_CONTRACT, OUTPUTS_CONTRACT_MINOR, FieldType } from "../contracts/outputs";
 import { runOffline } from "../offline/engine";
 import { setStackReference } from "../offline/mocks";
-import { ProgramRun, ROOT, runProgram, stackConfig } from "./harness/program";
+import { ProgramRun, ROOT, runProgram } from "./harness/program";
 
 /** How docs/outputs.md writes a type. */
 export function typeLabel(t: FieldType): string {
@@ -55,11 +55,7 @@ describe("stack outputs contract", () => {
 
     it("catches a program that un-secrets the kubeconfig (the real program, re-exported)", async function () {
         this.timeout(120_000);
-        const stack = stackConfig("dev");
-        const run = await runOffline({
-            project: stack.project, stack: stack.stack, config: stack.config, secretKeys: stack.secretKeys,
-            program: path.join(ROOT, "tests", "fixtures", "outputs-unsecret.program.ts"),
-        });
+        const run = await runProgram("dev", {}, { program: path.join(ROOT, "tests", "fixtures", "outputs-unsecret.program.ts") });
         assert.deepEqual(checkOutputs(run.outputs, run.secretOutputs), ["output kubeconfig must be a secret"]);
     });
 

@@ -20,12 +20,15 @@ export interface ProgramRun extends OfflineRun {
 
 /**
  * Loads `Pulumi.<stack>.yaml`, applies `overrides` (keys without namespace, values as they would
- * be written in YAML; `undefined` deletes a key), and runs the program.
+ * be written in YAML; `undefined` deletes a key), and runs the program: index.ts, or `program`
+ * (a fixture under tests/fixtures/).
  */
 export async function runProgram(stackName = "dev", overrides: Record<string, unknown> = {},
-    opts: { secrets?: string[]; preview?: boolean } = {}): Promise<ProgramRun> {
+    opts: { secrets?: string[]; preview?: boolean; program?: string } = {}): Promise<ProgramRun> {
     const stack = stackConfig(stackName, overrides, opts.secrets);
-    const run = await runOffline({ project: stack.project, stack: stack.stack, config: stack.config, secretKeys: stack.secretKeys, preview: opts.preview });
+    const run = await runOffline({
+        project: stack.project, stack: stack.stack, config: stack.config, secretKeys: stack.secretKeys, preview: opts.preview, program: opts.program,
+    });
     return withHelpers(run, stack);
 }
 
