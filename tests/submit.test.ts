@@ -26,8 +26,9 @@ import { vmAddress } from "../components/network/addressing";
 import { installCommand } from "../components/submit/files";
 import { dockerSshOptions } from "../components/submit/host";
 import { CVMFS_IMAGE_REPOSITORY, HOST, IN_SUBMIT } from "../components/submit/services";
-import { OfflineRun, RecordedResource } from "../offline/engine";
+import { RecordedResource } from "../offline/engine";
 import { cloudConfigOf, submitHostFiles } from "../offline/artifacts";
+import { providerUrn } from "../offline/graph";
 import { offlineId } from "../offline/placeholders";
 import { checkPolicies } from "../offline/policy";
 import { unpinnedReason } from "../policy/images";
@@ -40,15 +41,6 @@ const COMMAND = "command:remote:Command";
 const DOCKER_PROVIDER = "pulumi:providers:docker";
 
 type Inputs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-const byName = (run: OfflineRun, type: string, name: string): RecordedResource => {
-    const r = run.resources.find((x) => x.type === type && x.name === name);
-    assert.ok(r, `no ${type} named ${name}`);
-    return r;
-};
-const ofType = (run: OfflineRun, type: string) => run.resources.filter((r) => r.type === type);
-/** The provider reference a resource was registered with, as its URN. */
-const providerUrn = (r: RecordedResource) => r.provider?.split("::").slice(0, -1).join("::");
 
 /** The real program on a stack file as it is; each stack runs once for the whole file. */
 const runs = new Map<string, Promise<ProgramRun>>();
@@ -71,7 +63,7 @@ function firstControlPlaneIp(run: ProgramRun, prefix: string): string {
 }
 
 /** The compose file the program installs at /opt/incant/compose.yaml (SubmitHost.compose). */
-const composeOf = (run: OfflineRun) => String(byName(run, COMMAND, "submit-file-compose").revealedInputs.stdin);
+const composeOf = (run: ProgramRun) => String(run.get(COMMAND, "submit-file-compose").revealedInputs.stdin);
 
 /** The submit image the program must run: the built image's digest with a registry, else incant:images.submit. */
 function expectedSubmitImage(run: ProgramRun): string {
@@ -153,7 +145,7 @@ describe("submit host: nothing talks to Docker before the readiness gate (real p
         const dockerResources = run.resources.filter((r) => r.type.startsWith("docker:"));
         assert.ok(dockerResources.length >= 2);
         for (const r of dockerResources) {
-            assert.equal(providerUrn(r), provider.urn, r.name);
+            assert.equal(r.provider && providerUrn(r.provider), provider.urn, r.name);
             assert.ok(r.dependencies.includes(gate.urn), `${r.name} waits for the gate`);
             assert.ok(r.replaceWith?.includes(gate.urn), `${r.name} is replaced with the host`);
         }
@@ -393,7 +385,7 @@ for (const stack of ["dev", "prod"]) describe(`submit host: docker/compose.yaml,
     });
 
     it("is what the program writes to /opt/incant/compose.yaml and what the render extracts", () => {
-        const file = byName(run, COMMAND, "submit-file-compose");
+        const file = run.get(COMMAND, "submit-file-compose");
         assert.equal(file.inputs.create, `sudo -n install -d -m 0755 /opt/incant && sudo -n install -m 0644 /dev/stdin ${HOST.compose}`);
         assert.deepEqual(file.secretPaths, ["connection"], "the file itself is not secret");
         const extracted = submitHostFiles(run);
@@ -428,14 +420,14 @@ for (const stack of ["dev", "prod"]) describe(`submit host: docker/compose.yaml,
 
     it("matches the deployed containers field by field", () => {
         const doc = YAML.parse(compose) as { services: Record<string, Record<string, unknown>> };
-        const containers = ofType(run, CONTAINER);
+        const containers = run.ofType(CONTAINER);
         assert.equal(containers.length, Object.keys(doc.services).length);
         const serviceOf = (c: RecordedResource) => (c.inputs.labels as Inputs[]).find((l) => l.label === "org.incant.service")!.value as string;
         for (const c of containers) {
             const service = serviceOf(c);
             // Every container input is either mapped to a compose field or deployment-only.
             assert.deepEqual(Object.keys(c.inputs).filter((k) => !DEPLOY_ONLY.includes(k) && !MAPPED.includes(k)), [], `${c.name} has inputs compose does not express`);
-            const pulled = ofType(run, REMOTE_IMAGE).find((img) => img.state.imageId === c.inputs.image)!;
+            const pulled = run.ofType(REMOTE_IMAGE).find((img) => img.state.imageId === c.inputs.image)!;
             const dependsOn = containers.filter((o) => o !== c && c.dependencies.includes(o.urn)).map(serviceOf);
             const expected = composeFromContainer(c, String(pulled.inputs.name), dependsOn);
             assert.deepEqual(doc.services[service], expected, `service ${service}`);
@@ -447,6 +439,6 @@ for (const stack of ["dev", "prod"]) describe(`submit host: docker/compose.yaml,
         const other = await runProgram(stack, { cvmfs: { httpProxy: "http://squid.example:3128" } });
         const doc = YAML.parse(composeOf(other)) as { services: Record<string, Inputs> };
         assert.equal(doc.services.cvmfs.environment.CVMFS_HTTP_PROXY, "http://squid.example:3128");
-        assert.ok((byName(other, CONTAINER, "submit-cvmfs").inputs.envs as string[]).includes("CVMFS_HTTP_PROXY=http://squid.example:3128"));
+        assert.ok((other.get(CONTAINER, "submit-cvmfs").inputs.envs as string[]).includes("CVMFS_HTTP_PROXY=http://squid.example:3128"));
     });
 });
