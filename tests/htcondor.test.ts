@@ -6,13 +6,12 @@
  */
 import { strict as assert } from "assert";
 import * as path from "path";
-import YAML from "yaml";
 import { RESERVED_USER_NAMES, regexLiteral, renderCondorConfig, renderMapfile } from "../components/htcondor/config";
 import { CHECKSUM_ANNOTATION, SCHEDD_SPOOL, SECRETS } from "../components/htcondor/manifests";
 import { podChecksum } from "../components/htcondor/pool";
 import { decodeIdToken, TOKEN_ROLES } from "../components/htcondor/tokens";
 import { flows } from "../components/network/ports";
-import { decodeUserData, htcondorConfigs } from "../offline/artifacts";
+import { cloudConfigOf, htcondorConfigs } from "../offline/artifacts";
 import { OfflineRun, RecordedResource } from "../offline/engine";
 import { checkPolicies, mandatoryViolations } from "../offline/policy";
 import { merged, ProgramRun, runProgram } from "./harness/program";
@@ -445,7 +444,7 @@ describe("HTCondor pool in the facility (index.ts)", () => {
         const workers = run.ofType("openstack:compute/instance:Instance").filter((i) => (i.inputs.metadata as Doc)?.role === "worker");
         assert.ok(workers.some((i) => i.inputs.name === node), `${node} is a worker VM of the facility`);
         for (const vm of workers) {
-            const doc = YAML.parse(decodeUserData(String(vm.revealedInputs.userData))) as { runcmd: string[][] };
+            const doc = cloudConfigOf(run, String(vm.revealedInputs.name)) as { runcmd: string[][] };
             const at = doc.runcmd.findIndex((c) => c[0] === "install" && c.includes(pv.spec.local.path));
             assert.ok(at >= 0, `${vm.name} makes ${pv.spec.local.path}`);
             assert.ok(at < doc.runcmd.findIndex((c) => c[0] === "/usr/local/sbin/incant-kubeadm"), `${vm.name}: before joining`);

@@ -10,7 +10,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import YAML from "yaml";
-import { decodeUserData } from "../offline/artifacts";
+import { cloudConfigOf } from "../offline/artifacts";
 import { INSTANCE, ProgramRun, ROOT, runProgram } from "./harness/program";
 import { renderEnvFile } from "../components/compute/cloudinit";
 import { hasTool, requireTool, run as runTool, tempFile } from "./harness/tools";
@@ -23,11 +23,8 @@ import { renderKubeconfig } from "../components/kubernetes/kubeconfig";
 type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 interface CloudDoc { hostname: string; runcmd: string[][]; write_files: { path: string; content: string; permissions?: string }[] }
 
-function cloudDoc(run: ProgramRun, vmName: string): CloudDoc {
-    const vm = run.ofType(INSTANCE).find((i) => i.revealedInputs.name === vmName);
-    assert.ok(vm, `no VM ${vmName}`);
-    return YAML.parse(decodeUserData(String(vm.revealedInputs.userData))) as CloudDoc;
-}
+// cloudConfigOf types write_files only; a node's cloud-config also has these keys.
+const cloudDoc = (run: ProgramRun, vmName: string) => cloudConfigOf(run, vmName) as unknown as CloudDoc;
 
 function file(doc: CloudDoc, path: string): { content: string; permissions?: string } {
     const f = doc.write_files.find((w) => w.path === path);

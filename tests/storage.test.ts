@@ -555,9 +555,8 @@ describe("storage: the StorageController in the program", () => {
     it("makes the user-data a secret, and the render shows the keys only as the marker", () => {
         const vm = storageVm(dev);
         assert.ok(vm.secretPaths.includes("userData"));
-        const userData = String(vm.revealedInputs.userData);
         const keyId = offlineSecret("incant:s3AccessKeyId");
-        const rclone = YAML.parse(userData).write_files.find((f: WriteFile) => f.path === LAYOUT.rcloneConfig);
+        const rclone = cloudConfigOf(dev, String(vm.inputs.name)).write_files!.find((f) => f.path === LAYOUT.rcloneConfig) as WriteFile;
         assert.equal(rclone.permissions, "0600");
         assert.match(rclone.content, new RegExp(`^access_key_id = ${keyId}$`, "m"));
         const redact = makeRedactor(secretStrings(dev, dev.stack.secretKeys.map((k) => dev.stack.config[k])), false);
