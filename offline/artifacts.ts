@@ -34,7 +34,8 @@ export function cloudConfigOf(run: OfflineRun, vmName: string): { write_files?: 
     return YAML.parse(decodeUserData(String(vm.revealedInputs.userData)));
 }
 
-function kindOf(type: string): { group: string; version: string; kind: string } | undefined {
+/** Group (empty for the core API), version and kind of a `kubernetes:<group>/<version>:<Kind>` type. */
+export function kindOf(type: string): { group: string; version: string; kind: string } | undefined {
     const m = /^kubernetes:([^:]+)\/([^:]+):(\w+)$/.exec(type);
     if (!m) return undefined;
     return { group: m[1] === "core" ? "" : m[1], version: m[2], kind: m[3] };

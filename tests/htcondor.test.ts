@@ -14,6 +14,7 @@ import { flows } from "../components/network/ports";
 import { cloudConfigOf, htcondorConfigs } from "../offline/artifacts";
 import { OfflineRun, RecordedResource } from "../offline/engine";
 import { checkPolicies, mandatoryViolations } from "../offline/policy";
+import { k8sKind, validateK8sObject } from "./harness/k8s";
 import { merged, ProgramRun, runProgram } from "./harness/program";
 import { readStackFile } from "../offline/stackfile";
 
@@ -124,22 +125,17 @@ describe("HTCondor pool (dev)", () => {
         const minor = Number(/^1\.(\d+)$/.exec(devValue("versions").kubernetes as string ?? "1.31")?.[1] ?? 31);
         let validated = 0;
         for (const r of k8sObjects(run)) {
-            const m = /^kubernetes:([^:]+)\/([^:]+):(\w+)$/.exec(r.type)!;
-            const apiVersion = m[1] === "core" ? m[2] : `${m[1]}/${m[2]}`;
+            const { apiVersion } = k8sKind(r.type);
             assert.ok(apiVersion in servedSince && servedSince[apiVersion] <= minor, `${apiVersion} is not served by 1.${minor}`);
-            // eslint-disable-next-line @typescript-eslint/no-require-imports
-            const Model = require(`kubernetes-models/${apiVersion}`)[m[3]];
-            assert.ok(Model, `no kubernetes-models class for ${apiVersion} ${m[3]}`);
-            new Model({ ...(r.revealedInputs as object), apiVersion, kind: m[3] }).validate();
+            validateK8sObject(r);
             validated++;
         }
         assert.ok(validated >= 25, `validated ${validated}`);
         // The validator does catch a broken pod spec.
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const { Deployment } = require("kubernetes-models/apps/v1");
-        const broken = JSON.parse(JSON.stringify(deploymentOf(run, "worker").revealedInputs));
+        const worker = deploymentOf(run, "worker");
+        const broken = JSON.parse(JSON.stringify(worker.revealedInputs));
         broken.spec.template.spec.containers[0].ports[0].containerPort = "condor";
-        assert.throws(() => new Deployment({ ...broken, apiVersion: "apps/v1", kind: "Deployment" }).validate(), /containerPort/);
+        assert.throws(() => validateK8sObject({ type: worker.type, revealedInputs: broken }), /containerPort/);
     });
 
     it("runs no privileged container outside the cvmfs-csi namespace, and the pool's pods unprivileged", () => {
