@@ -10,6 +10,7 @@ import { RESERVED_USER_NAMES, regexLiteral, renderCondorConfig, renderMapfile } 
 import { CHECKSUM_ANNOTATION, SCHEDD_SPOOL, SECRETS } from "../components/htcondor/manifests";
 import { podChecksum } from "../components/htcondor/pool";
 import { decodeIdToken, TOKEN_ROLES } from "../components/htcondor/tokens";
+import { DEFAULTS } from "../components/config/defaults";
 import { flows } from "../components/network/ports";
 import { cloudConfigOf, htcondorConfigs } from "../offline/artifacts";
 import { OfflineRun, RecordedResource } from "../offline/engine";
@@ -122,7 +123,10 @@ describe("HTCondor pool (dev)", () => {
     it("validates every Kubernetes object against the Kubernetes schemas (kubernetes-models) of the configured version", () => {
         // API versions served by Kubernetes since (minor): all the pool uses are GA in 1.31.
         const servedSince: Record<string, number> = { v1: 0, "apps/v1": 9, "networking.k8s.io/v1": 7 };
-        const minor = Number(/^1\.(\d+)$/.exec(devValue("versions").kubernetes as string ?? "1.31")?.[1] ?? 31);
+        // The stack's version, else the default the program uses (Pulumi.dev.yaml sets none).
+        const version = (devValue("versions").kubernetes as string | undefined) ?? DEFAULTS.versions.kubernetes;
+        const minor = Number(/^1\.(\d+)$/.exec(version)?.[1]);
+        assert.ok(Number.isInteger(minor), `Kubernetes version ${version} is not 1.<minor>`);
         let validated = 0;
         for (const r of k8sObjects(run)) {
             const { apiVersion } = k8sKind(r.type);
