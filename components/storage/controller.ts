@@ -51,6 +51,17 @@ export function nfsClients(subnetCidr: string): string[] {
     return [...workerBlock(subnetCidr), vmAddress(subnetCidr, { role: "submit", index: 0 })];
 }
 
+/** The share the controller at `server` offers: its LAYOUT exports, the archive read-only unless s3.exportReadWrite. */
+export function nfsShare(server: string, config: Pick<FacilityConfig, "s3">): NfsShare {
+    return {
+        server,
+        home: LAYOUT.home,
+        scratch: LAYOUT.scratch,
+        archive: LAYOUT.archive,
+        archiveReadOnly: !config.s3.exportReadWrite,
+    };
+}
+
 /** The credentials the VM needs, as one (secret) output. */
 function storageCredentials(config: FacilityConfig, secrets: FacilitySecrets): pulumi.Output<StorageCredentials> {
     const need = (value: pulumi.Output<string> | undefined, key: string): pulumi.Output<string> => {
@@ -148,13 +159,7 @@ export class StorageController extends pulumi.ComponentResource {
             parent: this, dependsOn: [this.server.instance, this.dataVolumeAttachment],
             customTimeouts: ssh.customTimeouts,
         });
-        this.share = {
-            server: this.nfsServer,
-            home: LAYOUT.home,
-            scratch: LAYOUT.scratch,
-            archive: LAYOUT.archive,
-            archiveReadOnly: !config.s3.exportReadWrite,
-        };
+        this.share = nfsShare(this.nfsServer, config);
         this.registerOutputs({ nfsServer: this.nfsServer, share: this.share, dataVolumeId: this.dataVolume.id });
     }
 }
