@@ -28,7 +28,7 @@ import { SECRET_MARKER } from "../offline/engine";
 import { makeRedactor, secretStrings } from "../offline/redact";
 import { offlineSecret } from "../offline/stackfile";
 import { INSTANCE, merged, ProgramRun, ROOT, runProgram } from "./harness/program";
-import { cloudInitSchema, requireTool, shellcheck } from "./harness/tools";
+import { cloudInitSchema, requireCondition, requireTool, shellcheck } from "./harness/tools";
 
 const VOLUME = "openstack:blockstorage/volume:Volume";
 const ATTACH = "openstack:compute/volumeAttach:VolumeAttach";
@@ -378,10 +378,7 @@ describe("storage: the data volume script, run on image files", function () {
 
 describe("storage: the users' directories script", function () {
     it("creates each user's home (0700) and scratch (0755) owned by the user, idempotently", function () {
-        if (process.getuid?.() !== 0) {
-            if (process.env.CI === "true") throw new Error("this test needs root (chown) under CI=true");
-            this.skip();
-        }
+        requireCondition(this, process.getuid?.() === 0, "this test needs root (chown)");
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "incant-dirs-"));
         try {
             const env = {
@@ -440,10 +437,7 @@ describe("storage: the users update script, run with stand-in cloud-init and sys
     });
 
     it("installs the list and creates the new user's directories", function () {
-        if (process.getuid?.() !== 0) {
-            if (process.env.CI === "true") throw new Error("this test needs root (chown) under CI=true");
-            this.skip();
-        }
+        requireCondition(this, process.getuid?.() === 0, "this test needs root (chown)");
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "incant-users-"));
         try {
             const r = runUpdate(dir, usersEnv(USERS));

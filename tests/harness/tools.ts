@@ -1,6 +1,7 @@
 /**
  * Real validators from Debian packages (cloud-init, shellcheck, docker-compose, systemd-analyze).
- * A validator runs whenever its tool is installed; under CI=true a missing tool fails the test.
+ * A validator runs whenever its tool is installed; under CI=true a missing tool fails the test
+ * (requireTool, requireCondition).
  */
 import { spawnSync, SpawnSyncReturns } from "child_process";
 import * as fs from "fs";
@@ -11,11 +12,19 @@ export function hasTool(name: string): boolean {
     return spawnSync("sh", ["-c", `command -v ${name}`]).status === 0;
 }
 
-/** Returns false (and the test should skip) when the tool is missing outside CI. */
-export function requireTool(ctx: Mocha.Context, name: string): void {
-    if (hasTool(name)) return;
-    if (process.env.CI === "true") throw new Error(`${name} is required under CI=true (.ci/run installs it)`);
+/**
+ * A test's prerequisite (a tool, root, a device): when `ok` is false the test skips outside CI
+ * and fails under CI=true, where the runner provides everything; `why` says what is needed.
+ */
+export function requireCondition(ctx: Mocha.Context, ok: boolean, why: string): void {
+    if (ok) return;
+    if (process.env.CI === "true") throw new Error(`${why} under CI=true`);
     ctx.skip();
+}
+
+/** requireCondition for an installed tool. */
+export function requireTool(ctx: Mocha.Context, name: string): void {
+    requireCondition(ctx, hasTool(name), `${name} is required (.ci/run installs it)`);
 }
 
 export function run(cmd: string, args: string[], input?: string, timeoutMs = 60_000): SpawnSyncReturns<string> {
