@@ -17,7 +17,7 @@ interface UserDataDoc {
 }
 
 /** Shell scripts inside a cloud-config: shebang files and `bash -c` commands. */
-export function embeddedScripts(doc: UserDataDoc): { name: string; text: string }[] {
+function embeddedScripts(doc: UserDataDoc): { name: string; text: string }[] {
     const files = (doc.write_files ?? [])
         .filter((f) => /^#!\s*\/(usr\/)?bin\/(env )?(ba)?sh/.test(f.content))
         .map((f) => ({ name: f.path, text: f.content }));

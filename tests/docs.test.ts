@@ -29,7 +29,7 @@ const source = (f: Flow) => ("role" in f.from ? f.from.role : `${f.from.cidrs} C
 const portLabel = (f: Flow) => (f.protocol === "icmp" ? "ICMP" : `${f.protocol.toUpperCase()} ${f.ports![0] === f.ports![1] ? f.ports![0] : f.ports!.join("-")}`);
 
 /** The flow table: one row per (description, protocol/port), sources and targets merged. */
-export function flowTableRows(all: Flow[]): string[] {
+function flowTableRows(all: Flow[]): string[] {
     const groups = new Map<string, { from: string[]; to: string[]; port: string; why: string }>();
     for (const f of all) {
         const key = `${f.description}|${portLabel(f)}`;
@@ -44,7 +44,7 @@ export function flowTableRows(all: Flow[]): string[] {
 const NODE: Record<string, string> = { "admin CIDRs": "admins", "user CIDRs": "users", "control-plane": "cp", worker: "worker", storage: "storage", submit: "submit" };
 
 /** The diagram's edges: one per (source, target), its ports TCP first then UDP, ICMP left out. */
-export function flowEdges(all: Flow[]): string[] {
+function flowEdges(all: Flow[]): string[] {
     const edges = new Map<string, { tcp: string[]; udp: string[] }>();
     for (const f of all.filter((x) => x.protocol !== "icmp")) {
         const key = `${NODE[source(f)]} ${NODE[f.to]}`;

@@ -13,7 +13,7 @@ import { setStackReference } from "../offline/mocks";
 import { ProgramRun, ROOT, runProgram } from "./harness/program";
 
 /** How docs/outputs.md writes a type. */
-export function typeLabel(t: FieldType): string {
+function typeLabel(t: FieldType): string {
     return typeof t === "string" ? t : `{${Object.entries(t).map(([k, v]) => `${k}: ${typeLabel(v)}`).join(", ")}}`;
 }
 
@@ -53,8 +53,7 @@ describe("stack outputs contract", () => {
         assert.deepEqual(checkOutputs(outputs, [...secretOutputs, "nfsServer"]), ["output nfsServer is a secret but the contract says plain"]);
     });
 
-    it("catches a program that un-secrets the kubeconfig (the real program, re-exported)", async function () {
-        this.timeout(120_000);
+    it("catches a program that un-secrets the kubeconfig (the real program, re-exported)", async () => {
         const run = await runProgram("dev", {}, { program: path.join(ROOT, "tests", "fixtures", "outputs-unsecret.program.ts") });
         assert.deepEqual(checkOutputs(run.outputs, run.secretOutputs), ["output kubeconfig must be a secret"]);
     });
@@ -85,8 +84,7 @@ describe("example consumer (examples/consumer) through a StackReference", () => 
         return runOffline({ project: "incant-consumer", stack: "team", config: consumerConfig, secretKeys: [], program: path.join(ROOT, "examples", "consumer", "index.ts") });
     }
 
-    it("reads the facility's endpoints, and keeps the kubeconfig secret", async function () {
-        this.timeout(120_000);
+    it("reads the facility's endpoints, and keeps the kubeconfig secret", async () => {
         const facility = await runProgram("dev");
         const run = await runConsumer(facility.outputs, facility.secretOutputs);
         const endpoints = facility.outputs.htcondorEndpoints as { collectorAddress: string; scheddAddress: string };
@@ -105,8 +103,7 @@ describe("example consumer (examples/consumer) through a StackReference", () => 
         assert.deepEqual(provider.secretPaths, ["kubeconfig"], "the kubeconfig reaches the provider as a secret");
     });
 
-    it("refuses a facility that publishes another contract", async function () {
-        this.timeout(120_000);
+    it("refuses a facility that publishes another contract", async () => {
         const facility = await runProgram("dev");
         await assert.rejects(runConsumer({ ...facility.outputs, outputsContract: "incant-outputs/v2" }, facility.secretOutputs),
             /the facility stack publishes incant-outputs\/v2; this program reads incant-outputs\/v1/);

@@ -380,8 +380,7 @@ function fromPulumi<T>(id: string): T {
     return require(require.resolve(id, { paths: [path.dirname(require.resolve("@pulumi/pulumi"))] })) as T;
 }
 
-describe("policy pack served over gRPC (pulumi preview --policy-pack policy)", function () {
-    this.timeout(120_000);
+describe("policy pack served over gRPC (pulumi preview --policy-pack policy)", () => {
     let pack: ChildProcess;
     let port: string;
     // eslint-disable-next-line @typescript-eslint/no-explicit-any

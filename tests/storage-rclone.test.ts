@@ -64,8 +64,7 @@ interface Mount {
     log: () => string;
 }
 
-describe("rclone mount of the S3 archive on loopback (rendered config and options)", function () {
-    this.timeout(120_000);
+describe("rclone mount of the S3 archive on loopback (rendered config and options)", () => {
     let work: string;
     let s3: ChildProcess | undefined;
     let endpoint: string;

@@ -33,7 +33,7 @@ export async function runProgram(stackName = "dev", overrides: Record<string, un
 }
 
 /** The config map the engine would receive, with overrides. Secret keys default to all known ones. */
-export function stackConfig(stackName: string, overrides: Record<string, unknown> = {}, secrets?: string[]): StackConfig {
+function stackConfig(stackName: string, overrides: Record<string, unknown> = {}, secrets?: string[]): StackConfig {
     const stack = readStack(stackName, secrets);
     for (const [key, value] of Object.entries(overrides)) {
         const full = `${NAMESPACE}:${key}`;

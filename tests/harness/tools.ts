@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 
-export function hasTool(name: string): boolean {
+function hasTool(name: string): boolean {
     return spawnSync("sh", ["-c", `command -v ${name}`]).status === 0;
 }
 
