@@ -195,9 +195,11 @@ describe("Kubernetes cluster (dev: 1 control plane, 7 workers, Ubuntu 22.04)", (
     });
 
     it("each node first prepares itself, then joins: no step waits on another node", () => {
-        assert.deepEqual(cp.runcmd, [["/usr/local/sbin/incant-node-setup"], ["/usr/local/sbin/incant-kubeadm"]]);
+        const steps = [["/usr/local/sbin/incant-node-setup"], ["/usr/local/sbin/incant-kubeadm"]];
+        // Control planes then start their certificate renewal timer (tests/kubernetes-certificates.test.ts).
+        assert.deepEqual(cp.runcmd, [...steps, ["systemctl", "enable", "--now", "incant-renew-certificates.timer"]]);
         // Workers first make the directories of the pool's local volumes (the schedd's spool).
-        assert.deepEqual(worker.runcmd, [["install", "-d", "-m", "0700", "/var/lib/incant/htcondor-spool"], ...cp.runcmd]);
+        assert.deepEqual(worker.runcmd, [["install", "-d", "-m", "0700", "/var/lib/incant/htcondor-spool"], ...steps]);
         assert.equal(envOf(cp).NODE_ROLE, "init");
         assert.equal(envOf(worker).NODE_ROLE, "worker");
         assert.equal(envOf(worker).START_DELAY_SECONDS, "0");

@@ -5,13 +5,15 @@
  * Boot order on every node (cloud-init final stage, output in /var/log/cloud-init-output.log):
  *   1. packages (curl, gpg, ...) from the Ubuntu archive;
  *   2. /usr/local/sbin/incant-node-setup: modules, sysctls, containerd, pinned kube packages;
- *   3. /usr/local/sbin/incant-kubeadm: kubeadm init (first control plane) or join, with retries.
+ *   3. /usr/local/sbin/incant-kubeadm: kubeadm init (first control plane) or join, with retries;
+ *   4. control planes: the daily incant-renew-certificates.timer (kubeadm's certificates last a year).
  * Both scripts read /etc/incant/kubernetes.env (every path they share with this file is in it)
  * and log lines tagged "incant-kubernetes".
  */
 import * as path from "path";
 import { baseCloudConfig, extendCloudConfig } from "../compute/base";
 import { CloudConfig, VmIdentity, WriteFile, readScript, renderCloudConfig, renderEnvFile } from "../compute/cloudinit";
+import { IniSection, renderIni, systemdCommand } from "../compute/ini";
 import {
     ClusterSettings, KERNEL_MODULES, NodeSettings, PATHS, SYSCTLS, admissionConfiguration, auditPolicy,
     encryptionConfiguration, renderDocuments, renderInitConfig, renderJoinConfig, renderSysctls,
@@ -27,6 +29,13 @@ export const JOIN_DEADLINE_SECONDS = 3600;
 export const JOIN_RETRY_SECONDS = 20;
 /** Extra control planes start this far apart, making concurrent etcd member additions (which etcd refuses) rarer; a refused join is retried. */
 export const CONTROL_PLANE_STAGGER_SECONDS = 120;
+/**
+ * kubeadm's leaf certificates last a year: control planes renew them once fewer than this many
+ * days are left (checked daily), long before expiry and with time to notice a failed renewal.
+ */
+export const CERT_RENEW_BEFORE_DAYS = 60;
+/** How long the renewal waits for a static pod to stop, then to run again. */
+export const CERT_RESTART_TIMEOUT_SECONDS = 180;
 /** The bootstrap token lives long enough for every first-boot join; renew it to add nodes later. */
 export const BOOTSTRAP_TOKEN_TTL = "24h0m0s";
 
@@ -35,6 +44,7 @@ export const NODE_PATHS = {
     setup: "/usr/local/sbin/incant-node-setup",
     bootstrap: "/usr/local/sbin/incant-kubeadm",
     renewToken: "/usr/local/sbin/incant-renew-join-token",
+    renewCertificates: "/usr/local/sbin/incant-renew-certificates",
     containerdConfig: "/etc/incant/containerd-config.toml",
     modulesFile: "/etc/modules-load.d/incant-kubernetes.conf",
     /** The scripts' markers: node-prepared (setup done), kubernetes-joined (init or join done). */
@@ -87,6 +97,8 @@ export function nodeBase(c: NodeCommon): CloudConfig {
         DEADLINE_SECONDS: JOIN_DEADLINE_SECONDS,
         RETRY_SECONDS: JOIN_RETRY_SECONDS,
         START_DELAY_SECONDS: c.startDelaySeconds ?? 0,
+        CERT_RENEW_BEFORE_DAYS,
+        CERT_RESTART_TIMEOUT_SECONDS,
     });
     return {
         packages: ["ca-certificates", "curl", "gpg", "apt-transport-https"],
@@ -129,6 +141,27 @@ export interface WorkerArgs extends NodeCommon {
 
 const secretFile = (p: string, content: string): WriteFile => ({ path: p, content, permissions: "0600" });
 
+const RENEWAL_UNIT = "incant-renew-certificates";
+
+/**
+ * The daily renewal of kubeadm's certificates on a control plane (scripts/renew-certificates.sh):
+ * a oneshot service and its timer. Persistent: a run missed while the VM was off happens at boot;
+ * the random delay keeps the control planes from restarting their API servers together.
+ */
+export function certificateRenewalUnits(): Record<string, IniSection[]> {
+    return {
+        [`${RENEWAL_UNIT}.service`]: [
+            { name: "Unit", entries: { Description: "Renew kubeadm's certificates before they expire (INCANT)", After: "kubelet.service containerd.service" } },
+            { name: "Service", entries: { Type: "oneshot", ExecStart: systemdCommand([NODE_PATHS.renewCertificates]) } },
+        ],
+        [`${RENEWAL_UNIT}.timer`]: [
+            { name: "Unit", entries: { Description: "Daily check of kubeadm's certificates (INCANT)" } },
+            { name: "Timer", entries: { OnCalendar: "daily", RandomizedDelaySec: "6h", Persistent: "true" } },
+            { name: "Install", entries: { WantedBy: "timers.target" } },
+        ],
+    };
+}
+
 /** The kubeadm config: init on the first control plane, a (control-plane or worker) join elsewhere. */
 function kubeadmFile(a: ControlPlaneArgs | WorkerArgs): WriteFile {
     const content = a.role === "init"
@@ -158,7 +191,13 @@ export function controlPlaneNode(a: ControlPlaneArgs): CloudConfig {
             secretFile(PATHS.auditPolicy, renderDocuments([auditPolicy()])),
             secretFile(PATHS.admissionConfig, renderDocuments([admissionConfiguration(EXEMPT_NAMESPACES)])),
             { path: NODE_PATHS.renewToken, content: readScript(SCRIPTS, "renew-join-token.sh"), permissions: "0755" },
+            { path: NODE_PATHS.renewCertificates, content: readScript(SCRIPTS, "renew-certificates.sh"), permissions: "0755" },
+            ...Object.entries(certificateRenewalUnits()).map(([unit, sections]): WriteFile => ({
+                path: `/etc/systemd/system/${unit}`, content: renderIni(sections, { separator: "=" }), permissions: "0644",
+            })),
         ],
+        // After init or join, so the first check sees kubeadm's certificates.
+        runcmd: [...base.runcmd!, ["systemctl", "enable", "--now", `${RENEWAL_UNIT}.timer`]],
     };
 }
 
