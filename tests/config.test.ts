@@ -49,7 +49,7 @@ describe("config validation", () => {
         ["an unknown flavor", { nodes: { workers: { flavor: "huge" } } }, "nodes.workers.flavor", "unknown flavor \"huge\""],
         ["a bad CIDR", { network: { adminCidrs: ["192.0.2.0/24"], cidr: "10.0.0.300/24" } }, "network.cidr", "IPv4 CIDR"],
         ["host bits in a CIDR", { network: { adminCidrs: ["192.0.2.1/24"] } }, "network.adminCidrs[0]", "IPv4 CIDR"],
-        ["admin access from anywhere", { network: { adminCidrs: ["0.0.0.0/0"] } }, "network.adminCidrs[0]", "must not be 0.0.0.0/0"],
+        ["admin access from anywhere", { network: { adminCidrs: ["0.0.0.0/0"] } }, "network.adminCidrs[0]", "(0.0.0.0/0) covers 4,294,967,296 addresses, half of the IPv4 internet"],
         ["no admin CIDR", { network: { adminCidrs: [] } }, "network.adminCidrs", "at least one"],
         ["overlapping pod and node networks", { network: { adminCidrs: ["192.0.2.0/24"], podCidr: "192.168.0.0/16" } }, "network.podCidr", "overlaps incant:network.cidr"],
         ["overlapping service and pod networks", { network: { adminCidrs: ["192.0.2.0/24"], serviceCidr: "10.244.128.0/20" } }, "network.serviceCidr", "overlaps incant:network.podCidr"],
@@ -63,7 +63,7 @@ describe("config validation", () => {
         ["a tagless image behind a registry port", { images: { worker: "harbor.example:5000/atlas/execute" } }, "images.worker", "pinned tag"],
         ["a patch outside the minor", { versions: { kubernetes: "1.31", kubernetesPatch: "1.30.2" } }, "versions.kubernetesPatch", "not inside"],
         ["duplicate user ids", { users: [{ name: "a", uid: 20001, iamSubject: "x" }, { name: "b", uid: 20001, iamSubject: "y" }] }, "users[1].uid", "duplicates"],
-        ["a system uid", { users: [{ name: "a", uid: 0, iamSubject: "x" }] }, "users[0].uid", "between 1000"],
+        ["a system uid", { users: [{ name: "a", uid: 0, iamSubject: "x" }] }, "users[0].uid", "between 2000 and 59999 (got 0)"],
         ["an issuer without https", { iam: { issuer: "http://iam.example/" } }, "iam.issuer", "https://"],
         ["a CVMFS repository that is not a name", { cvmfs: { repositories: ["atlas.cern.ch", "/cvmfs/sft.cern.ch"] } }, "cvmfs.repositories[1]", "repository name"],
     ];
@@ -112,7 +112,7 @@ describe("config validation", () => {
             `incant:s3AccessKeyId is required when s3.credentials is "static" (${set("s3AccessKeyId")})`,
             `incant:s3SecretAccessKey is required when s3.credentials is "static" (${set("s3SecretAccessKey")})`,
             `incant:registryPassword is required when registry.username is set (${set("registryPassword")})`,
-            "incant:nodez is not a known key (known: cvmfs, environment, flavors, htcondor, iam, images, namePrefix, network, nodes, openstack, " +
+            "incant:nodez is not a known key; did you mean nodes? (known: cvmfs, environment, flavors, htcondor, iam, images, namePrefix, network, nodes, openstack, " +
             "osApplicationCredentialSecret, quota, readinessTimeoutSeconds, registry, registryPassword, s3, s3AccessKeyId, s3IamClientSecret, " +
             "s3SecretAccessKey, sshPrivateKey, sshPublicKey, users, versions)");
         has(problems({ ...GOOD, s3: { credentials: "sts", iamClientId: "c" } }, new Set()),

@@ -63,3 +63,30 @@ export function rangeToCidrs(first: string, count: number): string[] {
     }
     return out;
 }
+
+/** How many distinct addresses a list of CIDRs covers together (overlaps counted once). */
+export function cidrUnionSize(cidrs: Ipv4Cidr[]): number {
+    const ranges = cidrs.map((c) => [c.network, c.network + cidrSize(c)] as const).sort((a, b) => a[0] - b[0]);
+    let total = 0;
+    let end = -1;
+    for (const [start, stop] of ranges) {
+        if (stop <= end) continue;
+        total += stop - Math.max(start, end);
+        end = stop;
+    }
+    return total;
+}
+
+/**
+ * How wide the operators' and users' networks may be (docs/security.md, "Who can connect"):
+ * one entry at most a /15 (131,072 addresses: CERN's 188.184.0.0/15 is the widest site network
+ * the stacks name), all entries of one list together at most 2^20 addresses (1,048,576, 1/4096
+ * of IPv4). Wider needs `incant:network.allowWideCidrs` with a reason. Half of IPv4 or more is
+ * "the internet" and is refused even then.
+ */
+export const CIDR_LIMITS = {
+    maxPrefixWidth: 15,
+    maxAddressesPerEntry: 2 ** 17,
+    maxAddressesPerList: 2 ** 20,
+    internet: 2 ** 31,
+} as const;

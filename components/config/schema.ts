@@ -48,6 +48,17 @@ export interface NetworkConfig {
     adminCidrs: string[];
     /** Physicists' networks: SSH to the submit host only. Defaults to `adminCidrs`. */
     userCidrs: string[];
+    /**
+     * Lifts the width limits of `adminCidrs` and `userCidrs` (one entry at most a /15, a list at
+     * most 2^20 addresses; docs/security.md). Never admits half of IPv4 or more.
+     */
+    allowWideCidrs?: WideCidrsOverride;
+}
+
+/** An explicit, reviewed exception to the CIDR width limits. */
+export interface WideCidrsOverride {
+    /** Why these networks must be this wide (at least 20 characters: who connects from where). */
+    reason: string;
 }
 
 /** One group of identical VMs. */

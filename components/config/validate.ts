@@ -6,12 +6,16 @@
  * file. `pulumi.Config.requireObject` does not validate, so this is the only gate.
  */
 import { DEFAULTS } from "./defaults";
-import { cidrsOverlap, parseCidr } from "./cidr";
+import { CIDR_LIMITS, cidrsOverlap, cidrSize, cidrUnionSize, Ipv4Cidr, parseCidr } from "./cidr";
 import { quotaProblems } from "./quota";
+import { isReservedAccount, USER_UID_MAX, USER_UID_MIN } from "./accounts";
+import { Grammar, GRAMMARS, grammarProblem, nearestKey, showKey, showValue, unsafeTextProblem } from "./grammar";
+import { platformLimitProblems } from "./limits";
 import { WORKER_OFFSET } from "../network/addressing";
 import { unpinnedReason } from "../../policy/images";
 import {
-    FacilityConfig, FacilityUser, FlavorSize, NodeGroup, StorageNode, SubmitNode,
+    CvmfsConfig, FacilityConfig, FacilityUser, FlavorSize, HTCondorConfig, IamConfig, ImagesConfig, NetworkConfig, NodeGroup,
+    NodesConfig, OpenStackAccess, QuotaConfig, RegistryConfig, S3Config, StorageNode, SubmitNode, VersionsConfig, WideCidrsOverride,
 } from "./schema";
 
 export const NAMESPACE = "incant";
@@ -35,6 +39,48 @@ export class ConfigValidationError extends Error {
 
 type Problems = string[];
 
+/**
+ * The keys of each object of the stack file. Typed as `Record<keyof T, true>` so that a field
+ * added to the schema without its key here (or the other way round) fails the type check; the
+ * Pulumi.yaml descriptions are checked against these lists by tests/config.test.ts.
+ */
+const keysOf = <T>(keys: Record<keyof T, true>): readonly string[] => Object.keys(keys);
+type TopLevel = Omit<FacilityConfig, "stack" | "stackFile">;
+export const OBJECT_KEYS = {
+    "": keysOf<TopLevel>({
+        environment: true, namePrefix: true, openstack: true, flavors: true, network: true, nodes: true, quota: true,
+        sshPublicKey: true, versions: true, iam: true, s3: true, registry: true, images: true, users: true, htcondor: true,
+        cvmfs: true, readinessTimeoutSeconds: true,
+    }),
+    openstack: keysOf<OpenStackAccess>({
+        cloud: true, authUrl: true, region: true, image: true, ubuntuRelease: true, externalNetwork: true,
+        availabilityZone: true, applicationCredentialId: true,
+    }),
+    "flavors.*": keysOf<FlavorSize>({ vcpus: true, ramGb: true }),
+    network: keysOf<NetworkConfig>({
+        cidr: true, dnsServers: true, podCidr: true, serviceCidr: true, adminCidrs: true, userCidrs: true, allowWideCidrs: true,
+    }),
+    "network.allowWideCidrs": keysOf<WideCidrsOverride>({ reason: true }),
+    nodes: keysOf<NodesConfig>({ controlPlane: true, workers: true, storage: true, submit: true }),
+    "nodes.controlPlane": keysOf<NodeGroup>({ count: true, flavor: true, diskGb: true }),
+    "nodes.workers": keysOf<NodeGroup>({ count: true, flavor: true, diskGb: true }),
+    "nodes.storage": keysOf<StorageNode>({ flavor: true, diskGb: true, dataVolumeGb: true }),
+    "nodes.submit": keysOf<SubmitNode>({ flavor: true, diskGb: true }),
+    quota: keysOf<QuotaConfig>({ vcpus: true, ramGb: true, blockStorageGb: true }),
+    versions: keysOf<VersionsConfig>({
+        kubernetes: true, kubernetesPatch: true, htcondor: true, calico: true, monitoring: true, cvmfsCsi: true, cvmfsService: true,
+    }),
+    iam: keysOf<IamConfig>({ issuer: true, audience: true, kubernetesGroups: true }),
+    s3: keysOf<S3Config>({
+        endpoint: true, bucket: true, region: true, exportReadWrite: true, credentials: true, iamClientId: true, stsRoleArn: true,
+    }),
+    registry: keysOf<RegistryConfig>({ server: true, project: true, username: true }),
+    images: keysOf<ImagesConfig>({ worker: true, scheduler: true, centralManager: true, submit: true }),
+    "users[]": keysOf<FacilityUser>({ name: true, uid: true, iamSubject: true }),
+    htcondor: keysOf<HTCondorConfig>({ trustDomain: true, collectorPort: true, schedulerPort: true, keyGeneration: true }),
+    cvmfs: keysOf<CvmfsConfig>({ repositories: true, httpProxy: true }),
+} as const;
+
 /** Reads one typed field at a config path, recording a problem instead of throwing. */
 class Reader {
     constructor(private readonly problems: Problems) {}
@@ -43,54 +89,108 @@ class Reader {
         this.problems.push(`${NAMESPACE}:${path} ${message}`);
     }
 
-    object(path: string, value: unknown): Record<string, unknown> | undefined {
+    /**
+     * An object whose keys must all be in `known` (an unknown key is reported with the nearest
+     * known one). `null` is a problem, not "absent": JSON, which carries structured config,
+     * turns `.inf`, `.nan` and numbers like 1e400 into null, and a default must not hide that.
+     */
+    object(path: string, value: unknown, known?: readonly string[]): Record<string, unknown> | undefined {
         if (value === undefined) return undefined;
         if (typeof value === "object" && value !== null && !Array.isArray(value)) {
-            return value as Record<string, unknown>;
+            const obj = value as Record<string, unknown>;
+            if (known) this.unknownKeys(path, obj, known);
+            return obj;
         }
         this.report(path, `must be an object (got ${describe(value)})`);
         return undefined;
     }
 
-    string(path: string, value: unknown, fallback?: string, pattern?: RegExp, hint?: string): string {
-        if (value === undefined || value === null) {
-            if (fallback === undefined) this.report(path, "is required");
+    unknownKeys(path: string, obj: Record<string, unknown>, known: readonly string[]): void {
+        const prefix = path ? `${path}.` : "";
+        for (const key of Object.keys(obj)) {
+            if (known.includes(key)) continue;
+            const near = nearestKey(key, known);
+            this.report(`${prefix}${showKey(key)}`, `is not a known key${near ? `; did you mean ${prefix}${near}?` : ""} ` +
+                `(known: ${[...known].sort().join(", ")})`);
+        }
+    }
+
+    /** Null where a value was expected: see `object`. Returns true when reported. */
+    isNull(path: string, value: unknown): boolean {
+        if (value !== null) return false;
+        this.report(path, "is empty (null): remove the key to use the default, or give a value " +
+            "(.inf, .nan and numbers beyond 1.8e308 also arrive as null)");
+        return true;
+    }
+
+    /**
+     * A string that is safe in every language (no line ends or controls, no outer white space)
+     * and, when given, follows the grammar of the places it lands. Never prints a value that
+     * looks like a key or token.
+     */
+    string(path: string, value: unknown, fallback?: string, grammar?: Grammar): string {
+        if (value === undefined || this.isNull(path, value)) {
+            if (fallback === undefined && value === undefined) this.report(path, "is required");
             return fallback ?? "";
         }
         if (typeof value !== "string" || value.trim() === "") {
             this.report(path, `must be a non-empty string (got ${describe(value)})`);
             return fallback ?? "";
         }
-        if (pattern && !pattern.test(value)) this.report(path, `${hint ?? `must match ${pattern}`} (got "${value}")`);
+        const unsafe = unsafeTextProblem(value);
+        if (unsafe) {
+            this.report(path, unsafe);
+            return fallback ?? "";
+        }
+        const bad = grammar && grammarProblem(value, grammar);
+        if (bad) {
+            this.report(path, `${bad} (got ${describe(value)})`);
+            return fallback ?? "";
+        }
         return value;
     }
 
-    optionalString(path: string, value: unknown): string | undefined {
-        return value === undefined || value === null ? undefined : this.string(path, value);
+    /** A string checked against a regex with its own message (versions, names). */
+    matching(path: string, value: unknown, fallback: string | undefined, pattern: RegExp, hint: string, maxLength = 255): string {
+        return this.string(path, value, fallback, { re: pattern, rule: hint.replace(/^must be /, ""), maxLength });
     }
 
-    /** Integer in [min, max]; numbers given as strings (`pulumi config set x 3`) are accepted. */
-    int(path: string, value: unknown, fallback: number | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number {
-        if (value === undefined || value === null) {
-            if (fallback === undefined) this.report(path, "is required");
-            return fallback ?? min;
+    optionalString(path: string, value: unknown, grammar?: Grammar): string | undefined {
+        if (value === undefined) return undefined;
+        const text = this.string(path, value, undefined, grammar);
+        return text === "" ? undefined : text;
+    }
+
+    /**
+     * Integer in [min, max]; numbers given as strings (`pulumi config set x 3`) are accepted.
+     * Returns undefined after reporting, so that checks across fields (duplicates) skip it.
+     */
+    intOrUndefined(path: string, value: unknown, fallback: number | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+        if (value === undefined || this.isNull(path, value)) {
+            if (fallback === undefined && value === undefined) this.report(path, "is required");
+            return value === undefined ? fallback : undefined;
         }
         const n = typeof value === "string" && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
         if (typeof n !== "number" || !Number.isInteger(n)) {
-            this.report(path, `must be an integer (got ${describe(value)})`);
-            return fallback ?? min;
+            const kind = typeof n === "number" && !Number.isFinite(n) ? "a finite integer" : "an integer";
+            this.report(path, `must be ${kind} (got ${describe(value)})`);
+            return undefined;
         }
         if (n < min || n > max) {
             const upTo = max === Number.MAX_SAFE_INTEGER ? "" : ` up to ${max}`;
             const range = min === 1 ? `a positive integer${upTo}` : upTo ? `between ${min} and ${max}` : `>= ${min}`;
             this.report(path, `must be ${range} (got ${n})`);
-            return fallback ?? min;
+            return undefined;
         }
         return n;
     }
 
+    int(path: string, value: unknown, fallback: number | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number {
+        return this.intOrUndefined(path, value, fallback, min, max) ?? fallback ?? min;
+    }
+
     bool(path: string, value: unknown, fallback: boolean): boolean {
-        if (value === undefined || value === null) return fallback;
+        if (value === undefined || this.isNull(path, value)) return fallback;
         if (typeof value === "boolean") return value;
         if (value === "true" || value === "false") return value === "true";
         this.report(path, `must be true or false (got ${describe(value)})`);
@@ -98,68 +198,103 @@ class Reader {
     }
 
     oneOf<T extends string>(path: string, value: unknown, options: readonly T[], fallback: T): T {
-        if (value === undefined || value === null) return fallback;
+        if (value === undefined || this.isNull(path, value)) return fallback;
         if (typeof value === "string" && (options as readonly string[]).includes(value)) return value as T;
         this.report(path, `must be one of ${options.map((o) => `"${o}"`).join(", ")} (got ${describe(value)})`);
         return fallback;
     }
 
-    stringList(path: string, value: unknown, fallback: string[]): string[] {
-        if (value === undefined || value === null) return fallback;
-        if (!Array.isArray(value) || value.some((v) => typeof v !== "string" || v.trim() === "")) {
+    /** A list of strings, each checked like `string` (and against `grammar`), at most `maxItems`. */
+    stringList(path: string, value: unknown, fallback: string[], grammar?: Grammar, maxItems = 100): string[] {
+        if (value === undefined || this.isNull(path, value)) return fallback;
+        if (!Array.isArray(value)) {
             this.report(path, `must be a list of non-empty strings (got ${describe(value)})`);
             return fallback;
         }
-        return value as string[];
+        if (value.length > maxItems) {
+            this.report(path, `lists ${value.length} entries, over the ${maxItems} allowed`);
+            return fallback;
+        }
+        const before = this.problems.length;
+        const list = value.map((v, i) => this.string(`${path}[${i}]`, v, undefined, grammar));
+        return this.problems.length === before ? list : list.filter((v) => v !== "");
     }
 
     cidr(path: string, value: unknown, fallback?: string): string {
         const text = this.string(path, value, fallback);
-        if (text && !parseCidr(text)) this.report(path, `must be an IPv4 CIDR like 10.0.0.0/24 with no host bits set (got "${text}")`);
+        if (text && !parseCidr(text)) {
+            this.report(path, `must be an IPv4 CIDR like 10.0.0.0/24 with no host bits set (got ${describe(text)})`);
+            return fallback ?? "";
+        }
         return text;
     }
 
     cidrList(path: string, value: unknown, fallback: string[]): string[] {
         const list = this.stringList(path, value, fallback);
-        list.forEach((c, i) => {
-            if (!parseCidr(c)) this.report(`${path}[${i}]`, `must be an IPv4 CIDR like 203.0.113.0/24 (got "${c}")`);
+        return list.filter((c, i) => {
+            if (parseCidr(c)) return true;
+            this.report(`${path}[${i}]`, `must be an IPv4 CIDR like 203.0.113.0/24 (got ${describe(c)})`);
+            return false;
         });
-        return list;
     }
 }
 
+/** A value as messages show it (grammar.ts showValue: quoted, short, never a key or token). */
 function describe(value: unknown): string {
-    if (Array.isArray(value)) return "a list";
-    if (value === null) return "null";
-    if (typeof value === "object") return "an object";
-    return typeof value === "string" ? `"${value}"` : String(value);
+    return showValue(value);
 }
 
 const VERSION_RE = /^v?\d+\.\d+(\.\d+)?([-.][0-9A-Za-z.-]+)?$/;
 const NAME_RE = /^[a-z][a-z0-9-]{0,30}$/;
+/** POSIX portable login name as useradd takes it (shadow-utils), at most 32 characters. */
 const USER_RE = /^[a-z_][a-z0-9_-]{0,31}$/;
-const SSH_KEY_RE = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/;
+/** One OpenSSH public key line; the comment is printable ASCII (it lands in cloud-init YAML and authorized_keys). */
+const SSH_KEY_RE = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}( [\x20-\x7e]*)?$/;
+/** An image reference (distribution/reference grammar): [host[:port]/]path[:tag][@sha256:digest]. */
+const IMAGE_RE = /^([a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?\/)?[a-z0-9]+([._-]+[a-z0-9]+)*(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?$/;
+const IPV4_RE = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
+/** How many list entries the VMs' user-data and the pool's objects are sized for (limits.ts). */
+export const LIST_LIMITS = {
+    /** Neutron's default max_dns_nameservers (neutron.conf). */
+    dnsServers: 5,
+    cvmfsRepositories: 32,
+    kubernetesGroups: 64,
+    adminCidrs: 64,
+    userCidrs: 256,
+    flavors: 64,
+} as const;
 
 function readFlavors(r: Reader, raw: unknown): Record<string, FlavorSize> {
     const obj = r.object("flavors", raw);
     if (!obj) return DEFAULTS.flavors;
+    if (Object.keys(obj).length > LIST_LIMITS.flavors) {
+        r.report("flavors", `declares ${Object.keys(obj).length} flavors, over the ${LIST_LIMITS.flavors} allowed`);
+        return DEFAULTS.flavors;
+    }
     const out: Record<string, FlavorSize> = {};
     for (const [name, size] of Object.entries(obj)) {
-        const s = r.object(`flavors.${name}`, size) ?? {};
+        const shown = showKey(name);
+        const bad = unsafeTextProblem(name) ?? grammarProblem(name, GRAMMARS.flavorName);
+        if (bad) {
+            r.report(`flavors.${shown}`, `is not a usable flavor name: its name ${bad}`);
+            continue;
+        }
+        const s = r.object(`flavors.${name}`, size, OBJECT_KEYS["flavors.*"]) ?? {};
         out[name] = {
-            vcpus: r.int(`flavors.${name}.vcpus`, s.vcpus, undefined, 1),
-            ramGb: r.int(`flavors.${name}.ramGb`, s.ramGb, undefined, 1),
+            vcpus: r.int(`flavors.${name}.vcpus`, s.vcpus, undefined, 1, 4096),
+            ramGb: r.int(`flavors.${name}.ramGb`, s.ramGb, undefined, 1, 65_536),
         };
     }
     return out;
 }
 
-function readGroup(r: Reader, path: string, raw: unknown, d: NodeGroup, flavors: Record<string, FlavorSize>,
-    maxCount = 10_000): NodeGroup {
-    const o = r.object(path, raw) ?? {};
+function readGroup(r: Reader, path: "nodes.controlPlane" | "nodes.workers", raw: unknown, d: NodeGroup,
+    flavors: Record<string, FlavorSize>, maxCount = 10_000): NodeGroup {
+    const o = r.object(path, raw, OBJECT_KEYS[path]) ?? {};
     const g = {
         count: r.int(`${path}.count`, o.count, d.count, 1, maxCount),
-        flavor: r.string(`${path}.flavor`, o.flavor, d.flavor),
+        flavor: r.string(`${path}.flavor`, o.flavor, d.flavor, GRAMMARS.flavorName),
         diskGb: r.int(`${path}.diskGb`, o.diskGb, d.diskGb, 10, 16_384),
     };
     checkFlavor(r, `${path}.flavor`, g.flavor, flavors);
@@ -167,35 +302,77 @@ function readGroup(r: Reader, path: string, raw: unknown, d: NodeGroup, flavors:
 }
 
 function checkFlavor(r: Reader, path: string, flavor: string, flavors: Record<string, FlavorSize>): void {
-    if (flavor && !(flavor in flavors)) {
+    if (flavor && !Object.prototype.hasOwnProperty.call(flavors, flavor)) {
         r.report(path, `names unknown flavor "${flavor}"; known: ${Object.keys(flavors).join(", ")} ` +
             "(declare it under incant:flavors with its vcpus and ramGb)");
     }
 }
 
 function readUsers(r: Reader, raw: unknown): FacilityUser[] {
-    if (raw === undefined || raw === null) return [];
+    if (raw === undefined || r.isNull("users", raw)) return [];
     if (!Array.isArray(raw)) {
         r.report("users", `must be a list of {name, uid, iamSubject} (got ${describe(raw)})`);
         return [];
     }
-    const users = raw.map((u, i): FacilityUser => {
-        const o = r.object(`users[${i}]`, u) ?? {};
+    const read = raw.map((u, i) => {
+        const o = r.object(`users[${i}]`, u, OBJECT_KEYS["users[]"]) ?? {};
+        const name = r.matching(`users[${i}].name`, o.name, undefined, USER_RE,
+            "must be a POSIX login name (lower-case letters, digits, _ and -, starting with a letter or _, at most 32 characters)");
+        if (name && isReservedAccount(name)) {
+            r.report(`users[${i}].name`, `("${name}") is an account the VMs or the HTCondor images already have ` +
+                "(components/config/accounts.ts): its uid and home would not be the configured ones; choose another name");
+        }
         return {
-            name: r.string(`users[${i}].name`, o.name, undefined, USER_RE, "must be a POSIX login name"),
-            // Below 1000 are system accounts; 65534 is nobody.
-            uid: r.int(`users[${i}].uid`, o.uid, undefined, 1000, 65533),
-            iamSubject: r.string(`users[${i}].iamSubject`, o.iamSubject),
+            name,
+            uid: r.intOrUndefined(`users[${i}].uid`, o.uid, undefined, USER_UID_MIN, USER_UID_MAX),
+            iamSubject: r.string(`users[${i}].iamSubject`, o.iamSubject, undefined, GRAMMARS.iamSubject),
         };
     });
+    // Duplicates among the values that were valid: a refused value is already reported.
     for (const key of ["name", "uid", "iamSubject"] as const) {
-        const seen = new Set<unknown>();
-        users.forEach((u, i) => {
-            if (seen.has(u[key])) r.report(`users[${i}].${key}`, `duplicates another user's ${key} (${u[key]})`);
-            seen.add(u[key]);
+        const first = new Map<unknown, number>();
+        read.forEach((u, i) => {
+            const value = u[key];
+            if (value === undefined || value === "") return;
+            const j = first.get(value);
+            if (j !== undefined) r.report(`users[${i}].${key}`, `duplicates users[${j}].${key} (${typeof value === "string" ? describe(value) : value})`);
+            else first.set(value, i);
         });
     }
-    return users;
+    return read.map((u) => ({ name: u.name, uid: u.uid ?? USER_UID_MIN, iamSubject: u.iamSubject }));
+}
+
+/** Checks one of adminCidrs/userCidrs for width, alone and together (docs/security.md). */
+function checkCidrWidth(r: Reader, path: string, list: string[], override: WideCidrsOverride | undefined): void {
+    const parsed = list.map((c) => parseCidr(c)).filter((c): c is Ipv4Cidr => c !== undefined);
+    const union = cidrUnionSize(parsed);
+    const count = (n: number) => n.toLocaleString("en-US");
+    const internet = "half of the IPv4 internet or more: name the networks that may connect (not even network.allowWideCidrs admits this)";
+    const world = parsed.findIndex((c) => cidrSize(c) >= CIDR_LIMITS.internet);
+    if (world >= 0) {
+        r.report(`${path}[${world}]`, `(${list[world]}) covers ${count(cidrSize(parsed[world]))} addresses, ${internet}`);
+        return;
+    }
+    if (union >= CIDR_LIMITS.internet) {
+        r.report(path, `together cover ${count(union)} addresses, ${internet}`);
+        return;
+    }
+    if (override) return;
+    const hint = "name narrower networks, or set network.allowWideCidrs: {reason: \"...\"} (docs/security.md)";
+    parsed.forEach((c, i) => {
+        if (c.prefix < CIDR_LIMITS.maxPrefixWidth) {
+            r.report(`${path}[${i}]`, `(${list[i]}) is wider than a /${CIDR_LIMITS.maxPrefixWidth} ` +
+                `(${count(2 ** (32 - c.prefix))} addresses, the limit is ${count(CIDR_LIMITS.maxAddressesPerEntry)}): ${hint}`);
+        }
+    });
+    if (union > CIDR_LIMITS.maxAddressesPerList) {
+        r.report(path, `together cover ${count(union)} addresses, over the ${count(CIDR_LIMITS.maxAddressesPerList)} allowed: ${hint}`);
+    }
+}
+
+/** The ClusterRoleBinding name suffix of an IAM group (components/kubernetes/cluster.ts). */
+export function groupSlug(group: string): string {
+    return group.toLowerCase().replace(/[^a-z0-9-]+/g, "-");
 }
 
 /** Validates raw stack values; throws `ConfigValidationError` listing every problem. */
@@ -203,34 +380,31 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
     const stackFile = `Pulumi.${ctx.stack}.yaml`;
     const problems: Problems = [];
     const r = new Reader(problems);
-    // Every key with a default, the stack identity and the SSH key (no default), and the secrets.
-    const known = new Set([...Object.keys(DEFAULTS), "environment", "namePrefix", "sshPublicKey", ...SECRET_KEYS]);
-    for (const key of Object.keys(raw)) {
-        if (!known.has(key)) r.report(key, `is not a known key (known: ${[...known].sort().join(", ")})`);
-    }
+    // Every key of the schema, and the secrets.
+    r.unknownKeys("", raw, [...OBJECT_KEYS[""], ...SECRET_KEYS]);
     for (const key of SECRET_KEYS) {
         if (raw[key] !== undefined && !ctx.secretKeys.has(key)) {
             r.report(key, `must be set as a secret: ${setSecretCommand(key, ctx.stack)}`);
         }
     }
 
-    const environment = r.string("environment", raw.environment, ctx.stack, NAME_RE, "must be a short lower-case name");
-    const namePrefix = r.string("namePrefix", raw.namePrefix, `incant-${ctx.stack}`, NAME_RE,
+    const environment = r.matching("environment", raw.environment, ctx.stack, NAME_RE, "must be a short lower-case name");
+    const namePrefix = r.matching("namePrefix", raw.namePrefix, `incant-${ctx.stack}`, NAME_RE,
         "must be lower-case letters, digits and dashes, at most 31 characters");
 
-    const os = r.object("openstack", raw.openstack) ?? {};
+    const os = r.object("openstack", raw.openstack, OBJECT_KEYS.openstack) ?? {};
     const d = DEFAULTS;
+    const on = GRAMMARS.openstackName;
     const openstack = {
-        cloud: r.optionalString("openstack.cloud", os.cloud),
-        authUrl: r.optionalString("openstack.authUrl", os.authUrl),
-        region: r.string("openstack.region", os.region, d.openstack.region),
-        image: r.string("openstack.image", os.image, d.openstack.image),
+        cloud: r.optionalString("openstack.cloud", os.cloud, on),
+        authUrl: r.optionalString("openstack.authUrl", os.authUrl, GRAMMARS.httpsUrl),
+        region: r.string("openstack.region", os.region, d.openstack.region, on),
+        image: r.string("openstack.image", os.image, d.openstack.image, on),
         ubuntuRelease: r.oneOf("openstack.ubuntuRelease", os.ubuntuRelease, ["22.04", "24.04"] as const, d.openstack.ubuntuRelease),
-        externalNetwork: r.string("openstack.externalNetwork", os.externalNetwork, d.openstack.externalNetwork),
-        availabilityZone: r.optionalString("openstack.availabilityZone", os.availabilityZone),
-        applicationCredentialId: r.optionalString("openstack.applicationCredentialId", os.applicationCredentialId),
+        externalNetwork: r.string("openstack.externalNetwork", os.externalNetwork, d.openstack.externalNetwork, on),
+        availabilityZone: r.optionalString("openstack.availabilityZone", os.availabilityZone, on),
+        applicationCredentialId: r.optionalString("openstack.applicationCredentialId", os.applicationCredentialId, GRAMMARS.openstackId),
     };
-    if (openstack.authUrl && !/^https:\/\//.test(openstack.authUrl)) r.report("openstack.authUrl", `must be an https:// URL (got "${openstack.authUrl}")`);
     if (openstack.applicationCredentialId && !ctx.secretKeys.has("osApplicationCredentialSecret")) {
         r.report("osApplicationCredentialSecret", "is required when openstack.applicationCredentialId is set " +
             `(${setSecretCommand("osApplicationCredentialSecret", ctx.stack)})`);
@@ -238,23 +412,33 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
 
     const flavors = readFlavors(r, raw.flavors);
 
-    const n = r.object("network", raw.network) ?? {};
+    const n = r.object("network", raw.network, OBJECT_KEYS.network) ?? {};
     const adminCidrs = r.cidrList("network.adminCidrs", n.adminCidrs, d.network.adminCidrs);
-    const network = {
+    const wide = r.object("network.allowWideCidrs", n.allowWideCidrs, OBJECT_KEYS["network.allowWideCidrs"]);
+    let allowWideCidrs: WideCidrsOverride | undefined;
+    if (wide) {
+        const reason = r.string("network.allowWideCidrs.reason", wide.reason, undefined, { re: /^.{20,}$/su, rule: "a sentence of at least 20 characters saying who connects from these networks and why they cannot be narrower", maxLength: 500 });
+        if (reason) allowWideCidrs = { reason };
+    }
+    const network: NetworkConfig = {
         cidr: r.cidr("network.cidr", n.cidr, d.network.cidr),
-        dnsServers: r.stringList("network.dnsServers", n.dnsServers, d.network.dnsServers),
+        dnsServers: r.stringList("network.dnsServers", n.dnsServers, d.network.dnsServers,
+            { re: IPV4_RE, rule: "an IPv4 address like 131.154.1.1", maxLength: 15 }, LIST_LIMITS.dnsServers),
         podCidr: r.cidr("network.podCidr", n.podCidr, d.network.podCidr),
         serviceCidr: r.cidr("network.serviceCidr", n.serviceCidr, d.network.serviceCidr),
         adminCidrs,
         userCidrs: r.cidrList("network.userCidrs", n.userCidrs, adminCidrs),
+        ...(allowWideCidrs ? { allowWideCidrs } : {}),
     };
-    if (adminCidrs.length === 0) {
+    if (Array.isArray(n.adminCidrs) && n.adminCidrs.length === 0 || n.adminCidrs === undefined) {
         r.report("network.adminCidrs", "must list at least one CIDR allowed to reach SSH and the Kubernetes API");
     }
-    for (const [path, list] of [["network.adminCidrs", network.adminCidrs], ["network.userCidrs", network.userCidrs]] as const) {
-        list.forEach((c, i) => {
-            if (parseCidr(c)?.prefix === 0) r.report(`${path}[${i}]`, "must not be 0.0.0.0/0: name the networks that may connect");
-        });
+    // userCidrs defaults to adminCidrs: checked once, under adminCidrs, unless set.
+    const cidrLists = [["network.adminCidrs", network.adminCidrs, LIST_LIMITS.adminCidrs],
+        ...(n.userCidrs === undefined ? [] : [["network.userCidrs", network.userCidrs, LIST_LIMITS.userCidrs] as const])] as const;
+    for (const [path, list, max] of cidrLists) {
+        if (list.length > max) r.report(path, `lists ${list.length} entries, over the ${max} allowed (one security group rule each)`);
+        checkCidrWidth(r, path, list, allowWideCidrs);
     }
     const ranges = [["network.cidr", network.cidr], ["network.podCidr", network.podCidr],
         ["network.serviceCidr", network.serviceCidr]] as const;
@@ -269,20 +453,20 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
     }
     const subnet = parseCidr(network.cidr);
 
-    const nodesRaw = r.object("nodes", raw.nodes) ?? {};
+    const nodesRaw = r.object("nodes", raw.nodes, OBJECT_KEYS.nodes) ?? {};
     const controlPlane = readGroup(r, "nodes.controlPlane", nodesRaw.controlPlane, d.nodes.controlPlane, flavors, 3);
     if (controlPlane.count === 2) r.report("nodes.controlPlane.count", "must be 1 or 3 (etcd needs an odd number of members)");
     const workers = readGroup(r, "nodes.workers", nodesRaw.workers, d.nodes.workers, flavors);
-    const st = r.object("nodes.storage", nodesRaw.storage) ?? {};
+    const st = r.object("nodes.storage", nodesRaw.storage, OBJECT_KEYS["nodes.storage"]) ?? {};
     const storage: StorageNode = {
-        flavor: r.string("nodes.storage.flavor", st.flavor, d.nodes.storage.flavor),
+        flavor: r.string("nodes.storage.flavor", st.flavor, d.nodes.storage.flavor, GRAMMARS.flavorName),
         diskGb: r.int("nodes.storage.diskGb", st.diskGb, d.nodes.storage.diskGb, 10, 16_384),
         dataVolumeGb: r.int("nodes.storage.dataVolumeGb", st.dataVolumeGb, d.nodes.storage.dataVolumeGb, 1, 65_536),
     };
     checkFlavor(r, "nodes.storage.flavor", storage.flavor, flavors);
-    const sb = r.object("nodes.submit", nodesRaw.submit) ?? {};
+    const sb = r.object("nodes.submit", nodesRaw.submit, OBJECT_KEYS["nodes.submit"]) ?? {};
     const submit: SubmitNode = {
-        flavor: r.string("nodes.submit.flavor", sb.flavor, d.nodes.submit.flavor),
+        flavor: r.string("nodes.submit.flavor", sb.flavor, d.nodes.submit.flavor, GRAMMARS.flavorName),
         diskGb: r.int("nodes.submit.diskGb", sb.diskGb, d.nodes.submit.diskGb, 10, 16_384),
     };
     checkFlavor(r, "nodes.submit.flavor", submit.flavor, flavors);
@@ -295,30 +479,35 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
         }
     }
 
-    const q = r.object("quota", raw.quota) ?? {};
+    const q = r.object("quota", raw.quota, OBJECT_KEYS.quota) ?? {};
     const quota = {
         vcpus: r.int("quota.vcpus", q.vcpus, d.quota.vcpus, 1),
         ramGb: r.int("quota.ramGb", q.ramGb, d.quota.ramGb, 1),
         blockStorageGb: r.int("quota.blockStorageGb", q.blockStorageGb, d.quota.blockStorageGb, 1),
     };
 
-    const sshPublicKey = r.string("sshPublicKey", raw.sshPublicKey, undefined, SSH_KEY_RE,
-        "must be one OpenSSH public key line (ssh-ed25519, ssh-rsa or ecdsa-sha2-*)");
+    // A private key or token pasted here must not be echoed: say what it is, not what it says.
+    let sshPublicKey = "";
+    if (typeof raw.sshPublicKey === "string" && /PRIVATE KEY|^-----BEGIN/.test(raw.sshPublicKey)) {
+        r.report("sshPublicKey", "holds a private key, not a public key: set the .pub line here and rotate that private key " +
+            `(it is now in the stack file); the private key goes in ${setSecretCommand("sshPrivateKey", ctx.stack)}`);
+    } else {
+        sshPublicKey = r.matching("sshPublicKey", raw.sshPublicKey, undefined, SSH_KEY_RE,
+            "must be one OpenSSH public key line (ssh-ed25519, ssh-rsa or ecdsa-sha2-*)", 16_384);
+    }
     // The program reaches the submit host's Docker daemon over SSH with it (components/submit/host.ts).
     if (!ctx.secretKeys.has("sshPrivateKey")) {
         r.report("sshPrivateKey", "is required: the program reaches the submit host over SSH with the private key of sshPublicKey " +
             `(${setSecretCommand("sshPrivateKey", ctx.stack)} < <key file>)`);
     }
 
-    const v = r.object("versions", raw.versions) ?? {};
+    const v = r.object("versions", raw.versions, OBJECT_KEYS.versions) ?? {};
+    const pinned = (key: keyof VersionsConfig) => r.matching(`versions.${key}`, v[key], d.versions[key], VERSION_RE, "must be a pinned version", 64);
     const versions = {
-        kubernetes: r.string("versions.kubernetes", v.kubernetes, d.versions.kubernetes, /^1\.(3[0-9]|[4-9][0-9])$/, "must be a Kubernetes minor version from 1.30 on, like \"1.31\""),
-        kubernetesPatch: r.string("versions.kubernetesPatch", v.kubernetesPatch, d.versions.kubernetesPatch, /^1\.\d+\.\d+$/, "must be an exact version like \"1.31.4\""),
-        htcondor: r.string("versions.htcondor", v.htcondor, d.versions.htcondor, VERSION_RE, "must be a pinned version"),
-        calico: r.string("versions.calico", v.calico, d.versions.calico, VERSION_RE, "must be a pinned version"),
-        monitoring: r.string("versions.monitoring", v.monitoring, d.versions.monitoring, VERSION_RE, "must be a pinned version"),
-        cvmfsCsi: r.string("versions.cvmfsCsi", v.cvmfsCsi, d.versions.cvmfsCsi, VERSION_RE, "must be a pinned version"),
-        cvmfsService: r.string("versions.cvmfsService", v.cvmfsService, d.versions.cvmfsService, VERSION_RE, "must be a pinned version"),
+        kubernetes: r.matching("versions.kubernetes", v.kubernetes, d.versions.kubernetes, /^1\.(3[0-9]|[4-9][0-9])$/, "must be a Kubernetes minor version from 1.30 on, like \"1.31\""),
+        kubernetesPatch: r.matching("versions.kubernetesPatch", v.kubernetesPatch, d.versions.kubernetesPatch, /^1\.\d+\.\d+$/, "must be an exact version like \"1.31.4\""),
+        htcondor: pinned("htcondor"), calico: pinned("calico"), monitoring: pinned("monitoring"),
+        cvmfsCsi: pinned("cvmfsCsi"), cvmfsService: pinned("cvmfsService"),
     };
     if (versions.kubernetesPatch && versions.kubernetes && !versions.kubernetesPatch.startsWith(`${versions.kubernetes}.`)) {
         r.report("versions.kubernetesPatch", `(${versions.kubernetesPatch}) is not inside versions.kubernetes (${versions.kubernetes})`);
@@ -326,22 +515,35 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
     const htcondorProblem = htcondorAdvisoryProblem(versions.htcondor);
     if (htcondorProblem) r.report("versions.htcondor", htcondorProblem);
 
-    const i = r.object("iam", raw.iam) ?? {};
+    const i = r.object("iam", raw.iam, OBJECT_KEYS.iam) ?? {};
     const iam = {
-        issuer: r.string("iam.issuer", i.issuer, d.iam.issuer, /^https:\/\/[^\s]+\/$/, "must be an https:// URL ending with /"),
-        audience: r.optionalString("iam.audience", i.audience),
-        kubernetesGroups: r.stringList("iam.kubernetesGroups", i.kubernetesGroups, d.iam.kubernetesGroups),
+        issuer: r.string("iam.issuer", i.issuer, d.iam.issuer, GRAMMARS.httpsUrl),
+        audience: r.optionalString("iam.audience", i.audience, GRAMMARS.audience),
+        kubernetesGroups: r.stringList("iam.kubernetesGroups", i.kubernetesGroups, d.iam.kubernetesGroups, GRAMMARS.iamGroup, LIST_LIMITS.kubernetesGroups),
     };
+    if (iam.issuer && !iam.issuer.endsWith("/")) r.report("iam.issuer", `must end with / as IAM prints it (got ${describe(iam.issuer)})`);
+    // The SciTokens libraries read the audience "ANY" as "accept any audience".
+    if (iam.audience?.toUpperCase() === "ANY") r.report("iam.audience", "must name this pool, not ANY (the SciTokens wildcard that accepts tokens meant for any service)");
+    // Each group becomes the ClusterRoleBinding incant-iam-<slug>: two groups with one slug would be one resource.
+    const slugs = new Map<string, number>();
+    iam.kubernetesGroups.forEach((group, k) => {
+        const slug = groupSlug(group);
+        const j = slugs.get(slug);
+        if (j !== undefined) {
+            r.report(`iam.kubernetesGroups[${k}]`, `(${describe(group)}) and iam.kubernetesGroups[${j}] (${describe(iam.kubernetesGroups[j])}) ` +
+                `both become the resource name incant-iam-${slug}: keep one of them`);
+        } else slugs.set(slug, k);
+    });
 
-    const s = r.object("s3", raw.s3) ?? {};
+    const s = r.object("s3", raw.s3, OBJECT_KEYS.s3) ?? {};
     const s3 = {
-        endpoint: r.string("s3.endpoint", s.endpoint, d.s3.endpoint, /^https?:\/\/[^\s/]+(:\d+)?\/?$/, "must be an http(s):// endpoint URL"),
-        bucket: r.string("s3.bucket", s.bucket, d.s3.bucket, /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a valid S3 bucket name"),
-        region: r.string("s3.region", s.region, d.s3.region),
+        endpoint: r.string("s3.endpoint", s.endpoint, d.s3.endpoint, GRAMMARS.endpoint),
+        bucket: r.string("s3.bucket", s.bucket, d.s3.bucket, GRAMMARS.bucket),
+        region: r.string("s3.region", s.region, d.s3.region, GRAMMARS.region),
         exportReadWrite: r.bool("s3.exportReadWrite", s.exportReadWrite, d.s3.exportReadWrite),
         credentials: r.oneOf("s3.credentials", s.credentials, ["static", "sts"] as const, d.s3.credentials),
-        iamClientId: r.optionalString("s3.iamClientId", s.iamClientId),
-        stsRoleArn: r.string("s3.stsRoleArn", s.stsRoleArn, d.s3.stsRoleArn, /^arn:aws:iam::[^:\s]*:role\/\S+$/, "must be a role ARN like arn:aws:iam:::role/IAMaccess"),
+        iamClientId: r.optionalString("s3.iamClientId", s.iamClientId, GRAMMARS.clientId),
+        stsRoleArn: r.string("s3.stsRoleArn", s.stsRoleArn, d.s3.stsRoleArn, GRAMMARS.roleArn),
     };
     if (s3.credentials === "static") {
         for (const key of ["s3AccessKeyId", "s3SecretAccessKey"] as const) {
@@ -356,22 +558,22 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
         }
     }
 
-    const g = r.object("registry", raw.registry) ?? {};
+    const g = r.object("registry", raw.registry, OBJECT_KEYS.registry) ?? {};
     const registry = {
-        server: r.optionalString("registry.server", g.server),
-        project: r.string("registry.project", g.project, d.registry.project),
-        username: r.optionalString("registry.username", g.username),
+        server: r.optionalString("registry.server", g.server, GRAMMARS.registryServer),
+        project: r.string("registry.project", g.project, d.registry.project, GRAMMARS.registryProject),
+        username: r.optionalString("registry.username", g.username, GRAMMARS.registryUser),
     };
     if (registry.server && registry.username && !ctx.secretKeys.has("registryPassword")) {
         r.report("registryPassword", `is required when registry.username is set (${setSecretCommand("registryPassword", ctx.stack)})`);
     }
 
-    const im = r.object("images", raw.images) ?? {};
+    const im = r.object("images", raw.images, OBJECT_KEYS.images) ?? {};
     const imageRef = (key: keyof typeof d.images): string => {
-        const ref = r.string(`images.${key}`, im[key], d.images[key]);
+        const ref = r.matching(`images.${key}`, im[key], d.images[key], IMAGE_RE, "must be an image reference like registry/project/name:tag", 512);
         // The policy pack's rule (policy/images.ts), checked before any resource exists.
-        if (unpinnedReason(ref) !== undefined) {
-            r.report(`images.${key}`, `must carry a pinned tag, never latest or none (got "${ref}")`);
+        if (ref && unpinnedReason(ref) !== undefined) {
+            r.report(`images.${key}`, `must carry a pinned tag, never latest or none (got ${describe(ref)})`);
         }
         return ref;
     };
@@ -382,24 +584,21 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
 
     const users = readUsers(r, raw.users);
 
-    const h = r.object("htcondor", raw.htcondor) ?? {};
+    const h = r.object("htcondor", raw.htcondor, OBJECT_KEYS.htcondor) ?? {};
     const htcondor = {
-        trustDomain: r.string("htcondor.trustDomain", h.trustDomain, d.htcondor.trustDomain, /^[a-z0-9.-]+$/, "must be a DNS-like name"),
+        trustDomain: r.string("htcondor.trustDomain", h.trustDomain, d.htcondor.trustDomain, GRAMMARS.dnsName),
         collectorPort: r.int("htcondor.collectorPort", h.collectorPort, d.htcondor.collectorPort, 30000, 32767),
         schedulerPort: r.int("htcondor.schedulerPort", h.schedulerPort, d.htcondor.schedulerPort, 30000, 32767),
-        keyGeneration: r.int("htcondor.keyGeneration", h.keyGeneration, d.htcondor.keyGeneration, 1),
+        keyGeneration: r.int("htcondor.keyGeneration", h.keyGeneration, d.htcondor.keyGeneration, 1, 1_000_000),
     };
     if (htcondor.collectorPort === htcondor.schedulerPort) r.report("htcondor.schedulerPort", "must differ from htcondor.collectorPort");
 
-    const c = r.object("cvmfs", raw.cvmfs) ?? {};
+    const c = r.object("cvmfs", raw.cvmfs, OBJECT_KEYS.cvmfs) ?? {};
     const cvmfs = {
-        repositories: r.stringList("cvmfs.repositories", c.repositories, d.cvmfs.repositories),
-        httpProxy: r.string("cvmfs.httpProxy", c.httpProxy, d.cvmfs.httpProxy),
+        repositories: r.stringList("cvmfs.repositories", c.repositories, d.cvmfs.repositories, GRAMMARS.cvmfsRepository, LIST_LIMITS.cvmfsRepositories),
+        httpProxy: r.string("cvmfs.httpProxy", c.httpProxy, d.cvmfs.httpProxy, GRAMMARS.httpProxy),
     };
-    if (cvmfs.repositories.length === 0) r.report("cvmfs.repositories", "must list at least one repository (atlas.cern.ch)");
-    cvmfs.repositories.forEach((repo, i) => {
-        if (!/^[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)+$/.test(repo)) r.report(`cvmfs.repositories[${i}]`, `must be a repository name like atlas.cern.ch (got "${repo}")`);
-    });
+    if (Array.isArray(c.repositories) && c.repositories.length === 0) r.report("cvmfs.repositories", "must list at least one repository (atlas.cern.ch)");
 
     const readinessTimeoutSeconds = r.int("readinessTimeoutSeconds", raw.readinessTimeoutSeconds, d.readinessTimeoutSeconds, 30, 7200);
 
@@ -407,7 +606,9 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
         stack: ctx.stack, stackFile, environment, namePrefix, openstack, flavors, network, nodes, quota, sshPublicKey,
         versions, iam, s3, registry, images, users, htcondor, cvmfs, readinessTimeoutSeconds,
     };
-    if (problems.length === 0) problems.push(...quotaProblems(config).map((p) => `${NAMESPACE}:${p}`));
+    // Always, with the values that were valid: a quota overrun is news even beside other problems.
+    problems.push(...quotaProblems(config).map((p) => `${NAMESPACE}:${p}`));
+    problems.push(...platformLimitProblems(config).map((p) => `${NAMESPACE}:${p}`));
     if (problems.length > 0) throw new ConfigValidationError(stackFile, problems.map((p) => `${p} [${stackFile}]`));
     return config;
 }
