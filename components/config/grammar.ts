@@ -37,6 +37,8 @@ export interface Grammar {
     /** Completes "must be ..." */
     rule: string;
     maxLength: number;
+    /** The value is key material by design (sshPublicKey): skip the looks-like-a-secret refusal. */
+    keyMaterial?: true;
 }
 
 const g = (re: RegExp, rule: string, maxLength = 255): Grammar => ({ re, rule, maxLength });
@@ -115,16 +117,19 @@ export function grammarProblem(text: string, grammar: Grammar): string | undefin
 
 /**
  * Strings that look like a credential: a PEM block, an OpenSSH private key, a JWT, an AWS-style
- * access key, a GitHub/GitLab/Slack token, or a long unbroken run of base64/hex. Such a value
- * is never printed.
+ * access key, a GitHub/GitLab/Slack token, or a long unbroken run of base64 mixing upper case,
+ * lower case and digits (an AWS secret key, a password; not a lower-case hex digest). Such a
+ * value is never printed, and never accepted outside a secret key.
  */
 const SECRET_LIKE = [
     /-----BEGIN/, /PRIVATE KEY/i, /\beyJ[A-Za-z0-9_-]{8,}\./, /\b(AKIA|ASIA)[A-Z0-9]{12,}/,
-    /\b(ghp|gho|ghs|ghu|github_pat|glpat|xox[abpr])[-_][A-Za-z0-9_-]{10,}/, /[A-Za-z0-9+\/=_-]{40,}/,
+    /\b(ghp|gho|ghs|ghu|github_pat|glpat|xox[abpr])_[A-Za-z0-9_]{10,}/,
 ];
+const LONG_RUN_RE = /[A-Za-z0-9+\/=_-]{32,}/g;
 
 export function looksSecret(text: string): boolean {
-    return SECRET_LIKE.some((re) => re.test(text));
+    if (SECRET_LIKE.some((re) => re.test(text))) return true;
+    return [...text.matchAll(LONG_RUN_RE)].some(([run]) => /[A-Z]/.test(run) && /[a-z]/.test(run) && /[0-9]/.test(run));
 }
 
 /**

@@ -9,7 +9,7 @@ import { DEFAULTS } from "./defaults";
 import { CIDR_LIMITS, cidrsOverlap, cidrSize, cidrUnionSize, Ipv4Cidr, parseCidr } from "./cidr";
 import { quotaProblems } from "./quota";
 import { isReservedAccount, USER_UID_MAX, USER_UID_MIN } from "./accounts";
-import { Grammar, GRAMMARS, grammarProblem, nearestKey, showKey, showValue, unsafeTextProblem } from "./grammar";
+import { Grammar, GRAMMARS, grammarProblem, looksSecret, nearestKey, showKey, showValue, unsafeTextProblem } from "./grammar";
 import { platformLimitProblems } from "./limits";
 import { WORKER_OFFSET } from "../network/addressing";
 import { unpinnedReason } from "../../policy/images";
@@ -137,6 +137,11 @@ class Reader {
             this.report(path, `must be a non-empty string (got ${describe(value)})`);
             return fallback ?? "";
         }
+        if (!grammar?.keyMaterial && looksSecret(value)) {
+            this.report(path, `holds ${describe(value)}: credentials go in secret keys (pulumi config set --secret), ` +
+                "never in plain configuration; if it is one, rotate it (it is in the stack file)");
+            return fallback ?? "";
+        }
         const unsafe = unsafeTextProblem(value);
         if (unsafe) {
             this.report(path, unsafe);
@@ -151,8 +156,9 @@ class Reader {
     }
 
     /** A string checked against a regex with its own message (versions, names). */
-    matching(path: string, value: unknown, fallback: string | undefined, pattern: RegExp, hint: string, maxLength = 255): string {
-        return this.string(path, value, fallback, { re: pattern, rule: hint.replace(/^must be /, ""), maxLength });
+    matching(path: string, value: unknown, fallback: string | undefined, pattern: RegExp, hint: string, maxLength = 255,
+        keyMaterial?: true): string {
+        return this.string(path, value, fallback, { re: pattern, rule: hint.replace(/^must be /, ""), maxLength, keyMaterial });
     }
 
     optionalString(path: string, value: unknown, grammar?: Grammar): string | undefined {
@@ -493,7 +499,7 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
             `(it is now in the stack file); the private key goes in ${setSecretCommand("sshPrivateKey", ctx.stack)}`);
     } else {
         sshPublicKey = r.matching("sshPublicKey", raw.sshPublicKey, undefined, SSH_KEY_RE,
-            "must be one OpenSSH public key line (ssh-ed25519, ssh-rsa or ecdsa-sha2-*)", 16_384);
+            "must be one OpenSSH public key line (ssh-ed25519, ssh-rsa or ecdsa-sha2-*)", 16_384, true);
     }
     // The program reaches the submit host's Docker daemon over SSH with it (components/submit/host.ts).
     if (!ctx.secretKeys.has("sshPrivateKey")) {
