@@ -64,16 +64,36 @@ const isStorageVm = (args: ResourceValidationArgs): boolean =>
 // --- Network ------------------------------------------------------------------------------
 
 /**
+ * How many source addresses one ingress rule may admit, by default: a /8 (16,777,216). Openness is
+ * measured by address count, not by spelling: 0.0.0.0/1 and 128.0.0.0/1 are as open as 0.0.0.0/0.
+ * The configuration is stricter (components/config/cidr.ts CIDR_LIMITS: /15 per entry, 2^20 per
+ * list, with a reviewed override); this is the backstop no stack setting lifts.
+ */
+export const MAX_RULE_ADDRESSES = 2 ** 24;
+/** The same for IPv6 sources: a /48 (one site's allocation). */
+export const MAX_RULE_ADDRESSES_V6 = 2 ** 80;
+
+/** How many addresses a remoteIpPrefix admits, or undefined when it is not a CIDR. */
+export function prefixAddresses(prefix: string): { count: number; family: "IPv4" | "IPv6" } | undefined {
+    const m = /^([0-9a-fA-F:.]+)\/(\d{1,3})$/.exec(prefix.trim());
+    if (!m) return undefined;
+    const bits = Number(m[2]);
+    if (m[1].includes(":")) return bits <= 128 ? { count: 2 ** (128 - bits), family: "IPv6" } : undefined;
+    return /^\d{1,3}(\.\d{1,3}){3}$/.test(m[1]) && bits <= 32 ? { count: 2 ** (32 - bits), family: "IPv4" } : undefined;
+}
+
+/**
  * Ingress comes from the operators' and users' CIDRs or from other roles' groups
  * (components/network/ports.ts). Egress to 0.0.0.0/0 is intended (ports.ts EGRESS) and allowed.
  * A rule that must be world-open is named in the policy config `allowedRules` with its reason.
  */
 export const noWorldIngress: ResourceValidationPolicy = {
     name: "no-world-ingress",
-    description: "Security groups admit ingress only from named networks or groups: no 0.0.0.0/0 or ::/0, no rule without a remote, no Neutron default rules.",
+    description: "Security groups admit ingress only from named networks or groups: no rule admits more than a /8 of IPv4 (or a /48 of IPv6) by address count, no rule without a remote, no Neutron default rules.",
     configSchema: {
         properties: {
             allowedRules: { type: "array", items: { type: "string" }, default: [], description: "SecGroupRule resource names allowed to be world-open (document why in docs/security.md)." },
+            maxAddresses: { type: "number", default: MAX_RULE_ADDRESSES, description: "Most IPv4 source addresses one ingress rule may admit." },
         },
     },
     validateResource: (args, report) => {
@@ -82,12 +102,18 @@ export const noWorldIngress: ResourceValidationPolicy = {
             report(`security group "${p.name ?? args.name}" keeps Neutron's default rules: set deleteDefaultRules: true and write every rule explicitly`);
         }
         if (args.type !== SEC_GROUP_RULE || p.direction !== "ingress") return;
-        if ((args.getConfig<{ allowedRules?: string[] }>().allowedRules ?? []).includes(args.name)) return;
+        const config = args.getConfig<{ allowedRules?: string[]; maxAddresses?: number }>();
+        if ((config.allowedRules ?? []).includes(args.name)) return;
         const rule = `ingress rule "${p.description ?? args.name}"`;
         const prefix = typeof p.remoteIpPrefix === "string" ? p.remoteIpPrefix : undefined;
-        if (prefix && /\/0$/.test(prefix)) {
-            report(`${rule} is open to ${prefix}: name the networks (incant:network.adminCidrs or userCidrs) or list the rule in allowedRules`);
-        } else if (!prefix && !p.remoteGroupId) {
+        const fix = "name the networks (incant:network.adminCidrs or userCidrs) or list the rule in allowedRules";
+        if (prefix) {
+            const size = prefixAddresses(prefix);
+            const max = size?.family === "IPv6" ? MAX_RULE_ADDRESSES_V6 : config.maxAddresses ?? MAX_RULE_ADDRESSES;
+            const n = (x: number) => x.toLocaleString("en-US");
+            if (!size) report(`${rule} has remoteIpPrefix ${JSON.stringify(prefix)}, which is not a CIDR`);
+            else if (size.count > max) report(`${rule} is open to ${prefix} (${n(size.count)} addresses, over the ${n(max)} one rule may admit): ${fix}`);
+        } else if (!p.remoteGroupId) {
             report(`${rule} has neither remoteIpPrefix nor remoteGroupId, which Neutron reads as any source`);
         }
     },

@@ -114,8 +114,24 @@ describe("policy pack: no-world-ingress", () => {
 
     it("fails ingress from 0.0.0.0/0 or ::/0", async () => {
         assert.deepEqual(await violations(noWorldIngress, args(RULE, { ...goodRule, remoteIpPrefix: "0.0.0.0/0" })),
-            ['ingress rule "SSH from operators (bastion: the control plane)" is open to 0.0.0.0/0: name the networks (incant:network.adminCidrs or userCidrs) or list the rule in allowedRules']);
+            ['ingress rule "SSH from operators (bastion: the control plane)" is open to 0.0.0.0/0 (4,294,967,296 addresses, over the 16,777,216 one rule may admit): name the networks (incant:network.adminCidrs or userCidrs) or list the rule in allowedRules']);
         assert.equal((await violations(noWorldIngress, args(RULE, { ...goodRule, ethertype: "IPv6", remoteIpPrefix: "::/0" }))).length, 1);
+    });
+
+    it("measures openness by address count, not by the string /0 (#13)", async () => {
+        for (const half of ["0.0.0.0/1", "128.0.0.0/1", "64.0.0.0/2", "10.0.0.0/7"]) {
+            const found = await violations(noWorldIngress, args(RULE, { ...goodRule, remoteIpPrefix: half }));
+            assert.equal(found.length, 1, half);
+            assert.match(found[0], new RegExp(`is open to ${half.replace(/\./g, "\\.")} \\([\\d,]+ addresses, over the 16,777,216`));
+        }
+        for (const named of ["10.0.0.0/8", "188.184.0.0/15", "192.0.2.7/32"]) {
+            assert.deepEqual(await violations(noWorldIngress, args(RULE, { ...goodRule, remoteIpPrefix: named })), [], named);
+        }
+        assert.equal((await violations(noWorldIngress, args(RULE, { ...goodRule, ethertype: "IPv6", remoteIpPrefix: "2000::/3" }))).length, 1);
+        assert.deepEqual(await violations(noWorldIngress, args(RULE, { ...goodRule, ethertype: "IPv6", remoteIpPrefix: "2001:db8:1::/48" })), []);
+        assert.deepEqual(await violations(noWorldIngress, args(RULE, { ...goodRule, remoteIpPrefix: "any" })),
+            ['ingress rule "SSH from operators (bastion: the control plane)" has remoteIpPrefix "any", which is not a CIDR']);
+        assert.equal((await violations(noWorldIngress, args(RULE, { ...goodRule, remoteIpPrefix: "10.0.0.0/8" }, {}, { config: { maxAddresses: 2 ** 17 } }))).length, 1);
     });
 
     it("fails ingress with no remote at all (Neutron: any source)", async () => {
