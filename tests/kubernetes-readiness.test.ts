@@ -7,32 +7,8 @@
 import { strict as assert } from "assert";
 import * as https from "https";
 import { AddressInfo } from "net";
-import { mockState } from "../offline/mocks";
-import { waitForApiServer } from "../components/kubernetes/readiness";
-
-interface Pem { certPem: string; keyPem: string }
-
-async function makeCa(name: string): Promise<Pem> {
-    const key = (await mockState("tls:index/privateKey:PrivateKey", `${name}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" })).state;
-    const cert = (await mockState("tls:index/selfSignedCert:SelfSignedCert", name, {
-        privateKeyPem: key.privateKeyPem, subject: { commonName: name }, isCaCertificate: true,
-        validityPeriodHours: 87600, allowedUses: ["cert_signing", "digital_signature", "key_encipherment"],
-    })).state;
-    return { certPem: String(cert.certPem), keyPem: String(key.privateKeyPem) };
-}
-
-/** A serving certificate signed by `ca`, as kubeadm signs apiserver.crt with the cluster CA. */
-async function serverCert(name: string, ca: Pem, ipAddresses: string[]): Promise<Pem> {
-    const key = (await mockState("tls:index/privateKey:PrivateKey", `${name}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" })).state;
-    const csr = (await mockState("tls:index/certRequest:CertRequest", name, {
-        privateKeyPem: key.privateKeyPem, subject: { commonName: "kube-apiserver" }, ipAddresses,
-    })).state;
-    const cert = (await mockState("tls:index/locallySignedCert:LocallySignedCert", name, {
-        certRequestPem: csr.certRequestPem, caCertPem: ca.certPem, caPrivateKeyPem: ca.keyPem,
-        validityPeriodHours: 87600, allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
-    })).state;
-    return { certPem: `${String(cert.certPem)}\n${ca.certPem}`, keyPem: String(key.privateKeyPem) };
-}
+import { clientCert, makeCa, Pem, serverCert } from "./harness/pki";
+import { ADMIN_BINDING_PATH, waitForApiServer } from "../components/kubernetes/readiness";
 
 /** An HTTPS server answering /readyz with the given status for each successive request. */
 async function apiServer(cert: Pem, answer: (n: number) => number): Promise<{ endpoint: string; requests: () => number; close: () => Promise<void> }> {
@@ -48,6 +24,35 @@ async function apiServer(cert: Pem, answer: (n: number) => number): Promise<{ en
         endpoint: `https://127.0.0.1:${port}`,
         requests: () => n,
         close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    };
+}
+
+/**
+ * An API server that authenticates client certificates against `ca` as kube-apiserver does:
+ * /readyz for everyone; the admin binding 401 without a verified certificate, 403 while
+ * `bound(n)` is false (kubeadm has not made the binding yet), then 200.
+ */
+async function authorizingApiServer(cert: Pem, ca: Pem, bound: (n: number) => boolean) {
+    let bindingRequests = 0;
+    const groups: string[] = [];
+    const server = https.createServer({ key: cert.keyPem, cert: cert.certPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: false }, (req, res) => {
+        if (req.url === "/readyz") { res.writeHead(200); res.end("ok"); return; }
+        const socket = req.socket as import("tls").TLSSocket;
+        if (req.url !== ADMIN_BINDING_PATH) { res.writeHead(404); res.end(); return; }
+        if (!socket.authorized) { res.writeHead(401); res.end("Unauthorized"); return; }
+        const o = socket.getPeerCertificate().subject.O;
+        groups.push(Array.isArray(o) ? o.join(",") : String(o));
+        const ok = bound(bindingRequests++);
+        res.writeHead(ok ? 200 : 403);
+        res.end(ok ? "{}" : "clusterrolebindings.rbac.authorization.k8s.io \"kubeadm:cluster-admins\" is forbidden");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    return {
+        endpoint: `https://127.0.0.1:${port}`,
+        bindingRequests: () => bindingRequests,
+        groups,
+        close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
     };
 }
 
@@ -131,6 +136,46 @@ describe("readiness gate (waitForApiServer) on 127.0.0.1", function () {
             const elapsed = Date.now() - started;
             assert.ok(elapsed >= 400 && elapsed < 3_000, `gave up after ${elapsed} ms`);
             assert.ok(server.requests() >= 3, `probed ${server.requests()} times`);
+        } finally {
+            await server.close();
+        }
+    });
+
+    it("with the admin certificate: waits through 403 until kubeadm has bound kubeadm:cluster-admins, then resolves", async () => {
+        const admin = await clientCert("readiness-admin", ca, "kubeadm:cluster-admins");
+        const server = await authorizingApiServer(cert, ca, (n) => n >= 2);
+        const log: string[] = [];
+        try {
+            await waitForApiServer({ endpoint: server.endpoint, caPem: ca.certPem, client: admin, timeoutMs: 10_000, intervalMs: 50, log: (m) => log.push(m) });
+            assert.equal(server.bindingRequests(), 3, "two 403 answers, then the 200");
+            assert.deepEqual([...new Set(server.groups)], ["kubeadm:cluster-admins"], "the gate presents the admin certificate");
+            assert.ok(log.some((m) => m.includes("HTTP 403") && m.includes("forbidden")), log.join("\n"));
+        } finally {
+            await server.close();
+        }
+    });
+
+    it("with an admin certificate the server does not accept (401): fails at once", async () => {
+        const stranger = await clientCert("readiness-stranger", otherCa, "kubeadm:cluster-admins");
+        const server = await authorizingApiServer(cert, ca, () => true);
+        const started = Date.now();
+        try {
+            await assert.rejects(
+                waitForApiServer({ endpoint: server.endpoint, caPem: ca.certPem, client: stranger, timeoutMs: 10_000, intervalMs: 50 }),
+                /does not accept the program's admin client certificate \(HTTP 401\)/);
+            assert.ok(Date.now() - started < 5_000, "no waiting for a certificate that will never be accepted");
+        } finally {
+            await server.close();
+        }
+    });
+
+    it("with the admin certificate: gives up at the deadline while the binding stays missing, and says so", async () => {
+        const admin = await clientCert("readiness-admin", ca, "kubeadm:cluster-admins");
+        const server = await authorizingApiServer(cert, ca, () => false);
+        try {
+            await assert.rejects(
+                waitForApiServer({ endpoint: server.endpoint, caPem: ca.certPem, client: admin, timeoutMs: 600, intervalMs: 100 }),
+                /did not authorize the program's admin certificate \(kubeadm:cluster-admins\) within 1 s.*last answer: HTTP 403/s);
         } finally {
             await server.close();
         }

@@ -4,7 +4,9 @@
  * provider, Calico, Pod Security, monitoring, OIDC, and secrets staying secret.
  */
 import { strict as assert } from "assert";
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
+import * as https from "https";
+import { AddressInfo } from "net";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
@@ -15,6 +17,7 @@ import { k8sKind, validateK8sObject } from "./harness/k8s";
 import { INSTANCE, ProgramRun, ROOT, runProgram } from "./harness/program";
 import { renderEnvFile } from "../components/compute/cloudinit";
 import { requireTool, run as runTool, tempFile } from "./harness/tools";
+import { makeCa, Pem, serverCert } from "./harness/pki";
 import { BOOTSTRAP_TOKEN_RE, CLUSTER_ADMINS_GROUP, caCertHash } from "../components/kubernetes/pki";
 import { PRIVILEGED_NAMESPACES, privilegedNamespaceLabels, CVMFS_CSI_NAMESPACE } from "../components/kubernetes/podsecurity";
 import { METADATA_SERVICE_CIDR } from "../components/kubernetes/calico";
@@ -202,7 +205,8 @@ describe("Kubernetes cluster (dev: 1 control plane, 7 workers, Ubuntu 22.04)", (
         assert.deepEqual(worker.runcmd, [["install", "-d", "-m", "0700", "/var/lib/incant/htcondor-spool"], ...steps]);
         assert.equal(envOf(cp).NODE_ROLE, "init");
         assert.equal(envOf(worker).NODE_ROLE, "worker");
-        assert.equal(envOf(worker).START_DELAY_SECONDS, "0");
+        assert.equal(envOf(worker).JOIN_AFTER, "");
+        assert.equal(envOf(cp).JOIN_AFTER, "", "the first control plane waits for nobody");
         assert.equal(envOf(cp).UBUNTU_RELEASE, "22.04");
         assert.equal(envOf(cp).KUBERNETES_VERSION, "1.31.4");
         assert.equal(envOf(cp).KUBERNETES_MINOR, "1.31");
@@ -370,7 +374,10 @@ describe("Kubernetes cluster (prod: 3 control planes, Ubuntu 24.04, IAM groups)"
             const env = envOf(doc);
             assert.equal(env.NODE_ROLE, "control-plane");
             assert.equal(env.UBUNTU_RELEASE, "24.04");
-            assert.equal(Number(env.START_DELAY_SECONDS), (i + 1) * 120);
+            // Each joins after the previous control plane is ready (its own address, not the endpoint).
+            const previous = kubeadmDocs(cloudDoc(run, `incant-prod-control-plane-${i}`));
+            const previousAddress = (previous.InitConfiguration ?? previous.JoinConfiguration.controlPlane).localAPIEndpoint.advertiseAddress;
+            assert.equal(env.JOIN_AFTER, `https://${previousAddress}:6443`);
             const join = kubeadmDocs(doc).JoinConfiguration;
             assert.deepEqual(join.controlPlane.localAPIEndpoint.advertiseAddress, (run.ofType(INSTANCE).find((v) => v.inputs.name === name)!.inputs.networks as Doc[])[0].fixedIpV4);
             assert.equal(join.discovery.bootstrapToken.caCertHashes[0], caCertHash(caPem));
@@ -425,7 +432,7 @@ describe("Kubernetes building blocks", () => {
 
 describe("kubeadm bootstrap script (scripts/kubeadm-bootstrap.sh) with a stand-in kubeadm", () => {
     /** A scratch node: env file, the program's PKI copy, a kubeadm that fails `failures` times. */
-    function scratchNode(role: string, failures: number, deadlineSeconds: number) {
+    function scratchNode(role: string, failures: number, deadlineSeconds: number, joinAfter = "") {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "incant-kubeadm-"));
         for (const d of ["bin", "pki-source/etcd", "state", "k8s"]) fs.mkdirSync(path.join(dir, d), { recursive: true });
         fs.writeFileSync(path.join(dir, "pki-source/ca.key"), "KEY");
@@ -443,14 +450,73 @@ describe("kubeadm bootstrap script (scripts/kubeadm-bootstrap.sh) with a stand-i
         const env = path.join(dir, "kubernetes.env");
         fs.writeFileSync(env, renderEnvFile({
             NODE_ROLE: role, API_ENDPOINT: "192.0.2.10:6443", KUBEADM_CONFIG: path.join(dir, "kubeadm.yaml"),
-            PKI_SOURCE: path.join(dir, "pki-source"), DEADLINE_SECONDS: deadlineSeconds, RETRY_SECONDS: 0, START_DELAY_SECONDS: 0,
+            PKI_SOURCE: path.join(dir, "pki-source"), DEADLINE_SECONDS: deadlineSeconds, RETRY_SECONDS: 0, JOIN_AFTER: joinAfter,
             K8S_DIR: path.join(dir, "k8s"), STATE_DIR: path.join(dir, "state"),
         }));
         const script = path.join(ROOT, "components/kubernetes/scripts/kubeadm-bootstrap.sh");
-        const run = () => spawnSync("bash", [script, env], { encoding: "utf8", env: { ...process.env, PATH: `${dir}/bin:${process.env.PATH}` } });
+        const childEnv = { ...process.env, PATH: `${dir}/bin:${process.env.PATH}` };
+        const run = () => spawnSync("bash", [script, env], { encoding: "utf8", env: childEnv });
+        // Without blocking the event loop: for tests whose servers live in this process.
+        const runAsync = () => new Promise<{ status: number | null; stdout: string }>((resolve) => {
+            const child = spawn("bash", [script, env], { env: childEnv });
+            let stdout = "";
+            child.stdout.on("data", (d: Buffer) => { stdout += d.toString(); });
+            const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+            child.on("close", (status) => { clearTimeout(timer); resolve({ status, stdout }); });
+        });
         const calls = () => fs.readFileSync(path.join(dir, "calls"), "utf8").trim().split("\n");
-        return { dir, run, calls };
+        return { dir, run, runAsync, calls };
     }
+
+    /** The previous control plane: /readyz answers 503 `notReady` times, then 200, over TLS from `cert`. */
+    async function previousControlPlane(cert: Pem, notReady: number) {
+        let n = 0;
+        const server = https.createServer({ key: cert.keyPem, cert: cert.certPem }, (req, res) => {
+            const ready = req.url === "/readyz" && n++ >= notReady;
+            res.writeHead(ready ? 200 : 503);
+            res.end(ready ? "ok" : "[-]etcd failed");
+        });
+        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+        return {
+            endpoint: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
+            probes: () => n,
+            close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+        };
+    }
+
+    it("an extra control plane joins only after the previous one's /readyz answers, verified with the cluster CA", async function () {
+        requireTool(this, "curl");
+        const ca = await makeCa("join-after-ca");
+        const previous = await previousControlPlane(await serverCert("join-after-apiserver", ca, ["127.0.0.1"]), 2);
+        try {
+            const node = scratchNode("control-plane", 0, 600, previous.endpoint);
+            fs.writeFileSync(path.join(node.dir, "pki-source/ca.crt"), ca.certPem);
+            const r = await node.runAsync();
+            assert.equal(r.status, 0, r.stdout);
+            assert.equal(previous.probes(), 3, "two 503 answers, then ready");
+            assert.match(r.stdout, new RegExp(`waiting for the previous control plane ${previous.endpoint} to be ready[\\s\\S]*${previous.endpoint} is ready[\\s\\S]*kubeadm control-plane \\(attempt 1\\)`));
+            assert.deepEqual(node.calls().map((c) => c.split(" ")[0]), ["join"]);
+        } finally {
+            await previous.close();
+        }
+    });
+
+    it("does not take a previous control plane whose certificate the cluster CA did not sign for ready", async function () {
+        requireTool(this, "curl");
+        const ca = await makeCa("join-after-ca");
+        const stranger = await makeCa("join-after-other-ca");
+        const previous = await previousControlPlane(await serverCert("join-after-impostor", stranger, ["127.0.0.1"]), 0);
+        try {
+            const node = scratchNode("control-plane", 0, 1, previous.endpoint);
+            fs.writeFileSync(path.join(node.dir, "pki-source/ca.crt"), ca.certPem);
+            const r = await node.runAsync();
+            assert.equal(r.status, 1, r.stdout);
+            assert.match(r.stdout, /FAILED: the previous control plane .* was not ready within 1 s/);
+            assert.ok(!fs.existsSync(path.join(node.dir, "calls")), "kubeadm never ran");
+        } finally {
+            await previous.close();
+        }
+    });
 
     it("retries a failed init after a reset, with the program's CA restored before every attempt", () => {
         const node = scratchNode("init", 2, 600);

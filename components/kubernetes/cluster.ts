@@ -35,7 +35,7 @@ import { API_SERVER_PORT } from "../network/ports";
 import { installCalico } from "./calico";
 import { renderKubeconfig } from "./kubeconfig";
 import { installMonitoring } from "./monitoring";
-import { CONTROL_PLANE_STAGGER_SECONDS, InitClusterSettings, controlPlaneNode, renderWorkerUserData } from "./nodes";
+import { InitClusterSettings, controlPlaneNode, renderWorkerUserData } from "./nodes";
 import { caCertHash, createClusterPki } from "./pki";
 import { shouldWaitForApiServer, waitForApiServer } from "./readiness";
 
@@ -116,7 +116,7 @@ export class KubernetesCluster extends pulumi.ComponentResource {
                     const nodeArgs = { ...common, node: { name: vm.name, address }, pki: shared, bootstrapToken: token, caCertHash: hash, encryptionKey };
                     return renderCloudConfig(extendCloudConfig(baseCloudConfig(vm, config), controlPlaneNode(vm.index === 0
                         ? { ...nodeArgs, role: "init", cluster }
-                        : { ...nodeArgs, role: "control-plane", startDelaySeconds: vm.index * CONTROL_PLANE_STAGGER_SECONDS })));
+                        : { ...nodeArgs, role: "control-plane", joinAfter: `https://${vmAddress(placement.subnetCidr, controlPlaneVms[vm.index - 1])}:${API_SERVER_PORT}` })));
                 });
         // Workers differ only in name and address: one rendering serves them all.
         const workerTemplate = pulumi.all([pki.bootstrapToken, caHash]).apply(([token, hash]) =>
@@ -143,13 +143,14 @@ export class KubernetesCluster extends pulumi.ComponentResource {
         this.apiEndpoint = pulumi.interpolate`https://${apiIp.address}:${API_SERVER_PORT}`;
         this.caCertPem = pki.caCertPem;
 
-        // The gate: resolves after the first control plane exists, has its address, and /readyz
-        // answers over TLS verified against our CA. Everything Kubernetes hangs off it.
-        const readyEndpoint = pulumi.all([this.apiEndpoint, pki.caCertPem, first.instance.id, association.id])
-            .apply(async ([endpoint, caPem]) => {
+        // The gate: resolves after the first control plane exists, has its address, /readyz answers
+        // over TLS verified against our CA, and our admin identity is authorized (readiness.ts).
+        // Everything Kubernetes hangs off it.
+        const readyEndpoint = pulumi.all([this.apiEndpoint, pki.caCertPem, pki.admin.certPem, pki.admin.keyPem, first.instance.id, association.id])
+            .apply(async ([endpoint, caPem, certPem, keyPem]) => {
                 if (shouldWaitForApiServer()) {
                     await waitForApiServer({
-                        endpoint, caPem, timeoutMs: config.readinessTimeoutSeconds * 1000, intervalMs: 10_000,
+                        endpoint, caPem, client: { certPem, keyPem }, timeoutMs: config.readinessTimeoutSeconds * 1000, intervalMs: 10_000,
                         log: (message) => pulumi.log.info(message, this),
                     });
                 }

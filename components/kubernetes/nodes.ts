@@ -27,8 +27,6 @@ export const KUBERNETES_APT_KEY_FINGERPRINT = "DE15B14486CD377B9E876E1A234654DA9
 /** How long a node keeps trying to init or join before it reports failure. */
 export const JOIN_DEADLINE_SECONDS = 3600;
 export const JOIN_RETRY_SECONDS = 20;
-/** Extra control planes start this far apart, making concurrent etcd member additions (which etcd refuses) rarer; a refused join is retried. */
-export const CONTROL_PLANE_STAGGER_SECONDS = 120;
 /**
  * kubeadm's leaf certificates last a year: control planes renew them once fewer than this many
  * days are left (checked daily), long before expiry and with time to notice a failed renewal.
@@ -74,8 +72,11 @@ export interface NodeCommon {
     bootstrapToken: string;
     /** "sha256:<hex>" of the cluster CA's public key, pinned by every join. */
     caCertHash: string;
-    /** Seconds to wait before the first attempt (extra control planes). */
-    startDelaySeconds?: number;
+    /**
+     * "https://<address>:6443" of the control plane this one joins after (extra control planes):
+     * etcd refuses concurrent member additions, so they join one at a time, on readiness.
+     */
+    joinAfter?: string;
 }
 
 /** Files and commands every Kubernetes node has. */
@@ -96,7 +97,7 @@ export function nodeBase(c: NodeCommon): CloudConfig {
         K8S_DIR: NODE_PATHS.k8sDir,
         DEADLINE_SECONDS: JOIN_DEADLINE_SECONDS,
         RETRY_SECONDS: JOIN_RETRY_SECONDS,
-        START_DELAY_SECONDS: c.startDelaySeconds ?? 0,
+        JOIN_AFTER: c.joinAfter ?? "",
         CERT_RENEW_BEFORE_DAYS,
         CERT_RESTART_TIMEOUT_SECONDS,
     });

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Brings this node into the cluster: `kubeadm init` on the first control plane, `kubeadm join`
-# on the others and on workers. Every node runs this in parallel at first boot: a join simply
-# retries until the first control plane answers, so no node waits on another by design.
+# on the others and on workers. Workers run this in parallel at first boot: a join simply retries
+# until the first control plane answers. Extra control planes wait for the previous one (JOIN_AFTER).
 # On failure the node is reset and tried again until DEADLINE_SECONDS, then the script fails
 # with a message that says where to look. Parameters: /etc/incant/kubernetes.env.
 set -euo pipefail
@@ -47,13 +47,20 @@ attempt() {
     esac
 }
 
-if [ "$START_DELAY_SECONDS" -gt 0 ]; then
-    # Extra control planes start apart: etcd refuses concurrent member additions (the loser retries).
-    log "waiting ${START_DELAY_SECONDS} s before joining"
-    sleep "$START_DELAY_SECONDS"
-fi
-
 deadline=$((SECONDS + DEADLINE_SECONDS))
+
+if [ -n "$JOIN_AFTER" ]; then
+    # Control planes join one after another: etcd adds one member at a time, so this one waits
+    # until the previous control plane's API server (and with it its etcd member) is ready.
+    log "waiting for the previous control plane ${JOIN_AFTER} to be ready before joining"
+    until curl --silent --show-error --fail --max-time 10 --cacert "$PKI_SOURCE/ca.crt" "${JOIN_AFTER}/readyz" > /dev/null; do
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            fail "the previous control plane ${JOIN_AFTER} was not ready within ${DEADLINE_SECONDS} s: read its /var/log/cloud-init-output.log (lines tagged incant-kubernetes)"
+        fi
+        sleep "$RETRY_SECONDS"
+    done
+    log "${JOIN_AFTER} is ready"
+fi
 n=1
 log "kubeadm ${NODE_ROLE} (attempt ${n}) against ${API_ENDPOINT}"
 until attempt; do
