@@ -558,3 +558,38 @@ describe("kubeadm bootstrap script (scripts/kubeadm-bootstrap.sh) with a stand-i
         assert.match(r.stdout, /FAILED: node setup \(incant-node-setup\) did not finish/);
     });
 });
+
+describe("node setup's retry (scripts/node-setup.sh), the shipped function with a stand-in sleep", () => {
+    const script = fs.readFileSync(path.join(ROOT, "components/kubernetes/scripts/node-setup.sh"), "utf8");
+    const retryFn = /^retry\(\) \{\n[\s\S]*?\n\}\n/m.exec(script)?.[0];
+
+    /** Runs `retry` on a command failing `failures` times; sleep only advances bash's clock. */
+    function retry(failures: number, deadlineSeconds: number) {
+        assert.ok(retryFn, "node-setup.sh defines retry()");
+        const program = [
+            "set -euo pipefail",
+            `DEADLINE_SECONDS=${deadlineSeconds}; deadline=$((SECONDS + DEADLINE_SECONDS))`,
+            "log() { echo \"log: $*\"; }",
+            "sleep() { echo \"slept $1\"; SECONDS=$((SECONDS + $1)); }",
+            "calls=0; flaky() { calls=$((calls + 1)); [ \"$calls\" -gt " + failures + " ]; }",
+            retryFn,
+            "if retry flaky; then echo \"ok after $calls\"; else echo \"gave up after $calls\"; fi",
+        ].join("\n");
+        const r = spawnSync("bash", ["-c", program], { encoding: "utf8", timeout: 10_000 });
+        assert.equal(r.status, 0, r.stderr);
+        return { out: r.stdout, sleeps: [...r.stdout.matchAll(/^slept (\d+)$/gm)].map((m) => Number(m[1])) };
+    }
+
+    it("backs off 10 s, doubling, at most 2 min, until the command succeeds", () => {
+        const r = retry(7, 3600);
+        assert.match(r.out, /ok after 8/);
+        assert.deepEqual(r.sleeps, [10, 20, 40, 80, 120, 120, 120]);
+    });
+
+    it("gives up at the node's deadline and names the command", () => {
+        const r = retry(100, 300);
+        assert.match(r.out, /'flaky' failed \d+ time\(s\) within the 300 s deadline/);
+        assert.match(r.out, /gave up after/);
+        assert.ok(r.sleeps.reduce((a, b) => a + b, 0) <= 300, `slept ${r.sleeps.join("+")} s past the deadline`);
+    });
+});

@@ -15,15 +15,20 @@ log() { echo "incant-kubernetes: $*"; logger -t incant-kubernetes -- "$*" || tru
 fail() { log "FAILED: $*"; exit 1; }
 step() { log "step: $*"; }
 
-# Retries a command that depends on the network (mirrors, pkgs.k8s.io) a few times.
+# Retries a command that depends on the network (mirrors, pkgs.k8s.io) with back-off (10 s,
+# doubling, at most 2 min) until the node's deadline: a slow mirror delays the node, a dead one
+# fails it with the command named, never a node half set up after a few minutes.
+deadline=$((SECONDS + DEADLINE_SECONDS))
 retry() {
-    local n
-    for n in 1 2 3 4 5; do
-        "$@" && return 0
-        log "attempt $n of '$*' failed; retrying in $((n * 10)) s"
-        sleep $((n * 10))
+    local n=1 pause=10
+    until "$@"; do
+        [ $((SECONDS + pause)) -lt "$deadline" ] \
+            || { log "'$*' failed ${n} time(s) within the ${DEADLINE_SECONDS} s deadline"; return 1; }
+        log "attempt ${n} of '$*' failed; retrying in ${pause} s"
+        sleep "$pause"
+        n=$((n + 1))
+        pause=$((pause < 60 ? pause * 2 : 120))
     done
-    return 1
 }
 
 step "check the image is Ubuntu ${UBUNTU_RELEASE}"
@@ -41,7 +46,8 @@ sysctl --system > /dev/null
 # The kubelet refuses to run with swap on (failSwapOn); cloud images have none, but be sure.
 swapoff -a
 
-apt_get() { apt-get -o DPkg::Lock::Timeout=600 -y -q "$@"; }
+# Each download times out and retries by itself (apt.conf(5) Acquire::Retries, Acquire::http::Timeout).
+apt_get() { apt-get -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 -o Acquire::http::Timeout=30 -o Acquire::https::Timeout=30 -y -q "$@"; }
 export DEBIAN_FRONTEND=noninteractive
 
 step "containerd with the systemd cgroup driver"
@@ -58,7 +64,7 @@ repo="https://pkgs.k8s.io/core:/stable:/v${KUBERNETES_MINOR}/deb/"
 keyring=/etc/apt/keyrings/kubernetes-apt-keyring.gpg
 install -d -m 0755 /etc/apt/keyrings
 armored=$(mktemp)
-retry curl -fsSL --proto '=https' -o "$armored" "${repo}Release.key"
+retry curl -fsSL --proto '=https' --connect-timeout 10 --max-time 60 -o "$armored" "${repo}Release.key"
 # Pin the signing key: HTTPS alone would trust whatever the server hands out.
 fingerprint=$(gpg --show-keys --with-colons "$armored" | awk -F: '$1 == "fpr" { print $10; exit }')
 [ "$fingerprint" = "$KUBERNETES_APT_KEY_FINGERPRINT" ] \
