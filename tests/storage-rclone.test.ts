@@ -1,7 +1,9 @@
 /**
- * The storage controller's S3 archive, for real on loopback: Debian's rclone, with the rclone.conf
- * and the `rclone mount` arguments the program renders, mounts a bucket served by s3rver on
- * 127.0.0.1 through FUSE. Only the endpoint, the keys and the paths differ from the VM's.
+ * The S3 archive of a client (components/storage/archive.ts), for real on loopback: Debian's
+ * rclone, with the rclone.conf and the `rclone mount` arguments the program renders, mounts a
+ * bucket served by s3rver on 127.0.0.1 through FUSE. Only the endpoint, the keys and the paths
+ * differ from the submit host's. The S3 server is also stopped and started again: the mount
+ * must stay in place and recover by itself.
  * rclone runs with a systemd-like environment (no HOME, no AWS_CA_BUNDLE: FACTS.md) and a
  * NOTIFY_SOCKET, so Type=notify is checked too. Every mount is undone in `after`, pass or fail.
  */
@@ -13,7 +15,7 @@ import * as http from "http";
 import { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
-import { stsEnv } from "../components/storage/cloudconfig";
+import { stsEnv } from "../components/storage/archive";
 import { RCLONE_REMOTE } from "../components/storage/layout";
 import { rcloneMountArgs, renderAwsConfig, renderRcloneConf, StorageCredentials } from "../components/storage/rclone";
 import { requireCondition, requireTool } from "./harness/tools";
@@ -23,10 +25,10 @@ import { ROOT } from "./harness/program";
  * s3rver in a child process: the test touches the mount with synchronous calls, and rclone
  * answers some of them only after asking S3, which must not wait for this process's event loop.
  */
-function startS3rver(directory: string): Promise<{ process: ChildProcess; endpoint: string }> {
+function startS3rver(directory: string, port = 0): Promise<{ process: ChildProcess; endpoint: string }> {
     const script = [
         `const S3rver = require(${JSON.stringify(path.join(ROOT, "node_modules", "s3rver"))});`,
-        `new S3rver({ port: 0, address: "127.0.0.1", silent: true, directory: ${JSON.stringify(directory)},`,
+        `new S3rver({ port: ${port}, address: "127.0.0.1", silent: true, directory: ${JSON.stringify(directory)},`,
         `  configureBuckets: [{ name: ${JSON.stringify(BUCKET)}, configs: [] }] })`,
         "  .run().then((a) => console.log(a.port), (e) => { console.error(e); process.exit(1); });",
     ].join("\n");
@@ -96,7 +98,7 @@ describe("rclone mount of the S3 archive on loopback (rendered config and option
     });
 
     /** Writes the rendered rclone.conf and runs the rendered `rclone mount` as the unit would. */
-    async function mount(name: string, credentials: StorageCredentials, environment: Record<string, string> = {}): Promise<Mount> {
+    async function mount(name: string, credentials: StorageCredentials, environment: Record<string, string> = {}, readWrite = true): Promise<Mount> {
         const dir = path.join(work, name);
         const mountPoint = path.join(dir, "archive");
         fs.mkdirSync(mountPoint, { recursive: true });
@@ -105,7 +107,7 @@ describe("rclone mount of the S3 archive on loopback (rendered config and option
         const args = rcloneMountArgs({
             remote: RCLONE_REMOTE, bucket: BUCKET, mountPoint, configFile, cacheDir: path.join(dir, "cache"),
             // The VM lists again every minute; a shorter cache keeps the test short.
-            cacheMaxGb: 1, readWrite: false, dirCacheTime: "2s",
+            cacheMaxGb: 1, readWrite, dirCacheTime: "2s",
         });
         // The service manager's side of sd_notify(3): a datagram socket that prints what it receives.
         const socket = path.join(dir, "notify.sock");
@@ -156,8 +158,51 @@ describe("rclone mount of the S3 archive on loopback (rendered config and option
         await putObject("put-through-s3.txt", "from the S3 side\n");
         await until("the object in the mount", 30_000, async () => ((await readdir(m.mountPoint)).includes("put-through-s3.txt") ? true : undefined));
         assert.equal(await readFile(path.join(m.mountPoint, "put-through-s3.txt"), "utf8"), "from the S3 side\n");
-        // Read-only export: rclone shows modes without write bits for group and others.
-        assert.equal((await stat(path.join(m.mountPoint, "put-through-s3.txt"))).mode & 0o777, 0o644);
+        // Read-write (s3.exportReadWrite): everyone may write, so the modes say so.
+        assert.equal((await stat(path.join(m.mountPoint, "put-through-s3.txt"))).mode & 0o777, 0o666);
+    });
+
+    it("read-only unless s3.exportReadWrite: reads work, every write is refused (EROFS), nothing reaches S3", async () => {
+        await putObject("for-readers.txt", "read me\n");
+        const m = await mount("read-only", { kind: "static", ...KEYS }, {}, false);
+        await until("the object in the mount", 30_000, async () => ((await readdir(m.mountPoint)).includes("for-readers.txt") ? true : undefined));
+        assert.equal(await readFile(path.join(m.mountPoint, "for-readers.txt"), "utf8"), "read me\n");
+        assert.equal((await stat(path.join(m.mountPoint, "for-readers.txt"))).mode & 0o777, 0o644);
+        const refused = await writeFile(path.join(m.mountPoint, "must-not-exist.txt"), "x").then(() => undefined, (e: NodeJS.ErrnoException) => e.code);
+        assert.equal(refused, "EROFS");
+        await new Promise((r) => setTimeout(r, 1000));
+        assert.equal(await getObject("must-not-exist.txt"), undefined);
+    });
+
+    it("survives an S3 outage: the mount stays, reads of cached files go on, and writes reach S3 once it is back", async () => {
+        const m = await mount("outage", { kind: "static", ...KEYS });
+        await writeFile(path.join(m.mountPoint, "before-outage.txt"), "written before\n");
+        assert.equal(await until("the first upload", 30_000, () => getObject("before-outage.txt")), "written before\n", m.log());
+        // The S3 server goes away (same port and data directory when it returns).
+        const port = Number(new URL(endpoint).port);
+        const stopped = new Promise((r) => s3!.once("exit", r));
+        s3!.kill();
+        await stopped;
+        assert.equal(await getObject("before-outage.txt").catch(() => "down"), "down", "the S3 server is really down");
+        // The mount is still there and still answers for what it has cached (no ENOTCONN).
+        assert.ok(isMounted(m.mountPoint));
+        assert.equal(await readFile(path.join(m.mountPoint, "before-outage.txt"), "utf8"), "written before\n");
+        try {
+            // A new file cannot be created while rclone cannot ask S3 about it: a prompt error
+            // (EIO), not a hang and not a dead mount.
+            const during = await writeFile(path.join(m.mountPoint, "during-outage.txt"), "x").then(() => "written", (e: NodeJS.ErrnoException) => e.code);
+            assert.equal(during, "EIO");
+            assert.ok(isMounted(m.mountPoint), "the mount survives the failed write");
+        } finally {
+            ({ process: s3, endpoint } = await startS3rver(path.join(work, "s3"), port));
+        }
+        // Back: writes go through again, and new objects show up in the same mount, same process.
+        await writeFile(path.join(m.mountPoint, "after-outage-write.txt"), "written after\n");
+        assert.equal(await until("the upload after the outage", 60_000, () => getObject("after-outage-write.txt")), "written after\n", m.log());
+        await putObject("after-outage.txt", "S3 is back\n");
+        await until("the new object in the mount", 30_000, async () => ((await readdir(m.mountPoint)).includes("after-outage.txt") ? true : undefined));
+        assert.equal(await readFile(path.join(m.mountPoint, "after-outage.txt"), "utf8"), "S3 is back\n");
+        assert.equal(m.rclone.exitCode, null, "rclone never exited");
     });
 
     // s3rver checks the access key id of every signed request (not the SigV4 signature itself):

@@ -1,6 +1,8 @@
 /**
  * The storage controller (the paper's Figure 7): a VM serving homes and scratch over NFSv4 from
- * a Cinder data volume, and re-exporting an S3 bucket mounted with rclone.
+ * a Cinder data volume. The S3 archive is not served from here: every client mounts the bucket
+ * itself (archive.ts), so S3 never touches this VM, its keys never reach it, and homes and
+ * scratch stay up whatever S3 does.
  *
  * The data volume outlives the VM: it is `protect`ed, retained on delete, and found again by its
  * id (its /dev/disk/by-id path) by every new VM, which never formats a volume that holds a file
@@ -20,14 +22,13 @@ import { FacilityConfig, FacilitySecrets } from "../config/schema";
 import { vmAddress, workerBlock } from "../network/addressing";
 import { storageCloudConfig, usersEnv } from "./cloudconfig";
 import { LAYOUT } from "./layout";
-import { StorageCredentials } from "./rclone";
 import { BIN } from "./units";
 import { NfsShare } from "./types";
 
 export interface StorageControllerArgs {
     /** The validated stack configuration (s3, users, nodes.storage, workers' count, IAM issuer). */
     config: FacilityConfig;
-    /** S3 keys (static) or the IAM client secret (sts). */
+    /** Needs `sshPrivateKey` (the users list and the volume growth go over SSH). */
     secrets: FacilitySecrets;
     /** The storage VM of the planned inventory. */
     vm: PlannedVm;
@@ -51,7 +52,11 @@ export function nfsClients(subnetCidr: string): string[] {
     return [...workerBlock(subnetCidr), vmAddress(subnetCidr, { role: "submit", index: 0 })];
 }
 
-/** The share the controller at `server` offers: its LAYOUT exports, the archive read-only unless s3.exportReadWrite. */
+/**
+ * The share the controller at `server` offers. `archive` and `archiveReadOnly` stay for the
+ * pool's current PersistentVolumes, but the server no longer exports the archive (issue 15): the
+ * pool must mount the bucket itself (archive.ts archiveCsiVolume).
+ */
 export function nfsShare(server: string, config: Pick<FacilityConfig, "s3">): NfsShare {
     return {
         server,
@@ -60,26 +65,6 @@ export function nfsShare(server: string, config: Pick<FacilityConfig, "s3">): Nf
         archive: LAYOUT.archive,
         archiveReadOnly: !config.s3.exportReadWrite,
     };
-}
-
-/** The credentials the VM needs, as one (secret) output. */
-function storageCredentials(config: FacilityConfig, secrets: FacilitySecrets): pulumi.Output<StorageCredentials> {
-    const need = (value: pulumi.Output<string> | undefined, key: string): pulumi.Output<string> => {
-        if (!value) throw new pulumi.RunError(`incant:${key} is required with s3.credentials "${config.s3.credentials}"`);
-        return value;
-    };
-    if (config.s3.credentials === "static") {
-        return pulumi.all([need(secrets.s3AccessKeyId, "s3AccessKeyId"), need(secrets.s3SecretAccessKey, "s3SecretAccessKey")])
-            .apply(([accessKeyId, secretAccessKey]): StorageCredentials => ({ kind: "static", accessKeyId, secretAccessKey }));
-    }
-    const { iamClientId, stsRoleArn } = config.s3;
-    if (!iamClientId) throw new pulumi.RunError("incant:s3.iamClientId is required with s3.credentials \"sts\"");
-    return need(secrets.s3IamClientSecret, "s3IamClientSecret").apply((iamClientSecret): StorageCredentials => ({
-        kind: "sts",
-        // INDIGO IAM's token endpoint is the issuer's /token.
-        iamTokenEndpoint: `${config.iam.issuer}token`,
-        iamClientId, iamClientSecret, roleArn: stsRoleArn,
-    }));
 }
 
 export class StorageController extends pulumi.ComponentResource {
@@ -93,6 +78,8 @@ export class StorageController extends pulumi.ComponentResource {
     public readonly dataVolumeAttachment: openstack.compute.VolumeAttach;
     /** Installs the users list and creates their homes and scratch areas (over SSH). */
     public readonly usersUpdate: command.remote.Command;
+    /** Grows the file system online to the volume's size whenever dataVolumeGb grows (over SSH). */
+    public readonly volumeGrowth: command.remote.Command;
 
     constructor(name: string, args: StorageControllerArgs, opts?: pulumi.ComponentResourceOptions) {
         // The server is replaced delete-first (components/compute/vm.ts): the new one takes the same
@@ -114,19 +101,14 @@ export class StorageController extends pulumi.ComponentResource {
             protect: true, retainOnDelete: true,
         });
 
-        // The S3 keys (or the IAM client secret) travel in this VM's user-data, a secret output:
-        // the metadata service serves it to this VM only, which runs no pods and no user code.
-        const credentials = storageCredentials(config, args.secrets);
+        // The user-data holds no secret and no size: only the volume id and the clients' block.
         const clients = nfsClients(placement.subnetCidr);
         [this.server] = createVms({
             vms: [vm], placement,
-            userData: (v) => pulumi.all([this.dataVolume.id, credentials]).apply(([volumeId, creds]) =>
-                renderCloudConfig(extendCloudConfig(baseCloudConfig(v, config), storageCloudConfig({
-                    volumeId, dataVolumeGb: config.nodes.storage.dataVolumeGb, nfsClients: clients,
-                    s3: config.s3, credentials: creds, hostName: v.name,
-                })))),
-            // Its replacement (any change of its user-data: S3 settings, volume size) interrupts
-            // every NFS client: protected, so it happens only after a deliberate `pulumi state unprotect`.
+            userData: (v) => this.dataVolume.id.apply((volumeId) =>
+                renderCloudConfig(extendCloudConfig(baseCloudConfig(v, config), storageCloudConfig({ volumeId, nfsClients: clients })))),
+            // Its replacement interrupts every NFS client: protected, so it happens only after a
+            // deliberate `pulumi state unprotect`.
             protect: true,
         }, this);
 
@@ -157,6 +139,16 @@ export class StorageController extends pulumi.ComponentResource {
             triggers: [this.server.instance.id],
         }, {
             parent: this, dependsOn: [this.server.instance, this.dataVolumeAttachment],
+            customTimeouts: ssh.customTimeouts,
+        });
+        // A larger dataVolumeGb extends the attached volume in place (enableOnlineResize); then
+        // ext4 grows online. Triggered by the size only: a new server grows it at boot anyway.
+        this.volumeGrowth = new command.remote.Command(`${name}-grow`, {
+            connection: ssh.connection,
+            create: `sudo -n ${BIN.growVolume} ${config.nodes.storage.dataVolumeGb}`,
+            triggers: [config.nodes.storage.dataVolumeGb],
+        }, {
+            parent: this, dependsOn: [this.dataVolume, this.usersUpdate],
             customTimeouts: ssh.customTimeouts,
         });
         this.share = nfsShare(this.nfsServer, config);

@@ -23,19 +23,9 @@ export interface ExportsArgs {
     /** Exported paths (components/storage/layout.ts). */
     home: string;
     scratch: string;
-    archive: string;
     /** The NFS clients: the workers' address block and the submit host's address. */
     clients: string[];
-    /** Export the S3 archive read-write (`incant:s3.exportReadWrite`); default read-only. */
-    archiveReadWrite: boolean;
 }
-
-/**
- * fsid of the archive export. A FUSE file system has no device number nfsd can build stable file
- * handles from, so exporting it needs an explicit fsid (exports(5), "fsid="); any number unique
- * among the exports will do. The data volume's exports get theirs from the ext4 UUID.
- */
-export const ARCHIVE_FSID = 1001;
 
 /**
  * `sync`: a write is on disk before the server answers (jobs lose nothing when the server dies);
@@ -56,7 +46,6 @@ export function nfsExports(args: ExportsArgs): NfsExport[] {
     return [
         { path: args.home, clients: to(["rw", ...COMMON]) },
         { path: args.scratch, clients: to(["rw", ...COMMON]) },
-        { path: args.archive, clients: to([args.archiveReadWrite ? "rw" : "ro", ...COMMON, `fsid=${ARCHIVE_FSID}`]) },
     ];
 }
 
@@ -70,13 +59,42 @@ export function renderExports(exports: NfsExport[]): string {
 }
 
 /**
+ * NFSv4 lease and grace times, in seconds (nfs.conf(5) [nfsd] lease-time, grace-time; the
+ * kernel's defaults, set explicitly so they are a decision). The lease is how long a silent
+ * client keeps its locks and opens; the grace period after a server (re)start is how long the
+ * server refuses new opens and locks while clients reclaim theirs. Clients mount `hard`: during
+ * the grace period their I/O waits, it does not fail. Shorter times would cut the pause after a
+ * reboot but make a client whose network hiccups for longer than the lease lose its locks.
+ */
+export const NFS_LEASE_SECONDS = 90;
+export const NFS_GRACE_SECONDS = 90;
+
+/**
+ * The one NFS client option list (nfs(5)) for every client: the pool's PersistentVolumes
+ * (mountOptions) and the submit host's mount units. NFSv4.2 over TCP (the server offers 4.1+ on
+ * 2049 only); `hard` so a server restart pauses I/O instead of failing it (job output is never
+ * half-written by an error the job does not expect); timeo/retrans are nfs(5)'s TCP defaults,
+ * spelled out; no set-uid programs and no device files from a share every user writes to.
+ * components/htcondor/manifests.ts should use this list for its PVs (nfsReservedVolume).
+ */
+export const NFS_CLIENT_OPTIONS: readonly string[] = ["vers=4.2", "proto=tcp", "hard", "timeo=600", "retrans=2", "nosuid", "nodev", "noatime"];
+
+/**
  * /etc/nfs.conf.d/incant.conf: NFSv4.1+ over TCP only. v2/v3 need rpcbind, mountd and statd on
  * extra ports; v4.0 makes the server open callback connections back to the clients. v4.1 and
- * v4.2 run everything, callbacks included, over the one client connection to 2049.
+ * v4.2 run everything, callbacks included, over the one client connection to 2049. nfsdcld keeps
+ * its client records on the data volume (`stateDir`), so they survive a rebuilt VM.
  */
-export function renderNfsConf(): string {
-    return renderIni([{
-        name: "nfsd",
-        entries: { udp: "n", tcp: "y", vers2: "n", vers3: "n", vers4: "y", "vers4.0": "n", "vers4.1": "y", "vers4.2": "y" },
-    }], { separator: " = ", header: ["Written by INCANT (Pulumi): NFSv4.1+ on TCP 2049 only (nfs.conf(5))."] });
+export function renderNfsConf(stateDir: string): string {
+    if (!stateDir.startsWith("/")) throw new Error(`nfsdcld needs an absolute storagedir (got "${stateDir}")`);
+    return renderIni([
+        {
+            name: "nfsd",
+            entries: {
+                udp: "n", tcp: "y", vers2: "n", vers3: "n", vers4: "y", "vers4.0": "n", "vers4.1": "y", "vers4.2": "y",
+                "lease-time": NFS_LEASE_SECONDS, "grace-time": NFS_GRACE_SECONDS,
+            },
+        },
+        { name: "nfsdcld", entries: { storagedir: stateDir } },
+    ], { separator: " = ", header: ["Written by INCANT (Pulumi): NFSv4.1+ on TCP 2049 only (nfs.conf(5))."] });
 }

@@ -1,6 +1,6 @@
 /**
- * The rclone side of the storage controller: the S3 remote (rclone.conf), the mount's options,
- * the AWS shared config naming the STS credential helper, and /etc/fuse.conf.
+ * rclone for the archive clients (archive.ts): the S3 remote (rclone.conf), the mount's options,
+ * and the AWS shared config naming the STS credential helper.
  * Sources: rclone.org/s3 (Ceph provider, env_auth), rclone.org/commands/rclone_mount (VFS cache,
  * systemd notify, --allow-other), docs.aws.amazon.com "Sourcing credentials with an external
  * process" (credential_process).
@@ -68,15 +68,15 @@ export interface RcloneMountArgs {
     remote: string;
     /** The bucket mounted (the whole bucket is the archive). */
     bucket: string;
-    /** Absolute mount point (exported over NFS). */
+    /** Absolute mount point. */
     mountPoint: string;
     /** Absolute path of rclone.conf. */
     configFile: string;
-    /** Absolute, persistent cache directory (on the data volume). */
+    /** Absolute, persistent cache directory (pending uploads resume from it after a crash). */
     cacheDir: string;
     /** Upper bound of the VFS cache, in GB (dirty files waiting for upload are never evicted). */
     cacheMaxGb: number;
-    /** The archive is exported read-write: show modes that say everyone may write (see below). */
+    /** The archive is writable (s3.exportReadWrite): show modes that say everyone may write (see below). */
     readWrite: boolean;
     /** How long directory listings are cached; objects put directly into S3 appear after it. */
     dirCacheTime: string;
@@ -84,11 +84,6 @@ export interface RcloneMountArgs {
 
 /** The default listing cache: objects uploaded with other S3 tools appear within a minute. */
 export const DIR_CACHE_TIME = "1m";
-
-/** The archive's share of the data volume for the VFS cache (the rest is homes and scratch). */
-export function archiveCacheGb(dataVolumeGb: number): number {
-    return Math.max(1, Math.floor(dataVolumeGb / 4));
-}
 
 /** The `rclone mount` arguments (after the executable), used verbatim by the unit and the tests. */
 export function rcloneMountArgs(a: RcloneMountArgs): string[] {
@@ -108,21 +103,13 @@ export function rcloneMountArgs(a: RcloneMountArgs): string[] {
         `--vfs-cache-max-size=${a.cacheMaxGb}G`,
         "--vfs-cache-max-age=24h",
         `--dir-cache-time=${a.dirCacheTime}`,
-        // nfsd reads and writes with the NFS clients' credentials, not root's: without
-        // allow_other FUSE refuses every one of them.
+        // rclone runs as root, the users' jobs do not: without allow_other FUSE refuses them all.
         "--allow-other",
-        // rclone does not check permissions itself: a read-write export lets every user write
+        // Read-only unless s3.exportReadWrite: the kernel refuses writes (EROFS) before rclone sees them.
+        ...(a.readWrite ? [] : ["--read-only"]),
+        // rclone does not check permissions itself: a read-write mount lets every user write
         // whatever the modes say, so show 0777/0666 then; read-only shows 0755/0644.
         `--umask=${a.readWrite ? "0000" : "0022"}`,
         "--log-level=INFO",
     ];
-}
-
-/**
- * /etc/fuse.conf: `user_allow_other` lets a non-root mount use allow_other (fuse(8)). rclone
- * runs as root here, which needs no permission; the line keeps --allow-other working if the
- * unit is ever moved to a service user.
- */
-export function renderFuseConf(): string {
-    return "# Written by INCANT (Pulumi): see fuse(8).\nuser_allow_other\n";
 }

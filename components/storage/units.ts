@@ -1,40 +1,31 @@
 /**
  * The storage controller's systemd units, as data. Boot order:
  *
- *   incant-data-volume.service   wait for the volume, format it only if blank, fsck it
- *   srv-incant.mount             mount it (by its stable /dev/disk/by-id path)
- *   incant-user-dirs.service     grow the file system, create homes and scratch areas
- *   incant-archive.service       rclone mount of the S3 bucket (Type=notify: ready = mounted)
- *   nfs-server.service           exports, only once all of the above are up (drop-in)
+ *   incant-data-volume.service   wait for the volume (any by-id name), format it only if blank,
+ *                                fsck it, link it at /run/incant/data-volume
+ *   srv-incant.mount             mount it (through the link: no device job and its 90 s timeout)
+ *   incant-user-dirs.service     grow the file system, create homes, scratch and the NFS state dir
+ *   nfsdcld.service              NFSv4 client records, on the data volume (drop-in)
+ *   nfs-server.service           exports homes and scratch once all of the above are up (drop-in)
  *
- * Sources: systemd.unit(5), systemd.service(5), systemd.mount(5), rclone.org/commands/rclone_mount.
+ * No unit here touches S3: the archive is mounted by each client itself (archive.ts), so an S3
+ * outage, a wrong key or an rclone restart never reaches the NFS server (issue 15).
+ * Sources: systemd.unit(5), systemd.service(5), systemd.mount(5), nfsdcld(8).
  */
 import { IniSection, renderIni, systemdCommand } from "../compute/ini";
 import { LAYOUT, UNITS } from "./layout";
 
 export const BIN = {
-    rclone: "/usr/bin/rclone",
-    fusermount: "/usr/bin/fusermount3",
-    mkdir: "/usr/bin/mkdir",
-    exportfs: "/usr/sbin/exportfs",
     resize2fs: "/usr/sbin/resize2fs",
     prepareVolume: `${LAYOUT.scripts}/incant-prepare-data-volume.sh`,
     userDirs: `${LAYOUT.scripts}/incant-user-dirs.sh`,
     updateUsers: `${LAYOUT.scripts}/incant-update-users`,
-    stsHelper: `${LAYOUT.scripts}/incant-s3-credentials.sh`,
+    growVolume: `${LAYOUT.scripts}/incant-grow-data-volume`,
 } as const;
 
 export interface UnitArgs {
-    /** /dev/disk/by-id path of the data volume. */
-    dataDevice: string;
-    /** How long the volume may take to appear, in seconds. */
+    /** How long the volume may take to appear, in seconds (the preparing script's wait). */
     dataWaitSeconds: number;
-    /** `rclone mount` arguments (rcloneMountArgs). */
-    rcloneArgs: string[];
-    /** Extra environment of rclone (AWS_CONFIG_FILE with STS). */
-    rcloneEnvironment: Record<string, string>;
-    /** S3 bucket, for the unit's description. */
-    bucket: string;
 }
 
 const unit = (sections: IniSection[]): string =>
@@ -60,7 +51,7 @@ export function prepareVolumeUnit(a: UnitArgs): string {
     ]);
 }
 
-export function dataMountUnit(a: UnitArgs): string {
+export function dataMountUnit(): string {
     return unit([
         {
             name: "Unit", entries: {
@@ -77,7 +68,8 @@ export function dataMountUnit(a: UnitArgs): string {
         },
         {
             name: "Mount", entries: {
-                What: a.dataDevice,
+                // The preparing script's link, not /dev/disk/by-id/...: see LAYOUT.dataLink.
+                What: LAYOUT.dataLink,
                 Where: LAYOUT.dataMount,
                 Type: "ext4",
                 Options: "defaults,noatime",
@@ -87,7 +79,7 @@ export function dataMountUnit(a: UnitArgs): string {
     ]);
 }
 
-export function userDirsUnit(a: UnitArgs): string {
+export function userDirsUnit(): string {
     return unit([
         {
             name: "Unit", entries: {
@@ -102,58 +94,29 @@ export function userDirsUnit(a: UnitArgs): string {
                 RemainAfterExit: "yes",
                 // The users file arrives over SSH after boot ("-": may not exist yet at first boot).
                 EnvironmentFile: [LAYOUT.storageEnv, `-${LAYOUT.usersEnv}`],
-                // Grow ext4 online to the volume's size (no-op when it fills it): a larger
-                // nodes.storage.dataVolumeGb extends the Cinder volume in place.
-                ExecStartPre: systemdCommand([BIN.resize2fs, a.dataDevice]),
+                // Grow ext4 online to the volume's size at boot (no-op when it fills it); while
+                // running, the program grows it over SSH (incant-grow-data-volume).
+                ExecStartPre: systemdCommand([BIN.resize2fs, LAYOUT.dataLink]),
                 ExecStart: systemdCommand([BIN.userDirs]),
             },
         },
     ]);
 }
 
-export function archiveUnit(a: UnitArgs): string {
-    const mountPoint = LAYOUT.archive;
-    return unit([
-        {
-            name: "Unit", entries: {
-                Description: `INCANT S3 archive (bucket ${a.bucket}) mounted by rclone at ${mountPoint}`,
-                Documentation: "https://rclone.org/commands/rclone_mount/",
-                Wants: "network-online.target",
-                // The VFS cache lives on the data volume.
-                Requires: UNITS.dataMount,
-                After: ["network-online.target", UNITS.dataMount],
-            },
-        },
-        {
-            name: "Service", entries: {
-                // rclone signals READY=1 once the FUSE mount is in place, so units ordered
-                // after this one (nfs-server) never see the empty mount point.
-                Type: "notify",
-                Environment: Object.entries(a.rcloneEnvironment).map(([k, v]) => `${k}=${v}`),
-                ExecStartPre: systemdCommand([BIN.mkdir, "-p", mountPoint]),
-                ExecStart: systemdCommand([BIN.rclone, ...a.rcloneArgs]),
-                // After a restart the archive is a new mount: make nfsd resolve its export again
-                // (the "-" ignores failure when nfs-server is not running yet).
-                ExecStartPost: `-${systemdCommand([BIN.exportfs, "-r"])}`,
-                // rclone unmounts on SIGTERM; after a crash the dead mount must go, or the
-                // restart fails with "transport endpoint is not connected".
-                ExecStopPost: `-${systemdCommand([BIN.fusermount, "-u", "-z", mountPoint])}`,
-                Restart: "on-failure",
-                RestartSec: 10,
-            },
-        },
-        { name: "Install", entries: { WantedBy: "multi-user.target" } },
-    ]);
+/** Drop-in for nfsdcld.service: its database (storagedir in nfs.conf) is on the data volume. */
+export function nfsdcldDropIn(): string {
+    const needs = [UNITS.dataMount, UNITS.userDirs];
+    return unit([{ name: "Unit", entries: { Requires: needs, After: needs } }]);
 }
 
 /**
- * Drop-in for Ubuntu's nfs-server.service. Requires= as well as After=: exporting the archive
- * before rclone mounted it would export the empty directory of the root disk (and, read-write,
- * let jobs fill the root disk); exporting homes before the volume is mounted likewise.
+ * Drop-in for nfs-server.service. Requires= as well as After=: exporting homes before the volume
+ * is mounted would export the empty directories of the root disk. Nothing S3-related: homes and
+ * scratch are served whatever the object store does.
  */
 export function nfsServerDropIn(): string {
-    const needs = [UNITS.dataMount, UNITS.userDirs, UNITS.archive];
-    return unit([{ name: "Unit", entries: { Requires: needs, After: needs } }]);
+    const needs = [UNITS.dataMount, UNITS.userDirs];
+    return unit([{ name: "Unit", entries: { Requires: needs, After: [...needs, UNITS.nfsdcld] } }]);
 }
 
 /** Every unit file by its path on the VM. */
@@ -161,9 +124,9 @@ export function storageUnits(a: UnitArgs): Record<string, string> {
     const dir = "/etc/systemd/system";
     return {
         [`${dir}/${UNITS.prepareVolume}`]: prepareVolumeUnit(a),
-        [`${dir}/${UNITS.dataMount}`]: dataMountUnit(a),
-        [`${dir}/${UNITS.userDirs}`]: userDirsUnit(a),
-        [`${dir}/${UNITS.archive}`]: archiveUnit(a),
+        [`${dir}/${UNITS.dataMount}`]: dataMountUnit(),
+        [`${dir}/${UNITS.userDirs}`]: userDirsUnit(),
+        [`${dir}/${UNITS.nfsdcld}.d/incant.conf`]: nfsdcldDropIn(),
         [`${dir}/${UNITS.nfsServer}.d/incant.conf`]: nfsServerDropIn(),
     };
 }

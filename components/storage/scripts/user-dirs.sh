@@ -3,13 +3,13 @@
 # (0700) and a scratch area (0755) owned by the user's uid and private group (gid = uid), so jobs
 # running as the user on any NFS client can write them. Idempotent: existing directories only get
 # their owner and mode set again; directories of users no longer configured are left alone.
-# Parameters (environment, /etc/incant/storage.env): HOME_ROOT, SCRATCH_ROOT, RCLONE_CACHE,
+# Parameters (environment, /etc/incant/storage.env): HOME_ROOT, SCRATCH_ROOT, NFS_STATE_DIR,
 # FACILITY_USERS ("name:uid name:uid ...").
 set -euo pipefail
-: "${HOME_ROOT:?}" "${SCRATCH_ROOT:?}" "${RCLONE_CACHE:?}"
+: "${HOME_ROOT:?}" "${SCRATCH_ROOT:?}" "${NFS_STATE_DIR:?}"
 
 install -d -o root -g root -m 0755 "$HOME_ROOT" "$SCRATCH_ROOT"
-install -d -o root -g root -m 0700 "$RCLONE_CACHE"
+install -d -o root -g root -m 0700 "$NFS_STATE_DIR"
 
 read -r -a users <<< "${FACILITY_USERS:-}"
 for entry in "${users[@]}"; do

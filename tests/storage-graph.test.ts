@@ -1,0 +1,122 @@
+/**
+ * Homes and scratch never depend on S3 (issue 15): the systemd dependency graph of the rendered
+ * units, read back from the files the VMs receive, proves that nothing nfs-server.service needs
+ * runs rclone, and that restarting the archive restarts nothing else. The graph follows
+ * systemd.unit(5): Requires=, BindsTo= and Requisite= pull in (and a restart of the needed unit
+ * propagates to the needing one), PartOf= propagates stops and restarts, RequiresMountsFor= is a
+ * Requires= on the mount units of the path's prefixes.
+ */
+import { strict as assert } from "assert";
+import * as path from "path";
+import { parseIni, renderIni } from "../components/compute/ini";
+import { WriteFile } from "../components/compute/cloudinit";
+import { storageFiles, StorageCloudConfigArgs } from "../components/storage/cloudconfig";
+import { nfsClients } from "../components/storage/controller";
+import { UNITS } from "../components/storage/layout";
+
+type Unit = Record<string, Record<string, string[]>>;
+
+/** Unit files and their drop-ins (`x.service.d/*.conf`) merged, by unit name. */
+export function unitsOf(files: { path: string; content: string }[]): Map<string, Unit> {
+    const units = new Map<string, Unit>();
+    const sorted = [...files].sort((a, b) => Number(a.path.includes(".d/")) - Number(b.path.includes(".d/")));
+    for (const f of sorted) {
+        const m = /^\/etc\/systemd\/system\/([^/]+?)(\.d\/[^/]+\.conf)?$/.exec(f.path);
+        if (!m) continue;
+        const unit = units.get(m[1]) ?? {};
+        for (const [section, entries] of Object.entries(parseIni(f.content))) {
+            unit[section] ??= {};
+            for (const [k, v] of Object.entries(entries)) unit[section][k] = [...(unit[section][k] ?? []), ...v];
+        }
+        units.set(m[1], unit);
+    }
+    return units;
+}
+
+const values = (u: Unit | undefined, key: string): string[] =>
+    (u?.Unit?.[key] ?? []).flatMap((v) => v.split(/\s+/)).filter(Boolean);
+
+/** The mount units of a path and its prefixes (systemd escaping for plain names only). */
+const mountsFor = (p: string): string[] => {
+    const parts = p.split("/").filter(Boolean);
+    return parts.map((_, i) => `${parts.slice(0, i + 1).join("-")}.mount`);
+};
+
+/** Units `name` pulls in and cannot run without: the closure of Requires/BindsTo/Requisite/RequiresMountsFor. */
+export function strongClosure(units: Map<string, Unit>, name: string): Set<string> {
+    const seen = new Set<string>();
+    const todo = [name];
+    while (todo.length) {
+        const n = todo.pop()!;
+        if (seen.has(n)) continue;
+        seen.add(n);
+        const u = units.get(n);
+        todo.push(...values(u, "Requires"), ...values(u, "BindsTo"), ...values(u, "Requisite"),
+            ...values(u, "RequiresMountsFor").flatMap(mountsFor));
+    }
+    return seen;
+}
+
+/** Units a restart of `name` restarts too: those that require or bind to it, and those PartOf it (transitively). */
+export function restartedWith(units: Map<string, Unit>, name: string): Set<string> {
+    const seen = new Set<string>();
+    const todo = [name];
+    while (todo.length) {
+        const n = todo.pop()!;
+        if (seen.has(n)) continue;
+        seen.add(n);
+        for (const [other, u] of units) {
+            const needs = [...values(u, "Requires"), ...values(u, "BindsTo"), ...values(u, "PartOf"), ...values(u, "RequiresMountsFor").flatMap(mountsFor)];
+            if (needs.includes(n)) todo.push(other);
+        }
+    }
+    return seen;
+}
+
+/** Units whose commands run rclone (the S3 side). */
+export function s3Units(units: Map<string, Unit>): string[] {
+    return [...units].filter(([, u]) => Object.values(u.Service ?? {}).flat().some((v) => /\brclone\b/.test(path.basename(v.split(" ")[0].replace(/^[-@:+!]+/, ""))))).map(([n]) => n);
+}
+
+const VOLUME_ID = "9d2c5e7a-41b6-4f0e-8a35-0c7d2e9b1f64";
+/** The stack's storage VM, as the program renders it. */
+export const STORAGE_ARGS: StorageCloudConfigArgs = { volumeId: VOLUME_ID, nfsClients: nfsClients("192.168.100.0/24") };
+
+/** nfs-utils' own nfs-server.service [Unit] dependencies (Debian 12 nfs-kernel-server 2.6.2). */
+const NFS_SERVER_UPSTREAM: WriteFile = {
+    path: `/etc/systemd/system/${UNITS.nfsServer}`,
+    content: renderIni([{ name: "Unit", entries: {
+        Requires: ["network.target", "proc-fs-nfsd.mount"],
+        Wants: ["network-online.target", "rpc-statd.service", "nfs-idmapd.service", "nfsdcld.service"],
+        After: ["network-online.target", "local-fs.target", "proc-fs-nfsd.mount", "rpcbind.socket", "nfs-mountd.service"],
+    } }], { separator: "=" }),
+};
+
+describe("storage: the NFS server does not depend on S3 (dependency graph of the rendered units)", () => {
+    const units = unitsOf([NFS_SERVER_UPSTREAM, ...storageFiles(STORAGE_ARGS)]);
+
+    it("nfs-server needs the data volume and the users' directories, and nothing that runs rclone", () => {
+        const closure = strongClosure(units, UNITS.nfsServer);
+        assert.ok(closure.has(UNITS.dataMount), `nfs-server must need the data volume: ${[...closure].join(", ")}`);
+        assert.ok(closure.has(UNITS.userDirs));
+        const s3 = [...closure].filter((n) => s3Units(units).includes(n) || /archive|rclone/.test(n));
+        assert.deepEqual(s3, [], `nfs-server requires S3-side units: ${s3.join(", ")}`);
+    });
+
+    it("restarting any rclone unit restarts nothing of the NFS server", () => {
+        for (const n of s3Units(units)) {
+            const hit = [...restartedWith(units, n)].filter((x) => strongClosure(units, UNITS.nfsServer).has(x) && x !== n);
+            assert.deepEqual(hit, [], `restarting ${n} restarts ${hit.join(", ")}`);
+        }
+    });
+
+    it("the graph reader sees a Requires= on an S3 unit (live check on a broken drop-in)", () => {
+        const broken = new Map(units);
+        broken.set("incant-bad-archive.service", { Service: { ExecStart: ["/usr/bin/rclone mount a:b /x"] } });
+        broken.set(UNITS.nfsServer, { ...units.get(UNITS.nfsServer)!, Unit: { ...units.get(UNITS.nfsServer)!.Unit, Requires: ["incant-bad-archive.service"] } });
+        assert.ok(strongClosure(broken, UNITS.nfsServer).has("incant-bad-archive.service"));
+        assert.ok(restartedWith(broken, "incant-bad-archive.service").has(UNITS.nfsServer));
+        broken.set("x.service", { Unit: { PartOf: ["incant-bad-archive.service"] } });
+        assert.ok(restartedWith(broken, "incant-bad-archive.service").has("x.service"));
+    });
+});
