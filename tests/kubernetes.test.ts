@@ -113,7 +113,8 @@ describe("Kubernetes cluster (dev: 1 control plane, 7 workers, Ubuntu 22.04)", (
         for (const component of ["controllerManager", "scheduler"]) {
             const c = args(cc[component].extraArgs);
             assert.deepEqual(c.get("profiling"), ["false"], component);
-            assert.deepEqual(c.get("bind-address"), ["127.0.0.1"], component);
+            // Scraped by Prometheus (a documented departure from CIS 1.3.7/1.4.2; see the monitoring test).
+            assert.deepEqual(c.get("bind-address"), ["0.0.0.0"], component);
         }
         // Every file a flag names is written on the node and mounted into the API server pod.
         const mounts = cc.apiServer.extraVolumes as { hostPath: string; mountPath: string; readOnly: boolean }[];
@@ -340,6 +341,36 @@ describe("Kubernetes cluster (dev: 1 control plane, 7 workers, Ubuntu 22.04)", (
         // node-exporter answers on each node's address: Prometheus must reach it across nodes.
         assert.ok(flows({ collectorPort: 30618, schedulerPort: 30619 }).some((f) => "role" in f.from && f.from.role === "worker"
             && f.to === "control-plane" && f.protocol === "tcp" && f.ports?.[0] === 9100));
+    });
+
+    it("monitoring: the control-plane components are scraped where kubeadm makes them listen, and the security groups admit it", () => {
+        const values = (run.get("kubernetes:helm.sh/v3:Release", "kubernetes-monitoring").revealedInputs as Doc).values;
+        const docs = kubeadmDocs(cp);
+        const cc = docs.ClusterConfiguration;
+        const open = flows({ collectorPort: 30618, schedulerPort: 30619 });
+        // Prometheus runs on a worker (no control-plane toleration): a worker must reach each port on the control plane.
+        const admitted = (port: number) => open.some((f) => "role" in f.from && f.from.role === "worker" && f.to === "control-plane"
+            && f.protocol === "tcp" && f.ports![0] <= port && port <= f.ports![1]);
+        const listening: Record<string, { port: number; on: string[] }> = {
+            kubeControllerManager: { port: 10257, on: args(cc.controllerManager.extraArgs).get("bind-address")! },
+            kubeScheduler: { port: 10259, on: args(cc.scheduler.extraArgs).get("bind-address")! },
+            kubeEtcd: { port: 2381, on: args(cc.etcd.local.extraArgs).get("listen-metrics-urls")!.map((u) => new URL(u).hostname) },
+            kubeProxy: { port: 10249, on: [docs.KubeProxyConfiguration.metricsBindAddress.split(":")[0]] },
+        };
+        for (const [component, l] of Object.entries(listening)) {
+            assert.equal(values[component].enabled, true, component);
+            assert.equal(values[component].service.targetPort, l.port, component);
+            assert.deepEqual(l.on, ["0.0.0.0"], `${component} listens beyond 127.0.0.1`);
+            assert.ok(admitted(l.port), `no flow admits TCP ${l.port} (${component})`);
+        }
+        assert.equal(docs.KubeProxyConfiguration.metricsBindAddress, "0.0.0.0:10249");
+        assert.equal(values.kubeControllerManager.serviceMonitor.https, true);
+        assert.equal(values.kubeEtcd.serviceMonitor.https, false, "etcd's metrics listener is plain HTTP");
+        // Prometheus is bounded in age and size, and its volume is capped above the size limit.
+        const spec = values.prometheus.prometheusSpec;
+        assert.equal(spec.retention, "15d");
+        assert.equal(spec.retentionSize, "8GB");
+        assert.equal(spec.storageSpec.emptyDir.sizeLimit, "10Gi");
     });
 
     it("every Kubernetes object validates against the Kubernetes schemas (kubernetes-models)", () => {

@@ -10,14 +10,16 @@
  *     # user admin, password: pulumi stack output grafanaAdminPassword --show-secrets
  *     #   (or kubectl -n monitoring get secret kube-prometheus-stack-grafana -o jsonpath='{.data.admin-password}' | base64 -d)
  *
- * kubeadm binds the controller manager, scheduler, etcd metrics and kube-proxy metrics to
- * 127.0.0.1 (as the CIS benchmark wants), so their scrape jobs are off instead of always down.
- * No storage class exists in this cluster: Prometheus keeps its data on the node (emptyDir).
+ * The controller manager, scheduler, etcd and kube-proxy are scraped with the chart's own jobs
+ * and alerts: kubeadm.ts opens their metrics listeners, ports.ts admits the cluster's nodes.
+ * No storage class exists in this cluster: Prometheus keeps its data on the node (emptyDir),
+ * bounded in age and size, with the volume capped above that so a full disk evicts nothing else.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
 import { NODE_EXPORTER_NAMESPACE, privilegedNamespaceLabels } from "./podsecurity";
+import { METRICS_PORTS } from "../network/ports";
 
 export const MONITORING_CHART_REPO = "https://prometheus-community.github.io/helm-charts";
 export const MONITORING_NAMESPACE = "monitoring";
@@ -28,19 +30,41 @@ export interface MonitoringArgs {
     version: string;
 }
 
+/** How much Prometheus keeps: whichever limit is hit first (prometheus --storage.tsdb.retention.*). */
+export const PROMETHEUS_RETENTION = { time: "15d", size: "8GB", volumeSizeLimit: "10Gi" } as const;
+
+/** A control-plane component's scrape: its port, and HTTPS for the two that serve only that. */
+function scrape(port: number, https: boolean) {
+    return {
+        enabled: true,
+        service: { port, targetPort: port },
+        // Controller manager and scheduler serve a self-signed certificate made at start (no
+        // --tls-cert-file from kubeadm): the scrape authenticates with Prometheus's token and
+        // cannot verify the server. Metrics only; the security groups admit only the nodes.
+        serviceMonitor: https ? { https: true, insecureSkipVerify: true } : { https: false },
+    };
+}
+
 export function monitoringValues(grafanaAdminPassword: pulumi.Input<string>) {
     const clusterIp = { type: "ClusterIP" };
     return {
         grafana: { adminPassword: grafanaAdminPassword, service: clusterIp },
-        prometheus: { service: clusterIp, prometheusSpec: { retention: "15d" } },
+        prometheus: {
+            service: clusterIp,
+            prometheusSpec: {
+                retention: PROMETHEUS_RETENTION.time,
+                retentionSize: PROMETHEUS_RETENTION.size,
+                storageSpec: { emptyDir: { sizeLimit: PROMETHEUS_RETENTION.volumeSizeLimit } },
+            },
+        },
         alertmanager: { service: clusterIp },
         // The one part that needs the host's namespaces goes to its own privileged namespace,
         // so the rest of the stack stays under the baseline Pod Security level.
         "prometheus-node-exporter": { namespaceOverride: NODE_EXPORTER_NAMESPACE },
-        kubeControllerManager: { enabled: false },
-        kubeScheduler: { enabled: false },
-        kubeEtcd: { enabled: false },
-        kubeProxy: { enabled: false },
+        kubeControllerManager: scrape(METRICS_PORTS.controllerManager, true),
+        kubeScheduler: scrape(METRICS_PORTS.scheduler, true),
+        kubeEtcd: scrape(METRICS_PORTS.etcd, false),
+        kubeProxy: scrape(METRICS_PORTS.kubeProxy, false),
     };
 }
 

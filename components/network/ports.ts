@@ -37,6 +37,20 @@ export interface PortSettings {
 /** The Kubernetes API server's port: kubeadm binds it, nodes and operators reach it. */
 export const API_SERVER_PORT = 6443;
 
+/**
+ * Metrics endpoints of the control-plane components, scraped by Prometheus from a pod (source-NATed
+ * to its node). kubeadm binds them to 127.0.0.1; components/kubernetes/kubeadm.ts opens them.
+ * Controller manager and scheduler serve HTTPS with delegated authentication and authorization.
+ */
+export const METRICS_PORTS = {
+    controllerManager: 10257,
+    scheduler: 10259,
+    /** etcd's metrics-only listener (plain HTTP, no keys or data: `--listen-metrics-urls`). */
+    etcd: 2381,
+    /** kube-proxy's metrics (plain HTTP, metrics only), on every node. */
+    kubeProxy: 10249,
+} as const;
+
 const tcp = (from: number, to = from): [number, number] => [from, to];
 const cluster: VmRole[] = ["control-plane", "worker"];
 
@@ -62,6 +76,10 @@ export function flows(p: PortSettings): Flow[] {
         ...between("Calico Typha", "tcp", tcp(5473), cluster, cluster),
         // node-exporter listens on each node's own address; Prometheus (a pod, SNATed to its node) scrapes it.
         ...between("Prometheus scrapes node-exporter", "tcp", tcp(9100), cluster, cluster),
+        ...between("Prometheus scrapes the controller manager", "tcp", tcp(METRICS_PORTS.controllerManager), cluster, ["control-plane"]),
+        ...between("Prometheus scrapes the scheduler", "tcp", tcp(METRICS_PORTS.scheduler), cluster, ["control-plane"]),
+        ...between("Prometheus scrapes etcd metrics", "tcp", tcp(METRICS_PORTS.etcd), cluster, ["control-plane"]),
+        ...between("Prometheus scrapes kube-proxy", "tcp", tcp(METRICS_PORTS.kubeProxy), cluster, cluster),
         // Shared storage: NFSv4 needs only TCP 2049. Kubelets mount it on workers.
         ...between("NFSv4 from the cluster nodes", "tcp", tcp(2049), ["worker"], ["storage"]),
         { description: "NFSv4 from the submit host", protocol: "tcp", ports: tcp(2049), from: { role: "submit" }, to: "storage" },
