@@ -47,6 +47,9 @@ describe("network and security groups", () => {
             "control-plane->control-plane udp/4789", "control-plane->worker udp/4789", "worker->control-plane udp/4789", "worker->worker udp/4789",
             "control-plane->control-plane tcp/5473", "control-plane->worker tcp/5473", "worker->control-plane tcp/5473", "worker->worker tcp/5473",
             "control-plane->control-plane tcp/9100", "control-plane->worker tcp/9100", "worker->control-plane tcp/9100", "worker->worker tcp/9100",
+            // Prometheus scrapes the control-plane components (METRICS_PORTS) and kube-proxy on every node.
+            ...["10257", "10259", "2381"].flatMap((p) => [`control-plane->control-plane tcp/${p}`, `worker->control-plane tcp/${p}`]),
+            "control-plane->control-plane tcp/10249", "control-plane->worker tcp/10249", "worker->control-plane tcp/10249", "worker->worker tcp/10249",
             "worker->storage tcp/2049", "submit->storage tcp/2049",
             "submit->control-plane tcp/30618", "submit->worker tcp/30618", "submit->control-plane tcp/30619", "submit->worker tcp/30619",
         ];
