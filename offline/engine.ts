@@ -47,6 +47,14 @@ export interface RecordedResource {
     additionalSecretOutputs: string[];
 }
 
+/** Two resources with one URN (same type, name and parent): Pulumi fails the deployment. */
+export class DuplicateUrnError extends Error {
+    constructor(public readonly urn: string) {
+        super(`Duplicate resource URN '${urn}'; try giving it a unique name`);
+        this.name = "DuplicateUrnError";
+    }
+}
+
 export interface OfflineRun {
     resources: RecordedResource[];
     /** The program's exports (index.ts), resolved; secrets as pulumi would hold them. */
@@ -133,8 +141,19 @@ export async function runOffline(opts: OfflineRunOptions): Promise<OfflineRun> {
         registerResource(req: RegisterRequest, cb: (err: unknown, resp?: RegisterResponse) => void): Promise<void>;
     };
     const original = monitor.registerResource.bind(monitor);
+    const urns = new Set<string>();
+    let duplicate: DuplicateUrnError | undefined;
     monitor.registerResource = async (req, cb) => original(req, (err, resp) => {
+        if (!err && resp && urns.has(resp.getUrn())) {
+            // The engine refuses a second resource with a URN it has seen in this deployment,
+            // with this message (pulumi/pulumi pkg/diag/errors.go, GetDuplicateResourceURNError,
+            // code 2001); the SDK's mock monitor does not check, so the offline engine must.
+            duplicate ??= new DuplicateUrnError(resp.getUrn());
+            cb(duplicate);
+            return;
+        }
         if (!err && resp) {
+            urns.add(resp.getUrn());
             const raw = req.getObject()?.toJavaScript() ?? {};
             const secretPaths: string[] = [];
             const inputs = decode(raw, "", secretPaths, false) as Record<string, unknown>;
@@ -162,8 +181,14 @@ export async function runOffline(opts: OfflineRunOptions): Promise<OfflineRun> {
     try {
         return await runProgramModule(opts, resources, errors);
     } catch (e) {
-        if (typeof e === "object" && e !== null) failedRuns.set(e, resources);
-        throw e;
+        // The SDK's operations still in flight reject with echoes of this error: let them land in
+        // onRejection, not crash the process as unhandled once the error has been reported.
+        await waitForRPCs().catch(() => undefined);
+        await new Promise((resolve) => setImmediate(resolve));
+        // A duplicate URN surfaces wrapped ("failed to register new resource ..."): report it as Pulumi does.
+        const failure: unknown = duplicate ?? e;
+        if (typeof failure === "object" && failure !== null) failedRuns.set(failure, resources);
+        throw failure;
     } finally {
         process.off("unhandledRejection", onRejection);
     }
