@@ -13,6 +13,8 @@ import { WriteFile } from "../components/compute/cloudinit";
 import { storageFiles, StorageCloudConfigArgs } from "../components/storage/cloudconfig";
 import { nfsClients } from "../components/storage/controller";
 import { UNITS } from "../components/storage/layout";
+import { ARCHIVE_CLIENT } from "../components/storage/archive";
+import { submitHostCloudConfig } from "../components/submit/hostconfig";
 
 type Unit = Record<string, Record<string, string[]>>;
 
@@ -103,11 +105,8 @@ describe("storage: the NFS server does not depend on S3 (dependency graph of the
         assert.deepEqual(s3, [], `nfs-server requires S3-side units: ${s3.join(", ")}`);
     });
 
-    it("restarting any rclone unit restarts nothing of the NFS server", () => {
-        for (const n of s3Units(units)) {
-            const hit = [...restartedWith(units, n)].filter((x) => strongClosure(units, UNITS.nfsServer).has(x) && x !== n);
-            assert.deepEqual(hit, [], `restarting ${n} restarts ${hit.join(", ")}`);
-        }
+    it("runs no rclone at all: the archive is mounted by its clients, so no S3 unit can stop or restart the NFS server", () => {
+        assert.deepEqual(s3Units(units), []);
     });
 
     it("the graph reader sees a Requires= on an S3 unit (live check on a broken drop-in)", () => {
@@ -118,5 +117,29 @@ describe("storage: the NFS server does not depend on S3 (dependency graph of the
         assert.ok(restartedWith(broken, "incant-bad-archive.service").has(UNITS.nfsServer));
         broken.set("x.service", { Unit: { PartOf: ["incant-bad-archive.service"] } });
         assert.ok(restartedWith(broken, "incant-bad-archive.service").has("x.service"));
+    });
+});
+
+describe("submit host: Docker and the shares do not depend on S3 or on the storage VM at boot (dependency graph)", () => {
+    const shares = { server: "192.168.100.20", home: "/srv/incant/home", scratch: "/srv/incant/scratch" };
+    /** Ubuntu's docker.service [Unit] dependencies (docker.io 24/26), with our drop-in merged in. */
+    const docker: WriteFile = {
+        path: "/etc/systemd/system/docker.service",
+        content: renderIni([{ name: "Unit", entries: { Requires: "docker.socket", Wants: "network-online.target containerd.service", After: "network-online.target docker.socket firewalld.service containerd.service time-set.target" } }], { separator: "=" }),
+    };
+    const units = unitsOf([docker, ...(submitHostCloudConfig(shares, { bucket: "incant-dev-archive", exportReadWrite: false, credentials: "static" }).write_files ?? [])]);
+    const nfsMounts = ["srv-incant-home.mount", "srv-incant-scratch.mount"];
+
+    it("the archive is the one rclone unit, and nothing needs it", () => {
+        assert.deepEqual(s3Units(units), [ARCHIVE_CLIENT.unit]);
+        assert.deepEqual([...restartedWith(units, ARCHIVE_CLIENT.unit)], [ARCHIVE_CLIENT.unit], "restarting rclone restarts nothing else");
+        assert.deepEqual([...strongClosure(units, ARCHIVE_CLIENT.unit)], [ARCHIVE_CLIENT.unit], "the archive needs no NFS share");
+    });
+
+    it("Docker needs /cvmfs only: neither the NFS mounts nor the archive", () => {
+        const closure = strongClosure(units, "docker.service");
+        assert.ok(closure.has("cvmfs.mount"), [...closure].join(", "));
+        for (const n of [...nfsMounts, ARCHIVE_CLIENT.unit]) assert.ok(!closure.has(n), `docker.service needs ${n}`);
+        for (const n of nfsMounts) assert.ok(!restartedWith(units, n).has("docker.service"), `a remount of ${n} restarts Docker`);
     });
 });

@@ -10,14 +10,20 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { readScript } from "../components/compute/cloudinit";
-import { IniSection, mountUnitName, renderIni } from "../components/compute/ini";
-import { submitHostCloudConfig, submitMountUnits } from "../components/submit/hostconfig";
+import { IniSection, mountUnitName, parseIni, renderIni } from "../components/compute/ini";
+import { ArchiveSettings, submitAutomountUnits, submitHostCloudConfig, submitMountUnits } from "../components/submit/hostconfig";
+import { ARCHIVE_CLIENT, archiveUnit } from "../components/storage/archive";
+import { NFS_CLIENT_OPTIONS } from "../components/storage/nfs";
+import { CVMFS_ENTRY_IN_CONTAINER, CVMFS_IMAGE_ENTRYPOINT, cvmfsService, HOST } from "../components/submit/services";
 import { requireTool, run, shellcheck, tempFile } from "./harness/tools";
 import { ROOT } from "./harness/program";
 
 const SUBMIT = path.join(ROOT, "components", "submit");
 const SMOKE = path.join(ROOT, "examples", "smoke-test");
 const SHARES = { server: "192.168.100.20", home: "/srv/incant/home", scratch: "/srv/incant/scratch" };
+const S3: ArchiveSettings = { bucket: "incant-dev-archive", exportReadWrite: false, credentials: "static" };
+const unitText = (sections: IniSection[]) => renderIni(sections, { separator: "=" });
+const archiveText = () => submitHostCloudConfig(SHARES, S3).write_files!.find((f) => f.path === `/etc/systemd/system/${ARCHIVE_CLIENT.unit}`)!.content;
 
 function tempDir(): string {
     return fs.mkdtempSync(path.join(os.tmpdir(), "incant-submit-"));
@@ -86,26 +92,65 @@ describe("submit host: the readiness gate (ready.sh)", () => {
 });
 
 describe("submit host: systemd units and AppArmor profile", () => {
-    it("mount units pass systemd-analyze verify, and a misnamed one does not", function () {
+    it("mount, automount and archive units pass systemd-analyze verify, and a misnamed one does not", function () {
         requireTool(this, "systemd-analyze");
         const dir = tempDir();
-        for (const u of submitMountUnits(SHARES)) {
+        const archive = { name: ARCHIVE_CLIENT.unit, text: archiveText() };
+        for (const u of [...submitMountUnits(SHARES), ...submitAutomountUnits(SHARES), archive]) {
             const file = path.join(dir, u.name);
             fs.writeFileSync(file, u.text);
             const r = run("systemd-analyze", ["verify", "--man=no", file]);
-            assert.equal(r.status, 0, `${u.name}: ${r.stdout}${r.stderr}`);
+            // verify checks that ExecStart binaries exist: rclone may be missing outside CI.
+            const output = `${r.stdout}${r.stderr}`.split("\n").filter((l) => l && !/Command \/usr\/bin\/(rclone|mkdir|fusermount3) is not executable/.test(l)).join("\n");
+            assert.equal(output, "", `${u.name}: ${output}`);
         }
         const wrong = path.join(dir, "srv-elsewhere.mount");
         fs.writeFileSync(wrong, submitMountUnits(SHARES)[1].text);
         assert.notEqual(run("systemd-analyze", ["verify", "--man=no", wrong]).status, 0);
+        const wrongAuto = path.join(dir, "srv-elsewhere.automount");
+        fs.writeFileSync(wrongAuto, submitAutomountUnits(SHARES)[0].text);
+        assert.notEqual(run("systemd-analyze", ["verify", "--man=no", wrongAuto]).status, 0);
     });
 
-    it("Docker waits for the mount point of every mount unit, with and without the shares", () => {
-        const dropIn = (nfs?: typeof SHARES) => submitHostCloudConfig(nfs).write_files!
+    it("Docker waits for /cvmfs only: never for NFS or S3, so a late storage VM cannot hold it back", () => {
+        const dropIn = (nfs?: typeof SHARES) => submitHostCloudConfig(nfs, S3).write_files!
             .find((f) => f.path === "/etc/systemd/system/docker.service.d/10-incant-mounts.conf")!.content;
-        assert.equal(dropIn(SHARES), "[Unit]\nRequiresMountsFor=/cvmfs /srv/incant/home /srv/incant/scratch\n");
+        assert.equal(dropIn(SHARES), "[Unit]\nRequiresMountsFor=/cvmfs\n");
         assert.equal(dropIn(), "[Unit]\nRequiresMountsFor=/cvmfs\n");
         assert.deepEqual(submitMountUnits(SHARES).map((u) => u.name), ["cvmfs.mount", "srv-incant-home.mount", "srv-incant-scratch.mount"]);
+    });
+
+    it("NFS shares come up in any boot order: automount points at boot, mounts on first use, one option list", () => {
+        const config = submitHostCloudConfig(SHARES, S3);
+        const files = new Map(config.write_files!.filter((f) => f.path.startsWith("/etc/systemd/")).map((f) => [f.path, parseIni(f.content)]));
+        for (const where of ["/srv/incant/home", "/srv/incant/scratch"]) {
+            const name = mountUnitName(where);
+            const mount = files.get(`/etc/systemd/system/${name}`)!;
+            assert.equal(mount.Install, undefined, `${name} is not started at boot (its automount point is)`);
+            assert.deepEqual(mount.Mount.Options, [[...NFS_CLIENT_OPTIONS, "_netdev"].join(",")]);
+            const auto = files.get(`/etc/systemd/system/${name.replace(/\.mount$/, ".automount")}`)!;
+            assert.deepEqual(auto.Automount, { Where: [where], TimeoutIdleSec: ["0"] });
+            assert.deepEqual(auto.Install.WantedBy, ["remote-fs.target"]);
+        }
+        const enabled = config.runcmd!.map((c) => c.join(" "));
+        assert.ok(enabled.includes("systemctl enable --now srv-incant-home.automount srv-incant-scratch.automount"), enabled.join("\n"));
+        assert.ok(!enabled.some((c) => /enable.*srv-incant-(home|scratch)\.mount/.test(c)), "no boot job waits for the NFS server");
+    });
+
+    it("the archive unit: rclone for ever (no start limit), after its configuration arrives, depending on no NFS mount", () => {
+        const u = parseIni(archiveText());
+        assert.deepEqual(u.Service.Type, ["notify"]);
+        assert.deepEqual(u.Service.Restart, ["always"]);
+        assert.deepEqual(u.Unit.StartLimitIntervalSec, ["0"]);
+        assert.deepEqual(u.Unit.ConditionPathExists, [ARCHIVE_CLIENT.rcloneConfig]);
+        assert.equal(u.Unit.Requires, undefined);
+        assert.equal(u.Unit.RequiresMountsFor, undefined);
+        assert.match(u.Service.ExecStart[0], / --read-only /, "read-only unless s3.exportReadWrite");
+        assert.doesNotMatch(parseIni(unitText(archiveUnit({ ...S3, exportReadWrite: true }))).Service.ExecStart[0], /--read-only/);
+        assert.deepEqual(parseIni(unitText(archiveUnit({ ...S3, credentials: "sts" }))).Service.Environment, [`AWS_CONFIG_FILE=${ARCHIVE_CLIENT.awsConfig}`]);
+        const config = submitHostCloudConfig(SHARES, S3);
+        assert.ok(config.runcmd!.some((c) => c.join(" ") === `systemctl enable ${ARCHIVE_CLIENT.unit}`));
+        assert.ok(!JSON.stringify(config).includes("secret_access_key"), "no credential in the user-data");
     });
 
     it("names units like systemd-escape and serialises keys in order", () => {
@@ -128,6 +173,73 @@ describe("submit host: systemd units and AppArmor profile", () => {
         assert.ok(mountRules.length >= 2);
         assert.ok(mountRules.every((l) => / \/cvmfs\/\*\/,$/.test(l)), mountRules.join("\n"));
         assert.match(profile, /^profile incant-cvmfs /m);
+    });
+});
+
+describe("submit host: CVMFS crash recovery (cvmfs-entry.sh against stand-in umount and ls)", () => {
+    const CVMFS = { repositories: ["atlas.cern.ch", "atlas-condb.cern.ch"], httpProxy: "DIRECT" };
+
+    /**
+     * Runs the wrapper with a mountinfo listing `mounts`, where the `dead` ones fail `ls` like a
+     * crashed FUSE mount (ENOTCONN), and an `umount` that answers EBUSY to a plain unmount (a
+     * user's shell is inside) and succeeds lazily unless `lazyFails`.
+     */
+    function entry(mounts: string[], dead: string[], lazyFails = false) {
+        const dir = tempDir();
+        const mountinfo = path.join(dir, "mountinfo");
+        fs.writeFileSync(mountinfo, ["22 1 0:21 / / rw,relatime shared:1 - ext4 /dev/vda1 rw",
+            ...mounts.map((m, i) => `${100 + i} 22 0:${50 + i} / ${m} rw,nosuid,nodev,relatime shared:${10 + i} - fuse cvmfs2 rw`)].join("\n") + "\n");
+        fs.writeFileSync(path.join(dir, "dead"), dead.join("\n") + "\n");
+        const log = path.join(dir, "umount.log");
+        stub(dir, "ls", `grep -qxF -- "$1" "${dir}/dead" && { echo "ls: cannot access '$1': Transport endpoint is not connected" >&2; exit 2; }\nexit 0`);
+        stub(dir, "umount", [
+            `echo "umount $*" >> "${log}"`,
+            `if [ "$1" != -l ]; then echo "umount: $1: target is busy." >&2; exit 32; fi`,
+            lazyFails ? `echo "umount: $2: Operation not permitted" >&2; exit 32` : "exit 0",
+        ].join("\n"));
+        stub(dir, "entrypoint", `echo "image entrypoint ran with: $*"`);
+        const r = spawnSync("sh", [path.join(SUBMIT, "cvmfs-entry.sh"), path.join(dir, "entrypoint"), "--flag"], {
+            encoding: "utf8", timeout: 30_000, env: { PATH: `${dir}:/usr/bin:/bin`, MOUNTINFO: mountinfo, CVMFS_ROOT: "/cvmfs" },
+        });
+        return { ...r, umounts: fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : [] };
+    }
+
+    it("passes shellcheck (POSIX sh: the image's shell)", function () {
+        requireTool(this, "shellcheck");
+        const r = shellcheck(readScript(SUBMIT, "cvmfs-entry.sh"), "cvmfs-entry.sh");
+        assert.ok(r.ok, r.output);
+    });
+
+    it("detaches a dead, busy repository mount lazily (never a plain umount that EBUSY would fail), then runs the image's entrypoint", () => {
+        const r = entry(["/cvmfs/cvmfs-config.cern.ch", "/cvmfs/atlas.cern.ch"], ["/cvmfs/atlas.cern.ch"]);
+        assert.equal(r.status, 0, r.stderr);
+        assert.deepEqual(r.umounts, ["umount -l /cvmfs/atlas.cern.ch"]);
+        assert.match(r.stdout, /\/cvmfs\/atlas\.cern\.ch is a dead mount: detaching it \(umount -l\)/);
+        assert.match(r.stdout, /image entrypoint ran with: --flag$/m);
+    });
+
+    it("leaves live mounts, and mounts outside the CVMFS root, alone", () => {
+        const r = entry(["/cvmfs/atlas.cern.ch", "/cvmfsother/x", "/srv/incant/home"], ["/cvmfsother/x", "/srv/incant/home"]);
+        assert.equal(r.status, 0, r.stderr);
+        assert.deepEqual(r.umounts, []);
+        assert.match(r.stdout, /image entrypoint ran/);
+    });
+
+    it("stops once with a message, without mounting over it, when even a lazy unmount fails (Docker's back-off spaces retries)", () => {
+        const r = entry(["/cvmfs/atlas.cern.ch"], ["/cvmfs/atlas.cern.ch"], true);
+        assert.equal(r.status, 1);
+        assert.deepEqual(r.umounts, ["umount -l /cvmfs/atlas.cern.ch"], "one attempt, no loop");
+        assert.match(r.stderr, /could not detach \/cvmfs\/atlas\.cern\.ch: not mounting over it/);
+        assert.doesNotMatch(r.stdout, /image entrypoint ran/);
+    });
+
+    it("is the CVMFS container's entrypoint, in front of the image's own, bind-mounted read-only from the file cloud-init writes", () => {
+        const spec = cvmfsService({ stack: "dev", hostname: "incant-dev-submit", cvmfs: CVMFS });
+        assert.deepEqual(spec.entrypoint, [CVMFS_ENTRY_IN_CONTAINER, CVMFS_IMAGE_ENTRYPOINT]);
+        assert.deepEqual(spec.mounts.find((m) => m.target === CVMFS_ENTRY_IN_CONTAINER), { source: HOST.cvmfsEntry, target: CVMFS_ENTRY_IN_CONTAINER, readOnly: true });
+        const file = submitHostCloudConfig(SHARES, S3).write_files!.find((f) => f.path === HOST.cvmfsEntry)!;
+        assert.equal(file.permissions, "0755");
+        assert.equal(file.content, readScript(SUBMIT, "cvmfs-entry.sh"));
     });
 });
 

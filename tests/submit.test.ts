@@ -26,6 +26,8 @@ import { vmAddress } from "../components/network/addressing";
 import { installCommand } from "../components/submit/files";
 import { dockerSshOptions } from "../components/submit/host";
 import { CVMFS_IMAGE_REPOSITORY, HOST, IN_SUBMIT } from "../components/submit/services";
+import { parseIni } from "../components/compute/ini";
+import { ARCHIVE_CLIENT } from "../components/storage/archive";
 import { RecordedResource } from "../offline/engine";
 import { cloudConfigOf, submitHostFiles } from "../offline/artifacts";
 import { providerUrn } from "../offline/graph";
@@ -238,9 +240,13 @@ for (const stack of ["dev", "prod"]) {
             const mounts = run.get(CONTAINER, "submit-submit").inputs.mounts as Inputs[];
             const at = (target: string) => mounts.find((m) => m.target === target);
             assert.deepEqual(at("/cvmfs"), { type: "bind", source: "/cvmfs", target: "/cvmfs", readOnly: true, bindOptions: { propagation: "rslave" } });
-            assert.deepEqual(at("/home"), { type: "bind", source: HOST.home, target: "/home", readOnly: false });
-            assert.deepEqual(at("/scratch"), { type: "bind", source: HOST.scratch, target: "/scratch", readOnly: false });
-            const configMounts = mounts.filter((m) => !["/cvmfs", "/home", "/scratch"].includes(m.target));
+            // rslave: shares mounted on the host after the container started (automount, a
+            // restarted rclone) propagate into it.
+            assert.deepEqual(at("/home"), { type: "bind", source: HOST.home, target: "/home", readOnly: false, bindOptions: { propagation: "rslave" } });
+            assert.deepEqual(at("/scratch"), { type: "bind", source: HOST.scratch, target: "/scratch", readOnly: false, bindOptions: { propagation: "rslave" } });
+            // The archive: read-only unless s3.exportReadWrite (false in both stacks).
+            assert.deepEqual(at("/archive"), { type: "bind", source: HOST.archive, target: "/archive", readOnly: true, bindOptions: { propagation: "rslave" } });
+            const configMounts = mounts.filter((m) => !["/cvmfs", "/home", "/scratch", "/archive"].includes(m.target));
             assert.deepEqual(configMounts.map((m) => m.target).sort(), ["/etc/condor/config.d/50-incant-pool.conf", "/etc/condor/incant/pool-ca.pem",
                 "/root/config/pre-exec.sh", "/root/config/users"]);
             assert.ok(configMounts.every((m) => m.readOnly === true && m.source.startsWith(`${HOST.configDir}/`)));
@@ -286,7 +292,8 @@ for (const stack of ["dev", "prod"]) {
         });
 
         it("holds no pool credential: no token file or mount, and nothing secret goes to the host", () => {
-            const files = run.ofType(COMMAND).filter((r) => r.name.startsWith("submit-file-"));
+            // The S3 archive's configuration is the one secret this host receives (checked below).
+            const files = run.ofType(COMMAND).filter((r) => r.name.startsWith("submit-file-") && !r.name.startsWith("submit-file-archive-"));
             assert.ok(!files.some((f) => f.name === "submit-file-condor-token" || String(f.inputs.create).includes(HOST.tokensDir)), "no token installed");
             const submit = run.get(CONTAINER, "submit-submit");
             assert.ok(!(submit.inputs.mounts as Inputs[]).some((m) => m.target === IN_SUBMIT.tokens || String(m.source).startsWith(HOST.tokensDir)));
@@ -307,9 +314,29 @@ for (const stack of ["dev", "prod"]) {
             }
         });
 
+        it("S3 credentials reach the host over the pinned SSH connection only, as secrets, and restart the archive alone", () => {
+            const gate = run.get(COMMAND, "submit-ready");
+            const rclone = run.get(COMMAND, "submit-file-archive-rclone-conf");
+            assert.equal(rclone.inputs.create, installCommand({ path: ARCHIVE_CLIENT.rcloneConfig, mode: "0600", dirMode: "0755" }));
+            assert.deepEqual(rclone.secretPaths.sort(), ["connection", "stdin", "triggers[0]"]);
+            const conf = parseIni(String(rclone.revealedInputs.stdin)).archive;
+            assert.deepEqual(conf.access_key_id, [run.stack.config["incant:s3AccessKeyId"]]);
+            assert.deepEqual(conf.secret_access_key, [run.stack.config["incant:s3SecretAccessKey"]]);
+            assert.equal((rclone.revealedInputs.connection as Inputs).hostKey, String(gate.state.stdout).trim(), "pinned host key");
+            const start = run.get(COMMAND, "submit-archive");
+            assert.equal(start.inputs.create, `sudo -n systemctl restart ${ARCHIVE_CLIENT.unit}`);
+            assert.ok(start.dependencies.includes(rclone.urn), "after the configuration is installed");
+            assert.ok(start.replaceWith?.includes(rclone.urn), "a new key restarts the archive");
+            const submit = run.get(CONTAINER, "submit-submit");
+            assert.ok(!submit.replaceWith?.includes(rclone.urn) && !submit.replaceWith?.includes(start.urn), "a new key does not touch the submit container");
+            // And never in the user-data (the metadata service would serve it to every process on the VM).
+            const userData = String(run.resources.find((r) => r.type === INSTANCE && r.inputs.name === `${prefix}-submit`)!.revealedInputs.userData);
+            for (const k of ["incant:s3AccessKeyId", "incant:s3SecretAccessKey"]) assert.ok(!userData.includes(run.stack.config[k]), k);
+        });
+
         it("files go over the pinned SSH connection after the gate; a changed file replaces the submit container", () => {
             const gate = run.get(COMMAND, "submit-ready");
-            const files = run.ofType(COMMAND).filter((r) => r.name.startsWith("submit-file-"));
+            const files = run.ofType(COMMAND).filter((r) => r.name.startsWith("submit-file-") && !r.name.startsWith("submit-file-archive-"));
             assert.deepEqual(files.map((f) => f.name.replace("submit-file-", "")).sort(),
                 ["compose", "condor-config", "pool-ca", "pre-exec", "users"]);
             for (const f of files) {
@@ -355,6 +382,7 @@ function composeFromContainer(c: RecordedResource, image: string, dependsOn: str
         hostname: i.hostname,
         restart: i.restart,
         privileged: i.privileged,
+        ...(i.entrypoints ? { entrypoint: i.entrypoints } : {}),
         ...(i.capabilities ? { cap_add: i.capabilities.adds } : {}),
         ...(i.devices.length ? { devices: i.devices.map((d: Inputs) => `${d.hostPath}:${d.containerPath}:${d.permissions}`) } : {}),
         security_opt: i.securityOpts,
@@ -374,7 +402,7 @@ function composeFromContainer(c: RecordedResource, image: string, dependsOn: str
 
 /** Container inputs the compose file has no field for: the pulled image id and the provider's wait. */
 const DEPLOY_ONLY = ["image", "wait", "waitTimeout"];
-const MAPPED = ["name", "hostname", "restart", "privileged", "capabilities", "devices", "securityOpts", "networkMode", "envs", "hosts", "mounts", "healthcheck", "labels"];
+const MAPPED = ["name", "hostname", "restart", "privileged", "entrypoints", "capabilities", "devices", "securityOpts", "networkMode", "envs", "hosts", "mounts", "healthcheck", "labels"];
 
 for (const stack of ["dev", "prod"]) describe(`submit host: docker/compose.yaml, one source of truth (${stack})`, () => {
     let run: ProgramRun;

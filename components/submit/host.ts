@@ -3,10 +3,11 @@
  * running the official CVMFS service container and the ATLAS submit container.
  *
  * Order of operations, each step waiting for the previous one:
- *   VM (cloud-init: Docker, NFS mounts, /cvmfs shared, AppArmor profile)
+ *   VM (cloud-init: Docker, NFS automounts, the archive's rclone unit, /cvmfs shared, AppArmor profile)
  *   -> readiness gate over SSH (ready.sh: cloud-init done, shares mounted, Docker answering;
  *      bounded by incant:readinessTimeoutSeconds; prints the host key, pinned from then on)
- *   -> configuration files over SSH, and a Docker provider reaching the daemon over SSH
+ *   -> configuration files over SSH (the S3 archive's credentials among them: never in user-data),
+ *      and a Docker provider reaching the daemon over SSH
  *   -> CVMFS container (created once healthy) -> submit container (created once healthy).
  * The two containers and docker/compose.yaml come from one model (services.ts).
  */
@@ -24,6 +25,8 @@ import { PlannedVm } from "../config/quota";
 import { FacilityConfig, FacilitySecrets } from "../config/schema";
 import { poolAudience, submitCollectorHost, submitHostAliases } from "../htcondor/config";
 import { PoolEndpoints } from "../htcondor/types";
+import { ARCHIVE_CLIENT, archiveClientFiles, archiveCredentials } from "../storage/archive";
+import { StorageCredentials } from "../storage/rclone";
 import { NfsShare } from "../storage/types";
 import { hostFiles, installCommand } from "./files";
 import { submitHostCloudConfig, submitMountUnits } from "./hostconfig";
@@ -84,6 +87,8 @@ export class SubmitHost extends pulumi.ComponentResource {
     public readonly cvmfsContainer: docker.Container;
     /** Undefined when `args.nfs` or `args.pool` is missing (index.ts passes both). */
     public readonly submitContainer?: docker.Container;
+    /** (Re)starts the S3 archive's rclone unit once its configuration is installed (with the submit container only). */
+    public readonly archiveStart?: command.remote.Command;
     /** The compose file installed at /opt/incant/compose.yaml (with the submit container only). */
     public readonly compose?: pulumi.Output<string>;
 
@@ -94,7 +99,7 @@ export class SubmitHost extends pulumi.ComponentResource {
 
         [this.server] = createVms({
             vms: [args.vm], placement: args.placement, floatingIp: true,
-            userData: (vm) => renderCloudConfig(extendCloudConfig(baseCloudConfig(vm, config), submitHostCloudConfig(nfs))),
+            userData: (vm) => renderCloudConfig(extendCloudConfig(baseCloudConfig(vm, config), submitHostCloudConfig(nfs, config.s3))),
         }, this);
         this.publicIp = this.server.floatingIp!;
 
@@ -153,6 +158,7 @@ export class SubmitHost extends pulumi.ComponentResource {
             // SCITOKENS_SERVER_AUDIENCE of the pool: incant:iam.audience, by default the trust domain.
             tokenAudience: poolAudience(config),
             withToken: pool.condorToken !== undefined,
+            archive: { readOnly: !config.s3.exportReadWrite },
         });
         this.compose = pulumi.output(args.submitImage).apply((submit) => renderCompose(services, { cvmfs: cvmfsRef, submit }));
         const pinned = { ...connection, hostKey };
@@ -172,6 +178,23 @@ export class SubmitHost extends pulumi.ComponentResource {
         }));
         const readBySubmit = files.filter((f) => f.file.readBySubmit).map((f) => f.resource);
 
+        // The S3 archive's configuration, credentials included, over the pinned SSH connection:
+        // never in user-data, where any process on the VM could read it from the metadata service.
+        // Secret end to end; a new key (or STS client secret) restarts the archive only.
+        const archiveFiles = archiveCredentials(config, secrets).apply((c) => archiveClientFiles(config.s3, c, args.vm.name));
+        const archiveInstalls = archiveClientFiles(config.s3, placeholderCredentials(config.s3.credentials), args.vm.name).map((shape, i) =>
+            new command.remote.Command(`${name}-file-archive-${shape.key}`, {
+                connection: pinned,
+                create: installCommand({ path: shape.path, mode: shape.mode, dirMode: "0755" }),
+                stdin: pulumi.secret(archiveFiles.apply((f) => f[i].content)),
+                triggers: [pulumi.secret(archiveFiles.apply((f) => sha256(f[i].content)))],
+            }, onHost));
+        this.archiveStart = new command.remote.Command(`${name}-archive`, {
+            connection: pinned,
+            create: `sudo -n systemctl restart ${ARCHIVE_CLIENT.unit}`,
+            triggers: [pulumi.secret(archiveFiles.apply((f) => sha256(f.map((x) => x.content).join("\0"))))],
+        }, { ...onHost, dependsOn: [this.ready, ...archiveInstalls], replaceWith: [this.ready, ...archiveInstalls] });
+
         const submitPulled = new docker.RemoteImage(`${name}-submit-image`, { name: args.submitImage, keepLocally: true }, onDocker);
         this.submitContainer = new docker.Container(`${name}-submit`, {
             ...containerFields(services[1]), image: submitPulled.imageId, wait: true, waitTimeout: timeout,
@@ -185,6 +208,13 @@ export class SubmitHost extends pulumi.ComponentResource {
 
         this.registerOutputs({ publicIp: this.publicIp, compose: this.compose });
     }
+}
+
+/** Credentials of the configured kind with no value: only for the list of files (keys and paths). */
+function placeholderCredentials(kind: "static" | "sts"): StorageCredentials {
+    return kind === "static"
+        ? { kind, accessKeyId: "", secretAccessKey: "" }
+        : { kind, iamTokenEndpoint: "", iamClientId: "", iamClientSecret: "", roleArn: "" };
 }
 
 /** `K='v' K2='v2'` for a command line, with renderEnvFile's quoting rules. */

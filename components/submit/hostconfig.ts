@@ -1,6 +1,8 @@
 /**
- * cloud-init of the submit host: Docker Engine, the NFS client mounts of home and scratch, /cvmfs
- * prepared for shared propagation, and the AppArmor profile of the CVMFS container. Only host
+ * cloud-init of the submit host: Docker Engine, the NFS client mounts of home and scratch behind
+ * automount points, the S3 archive's rclone unit (its credentials come over SSH), /cvmfs prepared
+ * for shared propagation, and the AppArmor profile and recovering entrypoint of the CVMFS
+ * container. Only host
  * set-up lives here: user-data changes replace the VM (FACTS.md) and every process on the VM can
  * read it from the metadata service, so container configuration and secrets travel over SSH
  * after the readiness gate instead (host.ts).
@@ -13,9 +15,14 @@
 import * as path from "path";
 import { CloudConfig, readScript } from "../compute/cloudinit";
 import { IniSection, mountUnitName, renderIni } from "../compute/ini";
+import { S3Config } from "../config/schema";
+import { ARCHIVE_CLIENT, archiveUnit } from "../storage/archive";
 import { NfsShare } from "../storage/types";
 import { HOST } from "./services";
-import { dockerAfterMounts, nfsMountUnit, sharedBindUnit } from "./units";
+import { dockerAfterMounts, nfsAutomountUnit, nfsMountUnit, sharedBindUnit } from "./units";
+
+/** The S3 settings the submit host's archive unit needs (no credential: those come over SSH). */
+export type ArchiveSettings = Pick<S3Config, "bucket" | "exportReadWrite" | "credentials">;
 
 type Shares = Pick<NfsShare, "server" | "home" | "scratch">;
 
@@ -26,8 +33,9 @@ const unitText = (sections: IniSection[]): string => renderIni(sections, { separ
 export interface MountUnit { name: string; where: string; text: string }
 
 const mountUnit = (where: string, sections: IniSection[]): MountUnit => ({ name: mountUnitName(where), where, text: unitText(sections) });
+const automountName = (where: string): string => mountUnitName(where).replace(/\.mount$/, ".automount");
 
-/** The mount units the host needs before its containers may start (the shares once they are known). */
+/** The mount units the host needs (the shares once they are known); the NFS ones sit behind automount points. */
 export function submitMountUnits(nfs?: Shares): MountUnit[] {
     const cvmfs = mountUnit(HOST.cvmfs, sharedBindUnit(HOST.cvmfs));
     if (!nfs) return [cvmfs];
@@ -35,6 +43,15 @@ export function submitMountUnits(nfs?: Shares): MountUnit[] {
         cvmfs,
         mountUnit(HOST.home, nfsMountUnit({ server: nfs.server, export: nfs.home, where: HOST.home, description: "INCANT homes (NFSv4 from the storage controller)" })),
         mountUnit(HOST.scratch, nfsMountUnit({ server: nfs.server, export: nfs.scratch, where: HOST.scratch, description: "INCANT scratch (NFSv4 from the storage controller)" })),
+    ];
+}
+
+/** The automount points of the NFS shares (same names as their mount units, `.automount`). */
+export function submitAutomountUnits(nfs?: Shares): MountUnit[] {
+    if (!nfs) return [];
+    return [
+        { name: automountName(HOST.home), where: HOST.home, text: unitText(nfsAutomountUnit({ where: HOST.home, description: "INCANT homes" })) },
+        { name: automountName(HOST.scratch), where: HOST.scratch, text: unitText(nfsAutomountUnit({ where: HOST.scratch, description: "INCANT scratch" })) },
     ];
 }
 
@@ -48,20 +65,23 @@ export function dockerDaemonConfig(): Record<string, unknown> {
 }
 
 /** The role-specific part of the submit host's cloud-config (extends baseCloudConfig). */
-export function submitHostCloudConfig(nfs?: Shares): CloudConfig {
+export function submitHostCloudConfig(nfs?: Shares, archive?: ArchiveSettings): CloudConfig {
     const units = submitMountUnits(nfs);
-    const [cvmfsUnit, ...nfsUnits] = units.map((u) => u.name);
+    const automounts = submitAutomountUnits(nfs);
+    const [cvmfsUnit] = units.map((u) => u.name);
     return {
-        packages: ["docker.io", "docker-compose-v2", "nfs-common"],
+        packages: ["docker.io", "docker-compose-v2", "nfs-common",
+            ...(archive ? ["rclone", "fuse3", ...(archive.credentials === "sts" ? ["curl", "jq"] : [])] : [])],
         write_files: [
-            ...units.map((u) => ({ path: `/etc/systemd/system/${u.name}`, content: u.text, permissions: "0644" })),
+            ...[...units, ...automounts].map((u) => ({ path: `/etc/systemd/system/${u.name}`, content: u.text, permissions: "0644" })),
+            ...(archive ? [{ path: `/etc/systemd/system/${ARCHIVE_CLIENT.unit}`, content: unitText(archiveUnit(archive)), permissions: "0644" }] : []),
             { path: "/etc/docker/daemon.json", content: JSON.stringify(dockerDaemonConfig(), null, 2) + "\n", permissions: "0644" },
             { path: "/etc/apparmor.d/incant-cvmfs", content: readScript(__dirname, "incant-cvmfs.apparmor"), permissions: "0644" },
+            { path: HOST.cvmfsEntry, content: readScript(__dirname, "cvmfs-entry.sh"), permissions: "0755" },
             {
-                // Written after the packages: the docker.io postinst starts the daemon before the
-                // shares exist; from the next boot on, Docker waits for them.
+                // Written after the packages: the docker.io postinst starts the daemon first.
                 path: "/etc/systemd/system/docker.service.d/10-incant-mounts.conf",
-                content: unitText(dockerAfterMounts(units.map((u) => u.where))),
+                content: unitText(dockerAfterMounts([HOST.cvmfs])),
                 permissions: "0644", defer: true,
             },
         ],
@@ -70,9 +90,11 @@ export function submitHostCloudConfig(nfs?: Shares): CloudConfig {
             ["install", "-d", "-m", "0755", HOST.configDir],
             ["systemctl", "daemon-reload"],
             ["systemctl", "enable", "--now", cvmfsUnit],
-            // No waiting here: the storage controller may still be booting. The readiness gate
-            // (ready.sh) retries these until they are mounted, within incant:readinessTimeoutSeconds.
-            ...(nfsUnits.length ? [["systemctl", "enable", "--now", "--no-block", ...nfsUnits]] : []),
+            // Automount points need no server: they are in place at once; the shares mount on first
+            // use. The readiness gate (ready.sh) mounts them within incant:readinessTimeoutSeconds.
+            ...(automounts.length ? [["systemctl", "enable", "--now", ...automounts.map((u) => u.name)]] : []),
+            // Enabled, not started: it starts once its configuration arrives over SSH (host.ts).
+            ...(archive ? [["systemctl", "enable", ARCHIVE_CLIENT.unit]] : []),
             ["apparmor_parser", "--replace", "--write-cache", "/etc/apparmor.d/incant-cvmfs"],
             // The Docker provider connects as the image's default user (ssh://ubuntu@...).
             ["usermod", "--append", "--groups", "docker", "ubuntu"],

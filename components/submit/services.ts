@@ -6,13 +6,15 @@
  *
  * Layout on the host:
  *   /cvmfs                      shared mount point; the CVMFS container mounts repositories here
- *   /srv/incant/{home,scratch}  NFSv4 mounts from the storage controller
+ *   /srv/incant/{home,scratch}  NFSv4 mounts from the storage controller (automount points)
+ *   /srv/incant/archive         the S3 archive, mounted on this host by rclone (storage/archive.ts)
  *   /etc/incant/submit/         the pool's client configuration, bind-mounted read-only into the submit container
  *   /opt/incant/compose.yaml    this layout for operators
  */
 import YAML from "yaml";
 import { CvmfsConfig } from "../config/schema";
 import { PATHS as CONDOR_PATHS } from "../htcondor/config";
+import { ARCHIVE_CLIENT } from "../storage/archive";
 
 /** Paths on the submit host. */
 export const HOST = {
@@ -21,6 +23,9 @@ export const HOST = {
     cvmfsCache: "/var/lib/incant/cvmfs-cache",
     home: "/srv/incant/home",
     scratch: "/srv/incant/scratch",
+    archive: ARCHIVE_CLIENT.mountPoint,
+    /** The CVMFS container's entrypoint wrapper (cvmfs-entry.sh), bind-mounted read-only into it. */
+    cvmfsEntry: "/etc/incant/cvmfs/incant-cvmfs-entry.sh",
     configDir: "/etc/incant/submit",
     condorConfig: "/etc/incant/submit/50-incant-pool.conf",
     poolCa: "/etc/incant/submit/pool-ca.pem",
@@ -36,6 +41,8 @@ export const IN_SUBMIT = {
     cvmfs: "/cvmfs",
     home: "/home",
     scratch: "/scratch",
+    /** Where the pool's pods mount the archive too. */
+    archive: "/archive",
     /** Read by condor after the image's own config.d files. */
     condorConfig: "/etc/condor/config.d/50-incant-pool.conf",
     /** Where the pool's configuration expects the CA of the collector's and schedd's certificates. */
@@ -53,6 +60,10 @@ export const IN_SUBMIT = {
 
 /** The official CernVM-FS service container (cvmfs/cvmfs, packaging/container). */
 export const CVMFS_IMAGE_REPOSITORY = "registry.cern.ch/cvmfs/service";
+/** The image's own entrypoint (packaging/container/Dockerfile ENTRYPOINT), run by our wrapper. */
+export const CVMFS_IMAGE_ENTRYPOINT = "/usr/bin/mount_cvmfs.sh";
+/** Where the wrapper appears inside the CVMFS container. */
+export const CVMFS_ENTRY_IN_CONTAINER = "/usr/local/sbin/incant-cvmfs-entry.sh";
 /** AppArmor profile loaded on the host: docker-default plus FUSE mounts under /cvmfs only. */
 export const CVMFS_APPARMOR_PROFILE = "incant-cvmfs";
 
@@ -97,6 +108,8 @@ export interface ServiceSpec {
     restart: "unless-stopped";
     /** Literally false: the type system refuses a privileged container. */
     privileged: false;
+    /** Replaces the image's entrypoint (unset: the image's own). */
+    entrypoint?: string[];
     capAdd: string[];
     devices: Device[];
     securityOpt: string[];
@@ -133,6 +146,8 @@ export interface SubmitServicesArgs extends CvmfsServiceArgs {
     tokenAudience: string;
     /** Mount the HTCondor token directory (only when the pool issued a token for this host). */
     withToken: boolean;
+    /** Mount the S3 archive (read-only unless s3.exportReadWrite); unset: no archive. */
+    archive?: { readOnly: boolean };
 }
 
 const labels = (stack: string, service: ServiceSpec["service"]) => ({ "org.incant.stack": stack, "org.incant.service": service });
@@ -151,6 +166,9 @@ export function cvmfsService(a: CvmfsServiceArgs): ServiceSpec {
         hostname: `${a.hostname}-cvmfs`,
         restart: "unless-stopped",
         privileged: false,
+        // Clears dead repository mounts left by a crash with a lazy unmount, then runs the image's
+        // entrypoint (cvmfs-entry.sh: the image's plain umount fails with EBUSY and loops).
+        entrypoint: [CVMFS_ENTRY_IN_CONTAINER, CVMFS_IMAGE_ENTRYPOINT],
         // FUSE needs exactly this: CAP_SYS_ADMIN for mount(2) and the /dev/fuse device
         // (the image's own usage note: --cap-add SYS_ADMIN --device /dev/fuse).
         capAdd: ["SYS_ADMIN"],
@@ -169,6 +187,7 @@ export function cvmfsService(a: CvmfsServiceArgs): ServiceSpec {
         mounts: [
             { source: HOST.cvmfs, target: "/cvmfs", readOnly: false, propagation: "shared" },
             { source: HOST.cvmfsCache, target: "/var/lib/cvmfs", readOnly: false },
+            ro(HOST.cvmfsEntry, CVMFS_ENTRY_IN_CONTAINER),
         ],
         // The image's own probe (check_cvmfs.sh liveness: every repository mounted and listable),
         // run more often than its 5-minute default so dependants start soon after the mounts.
@@ -211,8 +230,12 @@ export function submitService(a: SubmitServicesArgs): ServiceSpec {
         mounts: [
             // Read-only, and rslave so repositories the CVMFS container (re)mounts later show up.
             { source: HOST.cvmfs, target: IN_SUBMIT.cvmfs, readOnly: true, propagation: "rslave" },
-            { source: HOST.home, target: IN_SUBMIT.home, readOnly: false },
-            { source: HOST.scratch, target: IN_SUBMIT.scratch, readOnly: false },
+            // rslave: a share mounted (or remounted) on the host after the container started
+            // shows up inside it, so the container never holds an empty directory.
+            { source: HOST.home, target: IN_SUBMIT.home, readOnly: false, propagation: "rslave" },
+            { source: HOST.scratch, target: IN_SUBMIT.scratch, readOnly: false, propagation: "rslave" },
+            // The archive likewise: a restarted rclone is a new mount, and it propagates.
+            ...(a.archive ? [{ source: HOST.archive, target: IN_SUBMIT.archive, readOnly: a.archive.readOnly, propagation: "rslave" } satisfies BindMount] : []),
             ro(HOST.condorConfig, IN_SUBMIT.condorConfig),
             ro(HOST.poolCa, IN_SUBMIT.poolCa),
             ...(a.withToken ? [ro(HOST.tokensDir, IN_SUBMIT.tokens)] : []),
@@ -244,6 +267,7 @@ function composeService(s: ServiceSpec, image: string): Record<string, unknown> 
         hostname: s.hostname,
         restart: s.restart,
         privileged: s.privileged,
+        ...(s.entrypoint ? { entrypoint: s.entrypoint } : {}),
         ...(s.capAdd.length ? { cap_add: s.capAdd } : {}),
         ...(s.devices.length ? { devices: s.devices.map((d) => `${d.hostPath}:${d.containerPath}:${d.permissions}`) } : {}),
         security_opt: s.securityOpt,
@@ -288,6 +312,7 @@ export interface ContainerFields {
     hostname: string;
     restart: string;
     privileged: boolean;
+    entrypoints?: string[];
     capabilities?: { adds: string[] };
     devices: { hostPath: string; containerPath: string; permissions: string }[];
     securityOpts: string[];
@@ -305,6 +330,7 @@ export function containerFields(s: ServiceSpec): ContainerFields {
         hostname: s.hostname,
         restart: s.restart,
         privileged: s.privileged,
+        entrypoints: s.entrypoint,
         capabilities: s.capAdd.length ? { adds: s.capAdd } : undefined,
         devices: s.devices.map((d) => ({ ...d })),
         securityOpts: s.securityOpt,

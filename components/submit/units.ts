@@ -1,10 +1,12 @@
 /**
- * systemd units of the submit host, built as data: the NFS client mounts of home and scratch,
- * the /cvmfs bind mount with shared propagation, and the ordering of Docker after them.
- * Reference: systemd.mount(5), systemd.unit(5) (RequiresMountsFor=), mount(8) "propagation flags".
- * Serialised with renderIni (components/compute/ini.ts), like the storage controller's units.
+ * systemd units of the submit host, built as data: the NFS client mounts of home and scratch
+ * behind automount points, the /cvmfs bind mount with shared propagation, and the ordering of
+ * Docker after /cvmfs only. Reference: systemd.mount(5), systemd.automount(5), systemd.unit(5)
+ * (RequiresMountsFor=), mount(8) "propagation flags". Serialised with renderIni
+ * (components/compute/ini.ts), like the storage controller's units.
  */
 import { IniSection } from "../compute/ini";
+import { NFS_CLIENT_OPTIONS } from "../storage/nfs";
 
 export interface NfsMount {
     /** NFS server address. */
@@ -17,12 +19,15 @@ export interface NfsMount {
 }
 
 /**
- * NFS options: v4.2 over TCP only (the storage controller opens nothing but 2049), `hard` so a
- * server restart stalls I/O instead of corrupting job output, no suid or device files from a
- * share that every user writes to, and `_netdev` so systemd orders it after the network.
+ * NFS options: the facility's one client list (storage/nfs.ts NFS_CLIENT_OPTIONS, also the pool's
+ * PVs), plus `_netdev`, which only systemd reads (it orders the mount after the network).
  */
-export const NFS_OPTIONS = ["vers=4.2", "proto=tcp", "hard", "timeo=600", "retrans=2", "noatime", "nosuid", "nodev", "_netdev"];
+export const NFS_OPTIONS: readonly string[] = [...NFS_CLIENT_OPTIONS, "_netdev"];
 
+/**
+ * The mount behind an automount point: no [Install] section, so nothing at boot waits for it;
+ * the first access to the path mounts it (and a failed attempt is retried on the next access).
+ */
 export function nfsMountUnit(m: NfsMount): IniSection[] {
     return [
         {
@@ -38,10 +43,23 @@ export function nfsMountUnit(m: NfsMount): IniSection[] {
                 Where: m.where,
                 Type: "nfs4",
                 Options: NFS_OPTIONS.join(","),
-                // A hung server must not hang boot forever; the readiness gate retries the start.
+                // One attempt is bounded; the automount point triggers the next one on the next access.
                 TimeoutSec: "90",
             },
         },
+    ];
+}
+
+/**
+ * The automount point of an NFS share: active from early boot without the server, so the host
+ * (Docker, the containers, the users' logins) comes up in any boot order, and the share is
+ * mounted when first used, by whoever uses it first, as soon as the storage controller answers.
+ * Never unmounted for idleness (a hard mount with jobs' open files must stay).
+ */
+export function nfsAutomountUnit(m: Pick<NfsMount, "where" | "description">): IniSection[] {
+    return [
+        { name: "Unit", entries: { Description: `${m.description} (automount point)`, Documentation: "man:systemd.automount(5)" } },
+        { name: "Automount", entries: { Where: m.where, TimeoutIdleSec: "0" } },
         { name: "Install", entries: { WantedBy: "remote-fs.target" } },
     ];
 }
@@ -68,8 +86,9 @@ export function sharedBindUnit(path: string): IniSection[] {
 }
 
 /**
- * Drop-in for docker.service: the daemon (and so every container with a restart policy) starts
- * only once the shares and /cvmfs are mounted, so a container never binds an empty directory.
+ * Drop-in for docker.service: the daemon starts only once these local mounts are in place. Only
+ * local ones (/cvmfs): the NFS shares are automount points (ready at boot without the server) and
+ * the archive is its own service, so a slow storage VM or S3 never holds Docker back.
  */
 export function dockerAfterMounts(paths: string[]): IniSection[] {
     return [{ name: "Unit", entries: { RequiresMountsFor: paths.join(" ") } }];
