@@ -25,3 +25,13 @@ if [[ -d "${spool}" && "$(stat -c %U "${spool}")" != condor ]]; then
     chown condor:condor "${spool}"
     chmod 0755 "${spool}"
 fi
+
+# The worker's execute directory is an emptyDir, which kubelet creates root:root 0777. The startd
+# accepts a directory it does not own only at 01777 and chmods it after dropping to the condor
+# uid, which fails (EPERM) and the startd exits (check_execute_dir_perms, HTCondor 24.0
+# src/condor_startd.V6/util.cpp). Own it as the packages own theirs: condor, 0755.
+execute=/var/lib/condor/execute
+if [[ -d "${execute}" ]]; then
+    chown condor:condor "${execute}"
+    chmod 0755 "${execute}"
+fi

@@ -123,7 +123,8 @@ export class LoopbackPool {
         fs.mkdirSync(alrb, { recursive: true });
         fs.writeFileSync(path.join(alrb, "atlasLocalSetup.sh"), "# loopback stand-in for ATLASLocalRootBase\necho 'setupATLAS (loopback stand-in)'\n");
         for (const repo of ["atlas-condb.cern.ch", "sft.cern.ch", "unpacked.cern.ch"]) fs.mkdirSync(path.join(cvmfs, repo), { recursive: true });
-        return { home, scratch, archive: v("archive"), cvmfs, "schedd-spool": v("schedd-spool"), "/srv/incant/home": home, "/srv/incant/scratch": scratch, "/cvmfs": cvmfs };
+        const archive = v("archive");
+        return { home, scratch, archive, cvmfs, "schedd-spool": v("schedd-spool"), "/srv/incant/home": home, "/srv/incant/scratch": scratch, "/srv/incant/archive": archive, "/cvmfs": cvmfs };
     }
 
     /** Prepares and starts pods (in this order). */

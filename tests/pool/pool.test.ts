@@ -1,0 +1,118 @@
+/**
+ * The facility's HTCondor pool, run for real on 127.0.0.1 (tests/pool/README.md): the dev stack
+ * rendered with its secrets, the central manager, the scheduler and one worker as separate
+ * condor_master "pods" with the rendered configuration and map file unchanged (plus the loopback
+ * overlay, overlay.ts), the program-minted IDTOKENs, a loopback IAM issuer, and the journey of
+ * docs/first-job.md as atlasuser1 from the submit container. Mandatory under CI=true.
+ */
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import { spawnSync } from "child_process";
+import { requireCondition } from "../harness/tools";
+import { findHtcondor, HtcondorInstall } from "./install";
+import { CLIENT_ID, output, userSession } from "./journey";
+import { hostPathOf } from "./pod";
+import { LoopbackPool, setting } from "./pool";
+import { downwardResource } from "./rendered";
+
+const has = (tool: string) => spawnSync("sh", ["-c", `command -v ${tool}`]).status === 0;
+
+/** requireCondition, saying why the pool tests are skipped (outside CI). */
+function need(ctx: Mocha.Context, ok: boolean, why: string): void {
+    if (!ok && process.env.CI !== "true") console.log(`    loopback pool skipped: ${why}`);
+    requireCondition(ctx, ok, why);
+}
+
+describe("HTCondor pool on loopback (npm run test:pool)", function () {
+    let pool: LoopbackPool;
+    let scheddName: string;
+
+    before(async function () {
+        const install = findHtcondor();
+        need(this, !("missing" in install), "missing" in install ? install.missing : "");
+        need(this, process.getuid?.() === 0, "the loopback pool runs its daemons as root (namespaces, setpriv, users' uids): run as root");
+        for (const tool of ["unshare", "nsenter", "setpriv", "ip", "openssl", "runuser"]) need(this, has(tool), `${tool} is required (.ci/run installs it)`);
+        pool = await LoopbackPool.create(install as HtcondorInstall);
+        scheddName = setting(pool.rendered.conf.scheduler, "SCHEDD_NAME")!;
+        pool.start("central-manager", "scheduler", "worker", "submit");
+    });
+
+    after(async function () {
+        this.timeout(60_000);
+        if (pool) await pool.stop();
+    });
+
+    const cm = () => pool.pods["central-manager"];
+    const worker = () => pool.pods.worker;
+    const podFile = (role: "central-manager" | "scheduler" | "worker" | "submit", p: string) => hostPathOf(pool.pods[role].dir, p)!;
+
+    it("runs every daemon on the rendered configuration and map file, unchanged", () => {
+        for (const role of ["central-manager", "scheduler", "worker"] as const) {
+            assert.equal(fs.readFileSync(podFile(role, "/etc/condor/config.d/50-incant.conf"), "utf8"), pool.rendered.conf[role], role);
+        }
+        for (const role of ["central-manager", "scheduler"] as const) assert.equal(fs.readFileSync(podFile(role, "/etc/condor/incant/mapfile"), "utf8"), pool.rendered.mapfile);
+    });
+
+    it("keeps the signing key in the central manager only; startd and schedd hold their minted tokens", () => {
+        assert.ok(fs.existsSync(podFile("central-manager", "/etc/condor/passwords.d/POOL")));
+        for (const role of ["scheduler", "worker", "submit"] as const) {
+            const dir = podFile(role, "/etc/condor/passwords.d");
+            assert.deepEqual(fs.existsSync(dir) ? fs.readdirSync(dir) : [], [], `${role} has a signing key`);
+        }
+        assert.deepEqual(fs.readdirSync(podFile("worker", "/etc/condor/tokens.d")), ["startd"]);
+        assert.deepEqual(fs.readdirSync(podFile("scheduler", "/etc/condor/tokens.d")), ["schedd"]);
+    });
+
+    it("forms the pool: the worker's slot has the pod's CPU and memory requests, the schedd is advertised", async () => {
+        const c = pool.rendered.podSpec.worker.containers[0];
+        const cpus = downwardResource(c.resources.requests.cpu);
+        const memory = downwardResource(c.resources.requests.memory, "1Mi");
+        const slot = await pool.waitFor("the worker's slot in condor_status (StartLog: see the failure)", () => {
+            const r = cm().exec(["condor_status", "-af", "Name", "Cpus", "Memory"]);
+            return r.status === 0 && r.stdout.trim() ? r.stdout.trim() : undefined;
+        }, 45_000).catch((e) => { throw new Error(`${e.message}\n${pool.daemonLog("worker", "StartLog").split("\n").slice(-6).join("\n")}`); });
+        assert.match(slot, new RegExp(`^slot1@htcondor-worker-0 ${cpus} ${memory}$`));
+        const ads = cm().exec(["condor_status", "-any", "-af", "MyType", "Name"]).stdout;
+        assert.match(ads, new RegExp(`^Scheduler ${scheddName.replace(/\./g, "\\.")}$`, "m"));
+    });
+
+    it("runs the worker's daemons with the container's capability bounding set and no_new_privs", () => {
+        const caps = pool.rendered.podSpec.worker.containers[0].securityContext.capabilities!.add!;
+        const startd = spawnSync("pgrep", ["-x", "-n", "condor_startd"], { encoding: "utf8" }).stdout.trim().split("\n")
+            .find((pid) => pid && fs.readlinkSync(`/proc/${pid}/ns/mnt`) === fs.readlinkSync(`/proc/${worker().pid}/ns/mnt`));
+        assert.ok(startd, "no condor_startd in the worker pod");
+        const status = fs.readFileSync(`/proc/${startd}/status`, "utf8");
+        const bounding = BigInt(`0x${/^CapBnd:\s*([0-9a-f]+)$/m.exec(status)![1]}`);
+        const expected = caps.reduce((acc, c) => acc | (1n << BigInt(CAPABILITY_NUMBERS[c])), 0n);
+        assert.equal(bounding.toString(16), expected.toString(16));
+        assert.match(status, /^NoNewPrivs:\s*1$/m);
+    });
+
+    describe("docs/first-job.md as atlasuser1", () => {
+        it("condor_ping READ at the collector and WRITE at the schedd authenticate with SCITOKENS as atlasuser1", () => {
+            const u = userSession(pool, "atlasuser1");
+            const read = u.run(["condor_ping", "-type", "COLLECTOR", "-verbose", "READ"]);
+            assert.equal(read.status, 0, output(read));
+            assert.match(read.stdout, /Authenticated using:\s+SCITOKENS/);
+            assert.match(read.stdout, /Remote Mapping:\s+atlasuser1@incant\.cloud\.infn\.it/);
+            const write = u.run(["condor_ping", "-name", scheddName, "-type", "SCHEDD", "-verbose", "WRITE"]);
+            assert.equal(write.status, 0, output(write));
+            assert.match(write.stdout, /Authorized:\s+TRUE/);
+        });
+    });
+
+    describe("refusals", () => {
+        it("refuses a token of IAM's default profile (client_id, no wlcg.ver): scitokens-cpp 0.7.3 verifies every claim", () => {
+            const u = userSession(pool, "atlasuser1", { "wlcg.ver": undefined, client_id: CLIENT_ID });
+            const r = u.run(["condor_ping", "-type", "COLLECTOR", "-verbose", "READ"]);
+            assert.notEqual(r.status, 0, output(r));
+            assert.match(pool.daemonLog("central-manager", "CollectorLog"), /'client_id' claim verification is mandatory/);
+        });
+    });
+});
+
+/** Linux capability numbers (include/uapi/linux/capability.h) of the names securityContext uses. */
+const CAPABILITY_NUMBERS: Record<string, number> = {
+    CHOWN: 0, DAC_OVERRIDE: 1, DAC_READ_SEARCH: 2, FOWNER: 3, FSETID: 4, KILL: 5, SETGID: 6, SETUID: 7, SETPCAP: 8,
+    NET_BIND_SERVICE: 10, NET_RAW: 13, SYS_CHROOT: 18, SYS_ADMIN: 21, MKNOD: 27, AUDIT_WRITE: 29, SETFCAP: 31,
+};
