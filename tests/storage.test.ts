@@ -719,6 +719,15 @@ describe("storage: the StorageController in the program", () => {
         }
     });
 
+    it("the NFS clients in the pool have mount.nfs: every Kubernetes node installs nfs-common", () => {
+        const nodes = dev.ofType(INSTANCE).filter((i) => ["worker", "control-plane"].includes((i.inputs.metadata as Record<string, string>).role));
+        assert.ok(nodes.length >= 2);
+        for (const vm of nodes) {
+            const text = (cloudConfigOf(dev, String(vm.inputs.name)).write_files ?? []).map((f) => f.content).join("\n");
+            assert.match(text, /^retry apt_get install nfs-common$/m, `${vm.inputs.name} installs no NFS client`);
+        }
+    });
+
     it("follows the configuration: the workers' count", async () => {
         const run = await runProgram("dev", { nodes: { workers: { count: 3 } } });
         const files = cloudConfigOf(run, String(storageVm(run).inputs.name)).write_files!;

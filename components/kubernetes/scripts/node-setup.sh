@@ -50,6 +50,9 @@ swapoff -a
 apt_get() { apt-get -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 -o Acquire::http::Timeout=30 -o Acquire::https::Timeout=30 -y -q "$@"; }
 export DEBIAN_FRONTEND=noninteractive
 
+step "NFS client (the kubelet mounts the pool's NFS PersistentVolumes with the node's mount.nfs)"
+retry apt_get install nfs-common
+
 step "containerd with the systemd cgroup driver"
 retry apt_get install containerd
 install -D -m 0644 "$CONTAINERD_CONFIG" /etc/containerd/config.toml
