@@ -11,6 +11,7 @@ import { quotaProblems } from "./quota";
 import { isReservedAccount, USER_UID_MAX, USER_UID_MIN } from "./accounts";
 import { Grammar, GRAMMARS, grammarProblem, looksSecret, nearestKey, showKey, showValue, unsafeTextProblem } from "./grammar";
 import { platformLimitProblems } from "./limits";
+import { NAME_RE } from "./names";
 import { WORKER_OFFSET } from "../network/addressing";
 import { unpinnedReason } from "../../policy/images";
 import {
@@ -251,7 +252,6 @@ function describe(value: unknown): string {
 }
 
 const VERSION_RE = /^v?\d+\.\d+(\.\d+)?([-.][0-9A-Za-z.-]+)?$/;
-const NAME_RE = /^[a-z][a-z0-9-]{0,30}$/;
 /** POSIX portable login name as useradd takes it (shadow-utils), at most 32 characters. */
 const USER_RE = /^[a-z_][a-z0-9_-]{0,31}$/;
 /** One OpenSSH public key line; the comment is printable ASCII (it lands in cloud-init YAML and authorized_keys). */
