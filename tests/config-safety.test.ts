@@ -7,7 +7,9 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import YAML from "yaml";
-import { ConfigValidationError, OBJECT_KEYS, RawConfig, validateConfig } from "../components/config/validate";
+import { ConfigValidationError, LIST_LIMITS, OBJECT_KEYS, RawConfig, validateConfig } from "../components/config/validate";
+import { NOVA_USER_DATA_LIMIT } from "../components/compute/cloudinit";
+import { runProgram } from "./harness/program";
 import { RESERVED_ACCOUNT_NAMES } from "../components/config/accounts";
 import { CONFIGMAP_RESERVE, KUBERNETES_OBJECT_LIMIT, poolConfigMapBytes } from "../components/config/limits";
 import { cidrUnionSize, parseCidr } from "../components/config/cidr";
@@ -233,6 +235,42 @@ describe("messages never print a key or token (#13 item 10)", () => {
         assert.deepEqual(problems({ ...GOOD, images: { worker: `harbor.example/a/b:1@sha256:${"0a".repeat(32)}` } }), []);
         for (const secret of [JWT.slice(0, 20), "AKIAIOSFODNN7EXAMPLE", "ghp_abcdefghij", "b3BlbnNzaC1rZXkt", "AAAAAAAAAAAAAAAAAAAA"]) {
             assert.ok(found.every((p) => !p.includes(secret)), `${secret} printed:\n${found.join("\n")}`);
+        }
+    });
+});
+
+describe("Nova user-data stays under its limit at every configured maximum (#13 item 9)", () => {
+    it("renders every VM's user-data under 65535 bytes with each key at its longest, in incompressible text", async () => {
+        // Pseudo-random (seeded) text from each grammar's alphabet: gzip cannot shrink it much.
+        let seed = 0x9e3779b9;
+        const rand = (alphabet: string, n: number) => Array.from({ length: n }, () => {
+            // xorshift32: every bit varies, unlike a small LCG's low bits.
+            seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5; seed >>>= 0;
+            return alphabet[seed % alphabet.length];
+        }).join("");
+        const lower = "abcdefghijklmnopqrstuvwxyz0123456789";
+        const dnsName = (total: number) => Array.from({ length: Math.floor(total / 64) }, () => `${rand("abcdefghijklmnopqrstuvwxyz", 1)}${rand(lower, 62)}`).join(".");
+        const b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        const raw: RawConfig = {
+            sshPublicKey: `ssh-rsa ${rand(b64, 16_384 - 8 - 1 - 300)} ${rand("abcdefghijklmnopqrstuvwxyz !#%&()*+,-.:;<=>?@[]^_{|}~", 299)}`,
+            network: { adminCidrs: ["192.0.2.0/24"], dnsServers: Array.from({ length: LIST_LIMITS.dnsServers }, (_, i) => `203.0.113.${100 + i}`) },
+            iam: {
+                issuer: `https://${dnsName(250)}/${rand(lower + "._~-", 1700)}/`,
+                audience: rand(lower + "._:/-", 255),
+                kubernetesGroups: Array.from({ length: LIST_LIMITS.kubernetesGroups }, () => rand(lower + "._/@+-", 128)),
+            },
+            htcondor: { trustDomain: dnsName(240) },
+            cvmfs: { repositories: Array.from({ length: LIST_LIMITS.cvmfsRepositories }, () => dnsName(250)), httpProxy: `http://${dnsName(230)}:3128` },
+            users: Array.from({ length: 200 }, (_, i) => ({ name: `u${rand(lower, 20)}`, uid: 2000 + i, iamSubject: rand(lower + "._@+:=-", 255) })),
+        };
+        const c = validateConfig(raw, { stack: "dev", secretKeys: SECRETS });
+        assert.equal(c.sshPublicKey.length, 16_383);
+        const run = await runProgram("dev", raw as Record<string, unknown>);
+        const vms = run.resources.filter((r) => r.type === "openstack:compute/instance:Instance");
+        assert.ok(vms.length >= 10);
+        for (const vm of vms) {
+            const size = String(vm.revealedInputs.userData).length;
+            assert.ok(size <= NOVA_USER_DATA_LIMIT, `${String(vm.revealedInputs.name)}: ${size} bytes`);
         }
     });
 });
