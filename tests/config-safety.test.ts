@@ -205,6 +205,11 @@ describe("platform limits (#13 item 9)", () => {
         assert.equal(KUBERNETES_OBJECT_LIMIT, 1048576);
     });
 
+    it("refuses a trust domain that makes the pool's network name longer than a DNS name", () => {
+        const td = Array.from({ length: 4 }, () => "a".repeat(62)).join(".");
+        problemFor({ ...GOOD, htcondor: { trustDomain: td } }, "htcondor.trustDomain", "PRIVATE_NETWORK_NAME 265 characters long, over the 253");
+    });
+
     it("refuses lists longer than the user-data and objects are sized for", () => {
         const repos = Array.from({ length: 33 }, (_, i) => `r${i}.cern.ch`);
         problemFor({ ...GOOD, cvmfs: { repositories: repos } }, "cvmfs.repositories", "lists 33 entries, over the 32 allowed");
