@@ -63,6 +63,11 @@ export function loopbackOverlay(pod: LoopbackPod): OverlayLine[] {
         { key: "RUN", value: "/var/run/condor", why: image },
         ...(role ? [{ use: `ROLE:${role}`, why: "the daemons the official image of this role starts (DAEMON_LIST)" }] : []),
         { key: "NETWORK_INTERFACE", value: pod.podIp, why: "a pod's only interface is its pod address; here every pod's address sits on the one shared loopback" },
+        // The collector and the schedd keep listening on every address: the node address stands in for their NodePorts.
+        ...(pod.role === "worker" || pod.role === "submit" ? [{
+            key: "BIND_ALL_INTERFACES", value: false,
+            why: "connections leave a pod from its pod address; on the shared loopback the kernel would use the destination's, and the shadow admits the starter by the startd's address",
+        }] : []),
     ];
 }
 

@@ -128,9 +128,10 @@ export class Pod {
         const env = Object.fromEntries(fs.readFileSync(path.join(this.dir, "container.env"), "utf8").split("\n").filter(Boolean)
             .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
         const as = opts.user ? ["runuser", "-u", opts.user, "--"] : [];
-        const inner = [...as, "env", ...Object.entries({ ...env, ...(opts.user ? { USER: opts.user, HOME: `/home/${opts.user}` } : {}), ...opts.env }).map(([k, v]) => `${k}=${v}`), ...args];
-        const cd = opts.cwd ? ["--wd", opts.cwd] : [];
-        return spawnSync("nsenter", ["-t", String(this.pid), "-m", "-u", "-n", ...cd, "--", ...inner],
+        // nsenter --wd opens the directory before entering the namespaces: change directory inside.
+        const cd = opts.cwd ? ["sh", "-c", 'cd "$0" && exec "$@"', opts.cwd] : [];
+        const inner = [...as, "env", ...Object.entries({ ...env, ...(opts.user ? { USER: opts.user, HOME: `/home/${opts.user}` } : {}), ...opts.env }).map(([k, v]) => `${k}=${v}`), ...cd, ...args];
+        return spawnSync("nsenter", ["-t", String(this.pid), "-m", "-u", "-n", "--", ...inner],
             { encoding: "utf8", timeout: opts.timeoutMs ?? 30_000, input: opts.input, env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } });
     }
 

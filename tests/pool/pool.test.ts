@@ -7,10 +7,11 @@
  */
 import { strict as assert } from "assert";
 import * as fs from "fs";
+import * as path from "path";
 import { spawnSync } from "child_process";
 import { requireCondition } from "../harness/tools";
 import { findHtcondor, HtcondorInstall } from "./install";
-import { CLIENT_ID, output, userSession } from "./journey";
+import { CLIENT_ID, copySmokeTest, output, userSession } from "./journey";
 import { hostPathOf } from "./pod";
 import { LoopbackPool, setting } from "./pool";
 import { downwardResource } from "./rendered";
@@ -46,8 +47,10 @@ describe("HTCondor pool on loopback (npm run test:pool)", function () {
     const worker = () => pool.pods.worker;
     const podFile = (role: "central-manager" | "scheduler" | "worker" | "submit", p: string) => hostPathOf(pool.pods[role].dir, p)!;
 
-    it("runs every daemon on the rendered configuration and map file, unchanged", () => {
+    it("runs every daemon on the rendered configuration and map file, unchanged", async () => {
         for (const role of ["central-manager", "scheduler", "worker"] as const) {
+            // The image's entry point copies it into config.d at start.
+            await pool.waitFor(`${role}'s config.d`, () => fs.existsSync(podFile(role, "/etc/condor/config.d/50-incant.conf")), 20_000);
             assert.equal(fs.readFileSync(podFile(role, "/etc/condor/config.d/50-incant.conf"), "utf8"), pool.rendered.conf[role], role);
         }
         for (const role of ["central-manager", "scheduler"] as const) assert.equal(fs.readFileSync(podFile(role, "/etc/condor/incant/mapfile"), "utf8"), pool.rendered.mapfile);
@@ -98,6 +101,36 @@ describe("HTCondor pool on loopback (npm run test:pool)", function () {
             const write = u.run(["condor_ping", "-name", scheddName, "-type", "SCHEDD", "-verbose", "WRITE"]);
             assert.equal(write.status, 0, output(write));
             assert.match(write.stdout, /Authorized:\s+TRUE/);
+        });
+
+        it("condor_status shows the worker's slot with the pod's CPUs and memory", () => {
+            const c = pool.rendered.podSpec.worker.containers[0];
+            const r = userSession(pool, "atlasuser1").run(["condor_status", "-af", "Name", "Cpus", "Memory"]);
+            assert.equal(r.status, 0, output(r));
+            assert.equal(r.stdout.trim(), `slot1@htcondor-worker-0 ${downwardResource(c.resources.requests.cpu)} ${downwardResource(c.resources.requests.memory, "1Mi")}`);
+        });
+
+        it("submits examples/smoke-test with condor_submit -remote; it runs as atlasuser1 and condor_transfer_data brings back an .out ending with OK", async () => {
+            const u = userSession(pool, "atlasuser1");
+            const dir = copySmokeTest(pool, u);
+            const submit = u.run(["condor_submit", "-remote", scheddName, "smoke-test.sub"], { cwd: dir });
+            assert.equal(submit.status, 0, output(submit));
+            const cluster = /submitted to cluster (\d+)\./.exec(submit.stdout)![1];
+            const status = await pool.waitFor(`job ${cluster} to complete`, () => {
+                const q = u.run(["condor_q", "-name", scheddName, cluster, "-af", "JobStatus", "HoldReason"]);
+                const s = q.stdout.trim();
+                // Held while condor_submit -remote spools the input ("Spooling input data files"), then released.
+                return s.startsWith("4") || (s.startsWith("5") && !s.includes("Spooling input")) ? s : undefined;
+            }, 90_000);
+            assert.match(status, /^4 /, `job ${cluster} did not complete: ${status}`);
+            const transfer = u.run(["condor_transfer_data", "-name", scheddName, cluster], { cwd: dir });
+            assert.equal(transfer.status, 0, output(transfer));
+            const out = fs.readFileSync(path.join(pool.volumes.home, "atlasuser1", "smoke-test", `smoke-test.${cluster}.0.out`), "utf8");
+            assert.match(out, / on htcondor-worker-0 as atlasuser1 at /);
+            assert.match(out, /setupATLAS available/);
+            assert.match(out, /OK\n$/);
+            const ntuple = path.join(pool.volumes.scratch, "atlasuser1", "smoke-test", `ntuple_${cluster}_0.csv`);
+            assert.equal(fs.statSync(ntuple).uid, u.uid, "the n-tuple on the scratch share is the user's");
         });
     });
 

@@ -66,6 +66,13 @@ export class LoopbackPool {
         this.issuerProcess = this.spawnInNet("issuer", [process.execPath, "-r", "ts-node/register/transpile-only",
             path.join(__dirname, "issuer-server.ts"), path.join(this.issuer.dir), String(new URL(issuerUrl).port || 443)]);
         this.volumes = this.makeVolumes();
+        // Other shares the submit host binds in (/srv/incant/<share>): an empty directory each.
+        for (const v of this.rendered.submit.volumes ?? []) {
+            if (v.type === "bind" && v.source.startsWith("/srv/incant/") && !this.volumes[v.source]) {
+                this.volumes[v.source] = path.join(this.dir, "volumes", `submit-${path.basename(v.source)}`);
+                fs.mkdirSync(this.volumes[v.source], { recursive: true, mode: 0o755 });
+            }
+        }
         const ctx: PlanContext = { rendered: this.rendered, volumes: this.volumes, issuerHost: new URL(issuerUrl).hostname, caPem: this.issuer.caPem };
         for (const role of ["central-manager", "scheduler", "worker"] as PoolRole[]) this.pods[role] = new Pod(poolPodPlan(role, ctx), this.dir, this.netns!.pid!, this.install.prefix);
         this.pods.submit = new Pod(submitPodPlan(ctx), this.dir, this.netns!.pid!, this.install.prefix);
