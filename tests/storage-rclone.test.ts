@@ -15,7 +15,10 @@ import * as http from "http";
 import { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
-import { stsEnv } from "../components/storage/archive";
+import { ARCHIVE_CLIENT, archiveUnit, stsEnv } from "../components/storage/archive";
+import { IniSection, parseIni, renderIni } from "../components/compute/ini";
+import { s3RootUnit } from "../components/submit/hostconfig";
+import { HOST, submitService } from "../components/submit/services";
 import { RCLONE_REMOTE } from "../components/storage/layout";
 import { rcloneMountArgs, renderAwsConfig, renderRcloneConf, StorageCredentials } from "../components/storage/rclone";
 import { requireCondition, requireTool } from "./harness/tools";
@@ -43,6 +46,7 @@ const BUCKET = "incant-test-archive";
 /** s3rver's built-in account. */
 const KEYS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
 const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+const unitText = (sections: IniSection[]) => renderIni(sections, { separator: "=" });
 
 async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
     const deadline = Date.now() + timeoutMs;
@@ -72,6 +76,9 @@ describe("rclone mount of the S3 archive on loopback (rendered config and option
     let endpoint: string;
     const mounts: Mount[] = [];
     const servers: http.Server[] = [];
+    /** Stand-in containers (mount namespaces) and the shared bind mounts made for them. */
+    const containers: ChildProcess[] = [];
+    const sharedRoots: string[] = [];
 
     before(async function () {
         for (const tool of ["rclone", "fusermount3", "python3"]) requireTool(this, tool);
@@ -92,15 +99,19 @@ describe("rclone mount of the S3 archive on loopback (rendered config and option
             if (isMounted(m.mountPoint)) spawnSync("fusermount3", ["-u", "-z", m.mountPoint]);
             assert.ok(!isMounted(m.mountPoint), `${m.mountPoint} is still mounted`);
         }
+        for (const c of containers) c.kill("SIGKILL");
+        for (const r of sharedRoots.reverse()) if (isMounted(r)) spawnSync("umount", ["-l", r]);
         for (const server of servers) server.close();
         s3?.kill();
         if (work) fs.rmSync(work, { recursive: true, force: true });
     });
 
     /** Writes the rendered rclone.conf and runs the rendered `rclone mount` as the unit would. */
-    async function mount(name: string, credentials: StorageCredentials, environment: Record<string, string> = {}, readWrite = true): Promise<Mount> {
+    async function mount(name: string, credentials: StorageCredentials, environment: Record<string, string> = {}, readWrite = true,
+        at?: string): Promise<Mount> {
         const dir = path.join(work, name);
-        const mountPoint = path.join(dir, "archive");
+        const mountPoint = at ?? path.join(dir, "archive");
+        fs.mkdirSync(dir, { recursive: true });
         fs.mkdirSync(mountPoint, { recursive: true });
         const configFile = path.join(dir, "rclone.conf");
         fs.writeFileSync(configFile, renderRcloneConf({ remote: RCLONE_REMOTE, endpoint, region: "us-east-1", credentials }), { mode: 0o600 });
@@ -203,6 +214,72 @@ describe("rclone mount of the S3 archive on loopback (rendered config and option
         await until("the new object in the mount", 30_000, async () => ((await readdir(m.mountPoint)).includes("after-outage.txt") ? true : undefined));
         assert.equal(await readFile(path.join(m.mountPoint, "after-outage.txt"), "utf8"), "S3 is back\n");
         assert.equal(m.rclone.exitCode, null, "rclone never exited");
+    });
+
+    /**
+     * Issue 15's stale handles, the client way: the submit container binds the archive's shared
+     * parent (srv-incant-s3.mount: bind,shared) with the propagation the program renders, and a
+     * crashed and restarted rclone must show up in the running container. A stand-in container: a
+     * mount namespace that binds the parent the way Docker binds a volume (rbind, then the mount's
+     * propagation), entered with nsenter. Binding the mount point itself instead keeps the dead
+     * mount in the container (checked too: the test can tell the two apart).
+     */
+    it("a crashed and restarted rclone shows up in a running container (rslave bind of the shared parent)", async function () {
+        for (const tool of ["unshare", "nsenter"]) requireTool(this, tool);
+        requireCondition(this, process.getuid?.() === 0, "this test needs root (mount namespaces)");
+        const rootUnit = parseIni(s3RootUnit().text).Mount;
+        assert.deepEqual(rootUnit.Options, ["bind,shared"]);
+        const spec = submitService({
+            stack: "t", hostname: "h", cvmfs: { repositories: ["atlas.cern.ch"], httpProxy: "DIRECT" }, collectorHost: "c:9618",
+            poolHostAliases: [], scheddName: "s", iamIssuer: "https://iam.example/", tokenAudience: "a", withToken: false, archive: { readOnly: false },
+        });
+        const bind = spec.mounts.find((m) => m.source === HOST.s3)!;
+        const relative = path.relative(ARCHIVE_CLIENT.root, ARCHIVE_CLIENT.mountPoint);
+
+        const dir = path.join(work, "propagation");
+        const root = path.join(dir, "s3");
+        fs.mkdirSync(root, { recursive: true });
+        // The host side, as srv-incant-s3.mount does it.
+        for (const args of [["--bind", root, root], ["--make-shared", root]]) assert.equal(spawnSync("mount", args).status, 0);
+        sharedRoots.push(root);
+        const archive = path.join(root, relative);
+        await putObject("seen-from-container.txt", "through the container\n");
+        const first = await mount("propagation", { kind: "static", ...KEYS }, {}, true, archive);
+
+        /** A stand-in container binding `source` at its `target` with `propagation`; returns its pid. */
+        const container = async (source: string, propagation: string): Promise<number> => {
+            const target = path.join(dir, `container-${containers.length}`);
+            fs.mkdirSync(target);
+            const script = `mount --make-rslave / && mount --rbind ${source} ${target} && mount --make-${propagation} ${target} && echo ready && exec sleep 600`;
+            const c = spawn("unshare", ["--mount", "--propagation", "unchanged", "sh", "-c", script], { stdio: ["ignore", "pipe", "inherit"] });
+            containers.push(c);
+            await new Promise<void>((resolve, reject) => {
+                c.stdout!.once("data", () => resolve());
+                c.once("exit", (code) => reject(new Error(`stand-in container exited ${code}`)));
+            });
+            return c.pid!;
+        };
+        const readIn = (pid: number, file: string) => spawnSync("nsenter", ["-t", String(pid), "-m", "cat", file], { encoding: "utf8", timeout: 30_000 });
+        const ctr = await container(root, bind.propagation!);
+        const ctrPath = path.join(dir, "container-0", relative, "seen-from-container.txt");
+        const pinned = await container(archive, "rslave");
+        const pinnedPath = path.join(dir, "container-1", "seen-from-container.txt");
+        await until("the object in the container", 30_000, () => (readIn(ctr, ctrPath).stdout === "through the container\n" ? true : undefined));
+        assert.equal(readIn(pinned, pinnedPath).stdout, "through the container\n");
+
+        // rclone crashes; the unit's ExecStopPost clears the dead mount; systemd starts it again.
+        first.rclone.kill("SIGKILL");
+        await until("rclone to die", 10_000, () => (first.rclone.exitCode !== null || first.rclone.signalCode !== null ? true : undefined));
+        const stopPost = parseIni(unitText(archiveUnit({ bucket: BUCKET, exportReadWrite: true, credentials: "static" }))).Service.ExecStopPost[0];
+        const [exe, ...args] = stopPost.replace(/^-/, "").split(" ");
+        assert.equal(spawnSync(path.basename(exe), [...args.slice(0, -1), archive]).status, 0, `${stopPost} failed`);
+        await mount("propagation-restarted", { kind: "static", ...KEYS }, {}, true, archive);
+
+        // The running container sees the new mount; one that bound the mount point itself does not.
+        await until("the restarted archive in the container", 30_000, () => (readIn(ctr, ctrPath).stdout === "through the container\n" ? true : undefined));
+        const stale = readIn(pinned, pinnedPath);
+        assert.notEqual(stale.status, 0, "a bind of the mount point itself kept working: the test cannot tell");
+        assert.match(stale.stderr, /Transport endpoint is not connected|No such file/);
     });
 
     // s3rver checks the access key id of every signed request (not the SigV4 signature itself):

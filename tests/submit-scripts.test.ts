@@ -11,7 +11,7 @@ import * as os from "os";
 import * as path from "path";
 import { readScript } from "../components/compute/cloudinit";
 import { IniSection, mountUnitName, parseIni, renderIni } from "../components/compute/ini";
-import { ArchiveSettings, submitAutomountUnits, submitHostCloudConfig, submitMountUnits } from "../components/submit/hostconfig";
+import { ArchiveSettings, s3RootUnit, submitAutomountUnits, submitHostCloudConfig, submitMountUnits } from "../components/submit/hostconfig";
 import { ARCHIVE_CLIENT, archiveUnit } from "../components/storage/archive";
 import { NFS_CLIENT_OPTIONS } from "../components/storage/nfs";
 import { CVMFS_ENTRY_IN_CONTAINER, CVMFS_IMAGE_ENTRYPOINT, cvmfsService, HOST } from "../components/submit/services";
@@ -96,7 +96,7 @@ describe("submit host: systemd units and AppArmor profile", () => {
         requireTool(this, "systemd-analyze");
         const dir = tempDir();
         const archive = { name: ARCHIVE_CLIENT.unit, text: archiveText() };
-        for (const u of [...submitMountUnits(SHARES), ...submitAutomountUnits(SHARES), archive]) {
+        for (const u of [...submitMountUnits(SHARES), s3RootUnit(), ...submitAutomountUnits(SHARES), archive]) {
             const file = path.join(dir, u.name);
             fs.writeFileSync(file, u.text);
             const r = run("systemd-analyze", ["verify", "--man=no", file]);
@@ -112,11 +112,14 @@ describe("submit host: systemd units and AppArmor profile", () => {
         assert.notEqual(run("systemd-analyze", ["verify", "--man=no", wrongAuto]).status, 0);
     });
 
-    it("Docker waits for /cvmfs only: never for NFS or S3, so a late storage VM cannot hold it back", () => {
-        const dropIn = (nfs?: typeof SHARES) => submitHostCloudConfig(nfs, S3).write_files!
+    it("Docker waits for local bind mounts only (/cvmfs, the archive's parent): never for NFS or S3", () => {
+        const dropIn = (nfs?: typeof SHARES, s3?: ArchiveSettings) => submitHostCloudConfig(nfs, s3).write_files!
             .find((f) => f.path === "/etc/systemd/system/docker.service.d/10-incant-mounts.conf")!.content;
-        assert.equal(dropIn(SHARES), "[Unit]\nRequiresMountsFor=/cvmfs\n");
+        assert.equal(dropIn(SHARES, S3), "[Unit]\nRequiresMountsFor=/cvmfs /srv/incant/s3\n");
         assert.equal(dropIn(), "[Unit]\nRequiresMountsFor=/cvmfs\n");
+        const s3Root = submitHostCloudConfig(SHARES, S3).write_files!.find((f) => f.path === "/etc/systemd/system/srv-incant-s3.mount")!;
+        assert.deepEqual(parseIni(s3Root.content).Mount, { What: [ARCHIVE_CLIENT.root], Where: [ARCHIVE_CLIENT.root], Type: ["none"], Options: ["bind,shared"] });
+        assert.ok(ARCHIVE_CLIENT.mountPoint.startsWith(`${ARCHIVE_CLIENT.root}/`), "rclone mounts under the shared parent");
         assert.deepEqual(submitMountUnits(SHARES).map((u) => u.name), ["cvmfs.mount", "srv-incant-home.mount", "srv-incant-scratch.mount"]);
     });
 
@@ -144,7 +147,7 @@ describe("submit host: systemd units and AppArmor profile", () => {
         assert.deepEqual(u.Unit.StartLimitIntervalSec, ["0"]);
         assert.deepEqual(u.Unit.ConditionPathExists, [ARCHIVE_CLIENT.rcloneConfig]);
         assert.equal(u.Unit.Requires, undefined);
-        assert.equal(u.Unit.RequiresMountsFor, undefined);
+        assert.deepEqual(u.Unit.RequiresMountsFor, [ARCHIVE_CLIENT.root], "its shared parent only: no NFS share");
         assert.match(u.Service.ExecStart[0], / --read-only /, "read-only unless s3.exportReadWrite");
         assert.doesNotMatch(parseIni(unitText(archiveUnit({ ...S3, exportReadWrite: true }))).Service.ExecStart[0], /--read-only/);
         assert.deepEqual(parseIni(unitText(archiveUnit({ ...S3, credentials: "sts" }))).Service.Environment, [`AWS_CONFIG_FILE=${ARCHIVE_CLIENT.awsConfig}`]);

@@ -244,9 +244,9 @@ for (const stack of ["dev", "prod"]) {
             // restarted rclone) propagate into it.
             assert.deepEqual(at("/home"), { type: "bind", source: HOST.home, target: "/home", readOnly: false, bindOptions: { propagation: "rslave" } });
             assert.deepEqual(at("/scratch"), { type: "bind", source: HOST.scratch, target: "/scratch", readOnly: false, bindOptions: { propagation: "rslave" } });
-            // The archive: read-only unless s3.exportReadWrite (false in both stacks).
-            assert.deepEqual(at("/archive"), { type: "bind", source: HOST.archive, target: "/archive", readOnly: true, bindOptions: { propagation: "rslave" } });
-            const configMounts = mounts.filter((m) => !["/cvmfs", "/home", "/scratch", "/archive"].includes(m.target));
+            // The archive's shared parent (the archive is /s3/archive), so a restarted rclone propagates.
+            assert.deepEqual(at("/s3"), { type: "bind", source: HOST.s3, target: "/s3", readOnly: true, bindOptions: { propagation: "rslave" } });
+            const configMounts = mounts.filter((m) => !["/cvmfs", "/home", "/scratch", "/s3"].includes(m.target));
             assert.deepEqual(configMounts.map((m) => m.target).sort(), ["/etc/condor/config.d/50-incant-pool.conf", "/etc/condor/incant/pool-ca.pem",
                 "/root/config/pre-exec.sh", "/root/config/users"]);
             assert.ok(configMounts.every((m) => m.readOnly === true && m.source.startsWith(`${HOST.configDir}/`)));

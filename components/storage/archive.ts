@@ -7,8 +7,10 @@
  *   submit host   rclone mount as a systemd unit (archiveUnit), credentials over SSH
  *   workers       an rclone CSI driver mounts the bucket for the pods (archiveCsiVolume)
  *
- * A client's own FUSE mount has no NFS file handles to go stale: a restarted rclone is a new
- * mount that propagates (rslave) into the containers using it. Trade-offs (README "Storage
+ * A client's own FUSE mount has no NFS file handles to go stale. A restarted rclone is a new
+ * mount: it is mounted under a shared parent directory (`root`), which containers bind with
+ * rslave propagation, so the new mount reaches them (binding the mount point itself would pin the
+ * dead mount in the container: tests/storage-rclone.test.ts shows both). Trade-offs (README "Storage
  * controller"): each client keeps its own VFS cache, and a file written on one client shows up
  * on the others after the listing cache (`--dir-cache-time`), not at once; concurrent writers of
  * one object: the last upload wins. Writes only when `s3.exportReadWrite`.
@@ -26,8 +28,10 @@ import { DIR_CACHE_TIME, rcloneMountArgs, renderAwsConfig, renderRcloneConf, Sto
 
 /** Paths of the archive on a client host. */
 export const ARCHIVE_CLIENT = {
-    /** The bucket's mount point (bind-mounted into the containers with rslave propagation). */
-    mountPoint: "/srv/incant/archive",
+    /** A shared bind mount of itself: the parent the containers bind (rslave), like /cvmfs. */
+    root: "/srv/incant/s3",
+    /** The bucket's mount point, under `root`. */
+    mountPoint: "/srv/incant/s3/archive",
     /** rclone configuration (mode 0600: may hold the static keys). */
     rcloneConfig: "/etc/rclone/rclone.conf",
     /** AWS shared config naming the STS credential helper (s3.credentials "sts"). */
@@ -77,6 +81,8 @@ export function archiveUnit(s3: Pick<S3Config, "bucket" | "exportReadWrite" | "c
                 Documentation: "https://rclone.org/commands/rclone_mount/",
                 Wants: "network-online.target",
                 After: "network-online.target",
+                // The shared parent must be in place first, or the mount would not propagate.
+                RequiresMountsFor: ARCHIVE_CLIENT.root,
                 // Installed over SSH by the program after boot, which then (re)starts this unit.
                 ConditionPathExists: ARCHIVE_CLIENT.rcloneConfig,
                 // Never give up: S3 may be down for longer than any burst limit (systemd.unit(5)).

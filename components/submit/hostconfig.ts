@@ -35,9 +35,14 @@ export interface MountUnit { name: string; where: string; text: string }
 const mountUnit = (where: string, sections: IniSection[]): MountUnit => ({ name: mountUnitName(where), where, text: unitText(sections) });
 const automountName = (where: string): string => mountUnitName(where).replace(/\.mount$/, ".automount");
 
+/** The shared parent of the S3 archive's mount (the submit container binds it rslave). */
+export function s3RootUnit(): MountUnit {
+    return mountUnit(HOST.s3, sharedBindUnit(HOST.s3, "the S3 archive's rclone mount propagates into the submit container"));
+}
+
 /** The mount units the host needs (the shares once they are known); the NFS ones sit behind automount points. */
 export function submitMountUnits(nfs?: Shares): MountUnit[] {
-    const cvmfs = mountUnit(HOST.cvmfs, sharedBindUnit(HOST.cvmfs));
+    const cvmfs = mountUnit(HOST.cvmfs, sharedBindUnit(HOST.cvmfs, "CVMFS repositories propagate from the CVMFS container"));
     if (!nfs) return [cvmfs];
     return [
         cvmfs,
@@ -66,9 +71,9 @@ export function dockerDaemonConfig(): Record<string, unknown> {
 
 /** The role-specific part of the submit host's cloud-config (extends baseCloudConfig). */
 export function submitHostCloudConfig(nfs?: Shares, archive?: ArchiveSettings): CloudConfig {
-    const units = submitMountUnits(nfs);
+    const units = [...submitMountUnits(nfs), ...(archive ? [s3RootUnit()] : [])];
     const automounts = submitAutomountUnits(nfs);
-    const [cvmfsUnit] = units.map((u) => u.name);
+    const local = [HOST.cvmfs, ...(archive ? [HOST.s3] : [])];
     return {
         packages: ["docker.io", "docker-compose-v2", "nfs-common",
             ...(archive ? ["rclone", "fuse3", ...(archive.credentials === "sts" ? ["curl", "jq"] : [])] : [])],
@@ -81,15 +86,15 @@ export function submitHostCloudConfig(nfs?: Shares, archive?: ArchiveSettings): 
             {
                 // Written after the packages: the docker.io postinst starts the daemon first.
                 path: "/etc/systemd/system/docker.service.d/10-incant-mounts.conf",
-                content: unitText(dockerAfterMounts([HOST.cvmfs])),
+                content: unitText(dockerAfterMounts(local)),
                 permissions: "0644", defer: true,
             },
         ],
         runcmd: [
-            ["mkdir", "-p", HOST.cvmfs, HOST.home, HOST.scratch, HOST.cvmfsCache, path.dirname(HOST.compose)],
+            ["mkdir", "-p", ...local, HOST.home, HOST.scratch, HOST.cvmfsCache, path.dirname(HOST.compose)],
             ["install", "-d", "-m", "0755", HOST.configDir],
             ["systemctl", "daemon-reload"],
-            ["systemctl", "enable", "--now", cvmfsUnit],
+            ["systemctl", "enable", "--now", ...local.map((p) => mountUnitName(p))],
             // Automount points need no server: they are in place at once; the shares mount on first
             // use. The readiness gate (ready.sh) mounts them within incant:readinessTimeoutSeconds.
             ...(automounts.length ? [["systemctl", "enable", "--now", ...automounts.map((u) => u.name)]] : []),

@@ -7,7 +7,7 @@
  * Layout on the host:
  *   /cvmfs                      shared mount point; the CVMFS container mounts repositories here
  *   /srv/incant/{home,scratch}  NFSv4 mounts from the storage controller (automount points)
- *   /srv/incant/archive         the S3 archive, mounted on this host by rclone (storage/archive.ts)
+ *   /srv/incant/s3              shared mount point; rclone mounts the S3 archive at s3/archive (storage/archive.ts)
  *   /etc/incant/submit/         the pool's client configuration, bind-mounted read-only into the submit container
  *   /opt/incant/compose.yaml    this layout for operators
  */
@@ -23,7 +23,8 @@ export const HOST = {
     cvmfsCache: "/var/lib/incant/cvmfs-cache",
     home: "/srv/incant/home",
     scratch: "/srv/incant/scratch",
-    archive: ARCHIVE_CLIENT.mountPoint,
+    /** Shared parent of the archive's rclone mount (bound into the submit container, rslave). */
+    s3: ARCHIVE_CLIENT.root,
     /** The CVMFS container's entrypoint wrapper (cvmfs-entry.sh), bind-mounted read-only into it. */
     cvmfsEntry: "/etc/incant/cvmfs/incant-cvmfs-entry.sh",
     configDir: "/etc/incant/submit",
@@ -41,8 +42,8 @@ export const IN_SUBMIT = {
     cvmfs: "/cvmfs",
     home: "/home",
     scratch: "/scratch",
-    /** Where the pool's pods mount the archive too. */
-    archive: "/archive",
+    /** The S3 mounts: the archive is `/s3/archive`. */
+    s3: "/s3",
     /** Read by condor after the image's own config.d files. */
     condorConfig: "/etc/condor/config.d/50-incant-pool.conf",
     /** Where the pool's configuration expects the CA of the collector's and schedd's certificates. */
@@ -146,7 +147,7 @@ export interface SubmitServicesArgs extends CvmfsServiceArgs {
     tokenAudience: string;
     /** Mount the HTCondor token directory (only when the pool issued a token for this host). */
     withToken: boolean;
-    /** Mount the S3 archive (read-only unless s3.exportReadWrite); unset: no archive. */
+    /** Mount the S3 archive (at /s3/archive; read-only unless s3.exportReadWrite, enforced by rclone); unset: no archive. */
     archive?: { readOnly: boolean };
 }
 
@@ -230,12 +231,14 @@ export function submitService(a: SubmitServicesArgs): ServiceSpec {
         mounts: [
             // Read-only, and rslave so repositories the CVMFS container (re)mounts later show up.
             { source: HOST.cvmfs, target: IN_SUBMIT.cvmfs, readOnly: true, propagation: "rslave" },
-            // rslave: a share mounted (or remounted) on the host after the container started
-            // shows up inside it, so the container never holds an empty directory.
+            // rslave: a share the host mounts after the container started (on its automount
+            // point) shows up inside it, so the container never holds an empty directory.
             { source: HOST.home, target: IN_SUBMIT.home, readOnly: false, propagation: "rslave" },
             { source: HOST.scratch, target: IN_SUBMIT.scratch, readOnly: false, propagation: "rslave" },
-            // The archive likewise: a restarted rclone is a new mount, and it propagates.
-            ...(a.archive ? [{ source: HOST.archive, target: IN_SUBMIT.archive, readOnly: a.archive.readOnly, propagation: "rslave" } satisfies BindMount] : []),
+            // The archive's shared parent, not the mount point: a restarted rclone is a new mount
+            // under it, which propagates; a bind of the mount itself would keep the dead one.
+            // Read-only here; writes to the archive are rclone's to allow (s3.exportReadWrite).
+            ...(a.archive ? [{ source: HOST.s3, target: IN_SUBMIT.s3, readOnly: true, propagation: "rslave" } satisfies BindMount] : []),
             ro(HOST.condorConfig, IN_SUBMIT.condorConfig),
             ro(HOST.poolCa, IN_SUBMIT.poolCa),
             ...(a.withToken ? [ro(HOST.tokensDir, IN_SUBMIT.tokens)] : []),

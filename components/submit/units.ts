@@ -65,15 +65,17 @@ export function nfsAutomountUnit(m: Pick<NfsMount, "where" | "description">): In
 }
 
 /**
- * /cvmfs as a bind mount of itself marked `shared`: the CVMFS container's FUSE mounts under its
- * `/cvmfs:shared` bind then propagate to the host and on to every `rslave` consumer, whatever the
- * propagation of the root file system is (cvmfs.readthedocs.io, "Container Images and CernVM-FS").
+ * A directory as a bind mount of itself marked `shared`: FUSE mounts made under it (the CVMFS
+ * container's repositories under its `/cvmfs:shared` bind, rclone's archive under /srv/incant/s3)
+ * then propagate to every `rslave` consumer, whatever the propagation of the root file system
+ * is, and so do their unmounts and remounts (cvmfs.readthedocs.io, "Container Images and
+ * CernVM-FS"; mount(8) "propagation flags").
  */
-export function sharedBindUnit(path: string): IniSection[] {
+export function sharedBindUnit(path: string, why: string): IniSection[] {
     return [
         {
             name: "Unit", entries: {
-                Description: `${path} as a shared mount point (CVMFS repositories propagate from the CVMFS container)`,
+                Description: `${path} as a shared mount point (${why})`,
                 Documentation: "man:mount(8)",
                 DefaultDependencies: "no",
                 After: "local-fs-pre.target",
@@ -87,7 +89,7 @@ export function sharedBindUnit(path: string): IniSection[] {
 
 /**
  * Drop-in for docker.service: the daemon starts only once these local mounts are in place. Only
- * local ones (/cvmfs): the NFS shares are automount points (ready at boot without the server) and
+ * local ones (/cvmfs, the archive's shared parent): the NFS shares are automount points (ready at boot without the server) and
  * the archive is its own service, so a slow storage VM or S3 never holds Docker back.
  */
 export function dockerAfterMounts(paths: string[]): IniSection[] {
