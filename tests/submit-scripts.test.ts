@@ -14,8 +14,8 @@ import { IniSection, mountUnitName, parseIni, renderIni } from "../components/co
 import { ArchiveSettings, s3RootUnit, submitAutomountUnits, submitHostCloudConfig, submitMountUnits } from "../components/submit/hostconfig";
 import { ARCHIVE_CLIENT, archiveUnit } from "../components/storage/archive";
 import { NFS_CLIENT_OPTIONS } from "../components/storage/nfs";
-import { CVMFS_ENTRY_IN_CONTAINER, CVMFS_IMAGE_ENTRYPOINT, cvmfsService, HOST } from "../components/submit/services";
-import { requireTool, run, shellcheck, tempFile } from "./harness/tools";
+import { CVMFS_ENTRY_IN_CONTAINER, CVMFS_IMAGE_ENTRYPOINT, cvmfsService, HOST, submitService } from "../components/submit/services";
+import { requireCondition, requireTool, run, shellcheck, tempFile } from "./harness/tools";
 import { ROOT } from "./harness/program";
 
 const SUBMIT = path.join(ROOT, "components", "submit");
@@ -176,6 +176,54 @@ describe("submit host: systemd units and AppArmor profile", () => {
         assert.ok(mountRules.length >= 2);
         assert.ok(mountRules.every((l) => / \/cvmfs\/\*\/,$/.test(l)), mountRules.join("\n"));
         assert.match(profile, /^profile incant-cvmfs /m);
+    });
+});
+
+describe("submit host: a share mounted after the submit container started shows up inside it (mount namespaces)", () => {
+    /**
+     * The automount point stands in as a shared mount at the share's path (systemd's autofs mount
+     * is one: the root file system is shared), the container as a mount namespace binding it the
+     * way Docker binds a volume (rbind, then the rendered propagation). The NFS mount then lands
+     * on the host path, as systemd mounts it on first use: it must appear in the container.
+     */
+    function lateMountSeen(propagation: string): boolean {
+        const dir = tempDir();
+        const host = path.join(dir, "home");
+        const ctr = path.join(dir, "container-home");
+        fs.mkdirSync(host);
+        fs.mkdirSync(ctr);
+        const script = [
+            "set -e",
+            `mount --bind ${host} ${host}`, `mount --make-shared ${host}`,
+            // The container: a private copy of the host's tree, slave to it (as Docker's rootfs is).
+            `unshare --mount --propagation unchanged sh -c 'mount --make-rslave / && mount --rbind ${host} ${ctr} && mount --make-${propagation} ${ctr} && echo > ${dir}/ready && sleep 3 && cat ${ctr}/proof > ${dir}/seen 2>&1 || true' &`,
+            `while [ ! -e ${dir}/ready ]; do sleep 0.1; done`,
+            // The share arrives after the container started.
+            `mount -t tmpfs incant-share ${host}`, `echo mounted-later > ${host}/proof`,
+            "wait", `umount ${host}`, `umount ${host}`,
+        ].join("\n");
+        try {
+            const r = spawnSync("unshare", ["--mount", "--propagation", "private", "bash", "-c", script], { encoding: "utf8", timeout: 30_000 });
+            assert.equal(r.status, 0, r.stderr);
+            return fs.readFileSync(path.join(dir, "seen"), "utf8") === "mounted-later\n";
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    }
+
+    it("with the propagation the submit container's home and scratch binds have (and not without it)", function () {
+        requireTool(this, "unshare");
+        requireCondition(this, process.getuid?.() === 0, "this test needs root (mount namespaces)");
+        const spec = submitService({
+            stack: "t", hostname: "h", cvmfs: { repositories: ["atlas.cern.ch"], httpProxy: "DIRECT" }, collectorHost: "c:9618",
+            poolHostAliases: [], scheddName: "s", iamIssuer: "https://iam.example/", tokenAudience: "a", withToken: false,
+        });
+        for (const target of ["/home", "/scratch"]) {
+            const m = spec.mounts.find((x) => x.target === target)!;
+            assert.ok(m.propagation, `${target} has Docker's default propagation (rprivate)`);
+            assert.ok(lateMountSeen(m.propagation), `${target}: a share mounted later does not reach the container with ${m.propagation}`);
+        }
+        assert.equal(lateMountSeen("rprivate"), false, "Docker's default: the container keeps the empty directory (the test can tell)");
     });
 });
 
