@@ -135,6 +135,60 @@ describe("HTCondor pool on loopback (npm run test:pool)", function () {
     });
 
     describe("refusals", () => {
+        const inWorker = (args: string[], env: Record<string, string> = {}) => worker().exec(args, { env });
+
+        it("refuses a user token without condor: scopes: authenticated and mapped, but DENIED (docs/first-job.md explains it)", () => {
+            const scheddAddress = userSession(pool, "atlasuser1").run(["condor_status", "-schedd", "-af", "MyAddress"]).stdout.trim();
+            assert.match(scheddAddress, /^</);
+            const u = userSession(pool, "atlasuser1", { scope: "openid profile offline_access" });
+            const read = u.run(["condor_ping", "-type", "COLLECTOR", "-verbose", "READ"]);
+            assert.notEqual(read.status, 0, output(read));
+            assert.match(output(read), /Received "DENIED" from server for user atlasuser1@incant\.cloud\.infn\.it using method SCITOKENS/);
+            const write = u.run(["condor_ping", "-addr", scheddAddress, "-type", "SCHEDD", "-verbose", "WRITE"]);
+            assert.notEqual(write.status, 0, output(write));
+            assert.match(output(write), /Received "DENIED" from server for user atlasuser1@incant\.cloud\.infn\.it using method SCITOKENS/);
+            const docs = fs.readFileSync(path.join(__dirname, "..", "..", "docs", "first-job.md"), "utf8");
+            assert.match(docs, /Received "DENIED" from server for user <you>@<trustDomain> using method SCITOKENS/);
+            assert.match(pool.daemonLog("scheduler", "SchedLog"), /limited authorization which did not include this command \(60021 DC_NOP_WRITE\)/);
+        });
+
+        it("refuses a token for another audience", () => {
+            const u = userSession(pool, "atlasuser1", { aud: "https://wlcg.cern.ch/jwt/v1/any-other-service" });
+            const r = u.run(["condor_ping", "-type", "COLLECTOR", "-verbose", "READ"]);
+            assert.notEqual(r.status, 0, output(r));
+            assert.doesNotMatch(output(r), /Authorized:\s+TRUE/);
+        });
+
+        it("refuses an IAM subject that is not in incant:users", () => {
+            const u = userSession(pool, "atlasuser1", { sub: "5d2b0a6e-0000-4000-8000-0000000000ff" });
+            const r = u.run(["condor_ping", "-name", scheddName, "-type", "SCHEDD", "-verbose", "WRITE"]);
+            assert.notEqual(r.status, 0, output(r));
+            assert.doesNotMatch(output(r), /Authorized:\s+TRUE/);
+        });
+
+        it("refuses the startd's token to advertise a schedd (the ad never shows) or to negotiate", () => {
+            const ad = "MyType = \"Scheduler\"\nName = \"impostor@incant.cloud.infn.it\"\nMyAddress = \"<10.244.3.10:9618>\"\n";
+            fs.writeFileSync(podFile("worker", "/tmp/impostor.ad"), ad);
+            const advertise = inWorker(["condor_advertise", "UPDATE_SCHEDD_AD", "/tmp/impostor.ad"]);
+            assert.notEqual(advertise.status, 0, output(advertise));
+            assert.doesNotMatch(cm().exec(["condor_status", "-schedd", "-af", "Name"]).stdout, /impostor/);
+            assert.match(pool.daemonLog("central-manager", "CollectorLog"), /limited authorization which did not include this command \(1 UPDATE_SCHEDD_AD\)/);
+            // The control: the same token may advertise what it is for.
+            const startd = inWorker(["condor_ping", "-type", "COLLECTOR", "ADVERTISE_STARTD"]);
+            assert.equal(startd.status, 0, output(startd));
+            for (const level of ["NEGOTIATOR", "DAEMON", "ADVERTISE_SCHEDD"]) {
+                const r = inWorker(["condor_ping", "-type", "COLLECTOR", level]);
+                assert.notEqual(r.status, 0, `${level}: ${output(r)}`);
+            }
+            const negotiate = inWorker(["condor_ping", "-name", scheddName, "-type", "SCHEDD", "NEGOTIATOR"]);
+            assert.notEqual(negotiate.status, 0, output(negotiate));
+        });
+
+        it("refuses a startd without a token", () => {
+            const r = inWorker(["condor_ping", "-type", "COLLECTOR", "ADVERTISE_STARTD"], { _CONDOR_SEC_TOKEN_SYSTEM_DIRECTORY: "/nonexistent" });
+            assert.notEqual(r.status, 0, output(r));
+        });
+
         it("refuses a token of IAM's default profile (client_id, no wlcg.ver): scitokens-cpp 0.7.3 verifies every claim", () => {
             const u = userSession(pool, "atlasuser1", { "wlcg.ver": undefined, client_id: CLIENT_ID });
             const r = u.run(["condor_ping", "-type", "COLLECTOR", "-verbose", "READ"]);
