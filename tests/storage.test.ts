@@ -216,17 +216,19 @@ describe("storage: the archive clients (rclone, archive.ts)", () => {
         assert.match(env, new RegExp(`^IAM_CLIENT_SECRET_FILE='${ARCHIVE_CLIENT.iamClientSecret}'$`, "m"));
     });
 
-    it("the workers' CSI volume: read-only unless s3.exportReadWrite, the keys in its Secret only", () => {
-        const v = archiveCsiVolume({ s3: S3, credentials: STATIC as Extract<StorageCredentials, { kind: "static" }>, secretName: "incant-archive", namespace: "incant" });
-        assert.equal(v.csi.readOnly, true);
-        assert.deepEqual(v.accessModes, ["ReadOnlyMany"]);
-        assert.deepEqual(v.csi.nodePublishSecretRef, { name: "incant-archive", namespace: "incant" });
+    it("the workers' CSI volume: read-only (the driver has no multi-node writer mode), the keys in its Secret only", () => {
+        const creds = STATIC as Extract<StorageCredentials, { kind: "static" }>;
+        const v = archiveCsiVolume({ s3: S3, credentials: creds, secretName: "incant-archive", namespace: "incant" });
+        assert.deepEqual([v.csi.readOnly, v.accessModes], [true, ["ReadOnlyMany"]]);
+        assert.equal(v.csi.driver, "csi-rclone");
+        assert.deepEqual(v.csi.volumeAttributes, { secretName: "incant-archive", secretNamespace: "incant" });
+        assert.deepEqual(v.csi.nodeStageSecretRef, { name: "incant-archive", namespace: "incant" });
         assert.ok(!JSON.stringify(v.csi).includes("test-secret-access-key"), "no key in the PV");
         assert.deepEqual(parseIni(v.secretData.configData).archive.secret_access_key, ["test-secret-access-key"]);
+        assert.equal(v.secretData.remote, "archive");
         assert.equal(v.secretData.remotePath, "incant-dev-archive/");
-        const rw = archiveCsiVolume({ s3: { ...S3, exportReadWrite: true }, credentials: STATIC as Extract<StorageCredentials, { kind: "static" }>, secretName: "incant-archive", namespace: "incant" });
-        assert.deepEqual([rw.csi.readOnly, rw.accessModes], [false, ["ReadWriteMany"]]);
-        assert.throws(() => archiveCsiVolume({ s3: S3, credentials: STATIC as Extract<StorageCredentials, { kind: "static" }>, secretName: "Bad_Name", namespace: "incant" }), /bad Secret name/);
+        assert.throws(() => archiveCsiVolume({ s3: S3, credentials: creds, secretName: "Bad_Name", namespace: "incant" }), /bad Kubernetes name/);
+        assert.throws(() => archiveCsiVolume({ s3: S3, credentials: creds, secretName: "ok", namespace: "../x" }), /bad Kubernetes name/);
     });
 });
 

@@ -170,41 +170,54 @@ export function archiveCredentials(config: Pick<FacilityConfig, "s3" | "iam">, s
 
 /**
  * The workers' side, for the HTCondor pool to wire (components/htcondor, not built here): a
- * static PersistentVolume of the rclone CSI driver (github.com/SwissDataScienceCenter/csi-rclone,
- * driver name `csi-rclone`, installed from its Helm chart) and the Secret it reads on each node
- * (`remote`, `remotePath`, `configData`: the same rclone.conf as the submit host's). A CSI volume
- * is allowed under the restricted Pod Security level, unlike a hostPath; the driver's node plugin
- * is privileged in its own namespace, like the CVMFS CSI driver's. STS needs the helper inside the
- * driver, so the cluster side takes static keys (or keys the operator rotates into the Secret).
+ * static PersistentVolume of the rclone CSI driver (github.com/SwissDataScienceCenter/csi-rclone
+ * v0.6, driver name `csi-rclone`, installed from its Helm chart) and the Secret it reads when it
+ * stages the volume on a node (`remote`, `remotePath`, `configData`: the same rclone.conf as the
+ * submit host's). Its node plugin mounts rclone under a tmpfs it keeps as a fixed point and
+ * remounts tracked volumes after its own restart (pkg/rclone/nodeserver.go), the same answer to
+ * restarts as the submit host's shared parent. A CSI volume is allowed under the restricted Pod
+ * Security level, unlike a hostPath; the node plugin is privileged in its own namespace, like the
+ * CVMFS CSI driver's.
+ *
+ * Read-only in the pool whatever s3.exportReadWrite says: the driver accepts single-node modes
+ * and MULTI_NODE_READER_ONLY only (validateNodeStageVolumeRequest), not a multi-node writer, and
+ * the pool's one claim is used by every worker. Jobs write to scratch; users copy results into
+ * the archive from the submit host, where it is writable when s3.exportReadWrite is set. STS would
+ * need the helper inside the driver: the cluster side takes static keys.
  */
 export interface ArchiveCsiVolume {
     /** `spec.csi` of the PersistentVolume. */
     csi: {
         driver: "csi-rclone";
         volumeHandle: string;
-        readOnly: boolean;
-        nodePublishSecretRef: { name: string; namespace: string };
+        readOnly: true;
+        /** The driver finds its Secret by these attributes (static PVs must set them). */
+        volumeAttributes: { secretName: string; secretNamespace: string };
+        /** The same Secret, handed to NodeStageVolume by the kubelet. */
+        nodeStageSecretRef: { name: string; namespace: string };
     };
-    /** `stringData` of the Secret `nodePublishSecretRef` names (secret: holds the keys). */
+    /** `stringData` of that Secret (secret: holds the keys). */
     secretData: { remote: string; remotePath: string; configData: string };
-    /** The PersistentVolume's access mode. */
-    accessModes: ["ReadOnlyMany"] | ["ReadWriteMany"];
+    accessModes: ["ReadOnlyMany"];
 }
 
-export function archiveCsiVolume(a: { s3: Pick<S3Config, "endpoint" | "region" | "bucket" | "exportReadWrite">; credentials: Extract<StorageCredentials, { kind: "static" }>; secretName: string; namespace: string }): ArchiveCsiVolume {
-    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(a.secretName)) throw new Error(`bad Secret name "${a.secretName}"`);
+export function archiveCsiVolume(a: { s3: Pick<S3Config, "endpoint" | "region" | "bucket">; credentials: Extract<StorageCredentials, { kind: "static" }>; secretName: string; namespace: string }): ArchiveCsiVolume {
+    for (const n of [a.secretName, a.namespace]) {
+        if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(n)) throw new Error(`bad Kubernetes name "${n}"`);
+    }
     return {
         csi: {
             driver: "csi-rclone",
             volumeHandle: `incant-archive-${a.s3.bucket}`,
-            readOnly: !a.s3.exportReadWrite,
-            nodePublishSecretRef: { name: a.secretName, namespace: a.namespace },
+            readOnly: true,
+            volumeAttributes: { secretName: a.secretName, secretNamespace: a.namespace },
+            nodeStageSecretRef: { name: a.secretName, namespace: a.namespace },
         },
         secretData: {
             remote: RCLONE_REMOTE,
             remotePath: `${a.s3.bucket}/`,
             configData: renderRcloneConf({ remote: RCLONE_REMOTE, endpoint: a.s3.endpoint, region: a.s3.region, credentials: a.credentials }),
         },
-        accessModes: a.s3.exportReadWrite ? ["ReadWriteMany"] : ["ReadOnlyMany"],
+        accessModes: ["ReadOnlyMany"],
     };
 }
