@@ -4,6 +4,8 @@
  * printed line, which hides anything that looks like a key or token (a private key pasted into
  * the wrong key, a token in a file name) and drops stack frames unless --debug.
  */
+import * as fs from "fs";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { looksSecret } from "../components/config/grammar";
 
@@ -43,12 +45,15 @@ export function maskSecrets(text: string): string {
 }
 
 /**
- * A path ("/tmp/incant-render-Ab3xYz/Pulumi.dev.yaml") is judged segment by segment: whole, it
- * is a long run of base64 characters mixing cases and digits; a token in one segment still shows.
+ * A path of this machine ("/tmp/incant-render-Ab3xYz/Pulumi.dev.yaml": whole, a long run of
+ * base64 characters mixing cases and digits) is judged segment by segment, so it stays readable
+ * and a token in one segment is still hidden. Only a word whose folder exists counts as a path:
+ * base64 also has slashes.
  */
 function wordLooksSecret(word: string): boolean {
-    if (/^(\/|\.\.?\/|~\/)/.test(word)) return word.split("/").some((segment) => looksSecret(segment));
-    return looksSecret(word);
+    if (!looksSecret(word)) return false;
+    if (/^(\/|\.\.?\/)/.test(word) && fs.existsSync(path.dirname(word))) return word.split("/").some((segment) => looksSecret(segment));
+    return true;
 }
 
 /** Whether a text shows anything maskSecrets hides. */

@@ -106,11 +106,19 @@ export function inspectOutDir(target: string, shownAs = target): "absent" | "emp
     }
     if (st.isSymbolicLink()) throw refuse("it is a symbolic link (give the folder itself)");
     if (!st.isDirectory()) throw refuse("it is a file, not a folder");
-    const entries = fs.readdirSync(target);
-    if (entries.length === 0) return "empty";
+    let entries: string[];
+    let foreign: string[] = [];
     const marker = readMarker(target);
+    try {
+        entries = fs.readdirSync(target);
+        if (marker) foreign = foreignEntries(target, marker);
+    } catch (e) {
+        // Another render moved it away while we looked.
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") return "absent";
+        throw new UsageError(`--out ${quoted(shownAs)} cannot be used: ${errnoText(e)}`, false);
+    }
+    if (entries.length === 0) return "empty";
     if (!marker) throw refuse(`it is a folder that is not empty and holds no ${MARKER} (it is not a previous render)`);
-    const foreign = foreignEntries(target, marker);
     if (foreign.length > 0) {
         throw refuse(`it is a previous render but also holds ${foreign.length} thing(s) the render did not write, e.g. ${quoted(foreign[0])}`);
     }
@@ -252,7 +260,12 @@ export function installRender(staging: string, target: string, shownAs = target)
             throw new RenderError(`cannot replace ${quoted(shownAs)}: ${errnoText(e)}`);
         }
         if (aside) {
-            const left = removeRender(aside);
+            let left: string[];
+            try {
+                left = removeRender(aside);
+            } catch (e) {
+                throw new RenderError(`rendered to ${quoted(shownAs)}; the previous render, moved to ${quoted(aside)}, could not be removed: ${errnoText(e)}`);
+            }
             if (left.length > 0) throw new RenderError(`rendered to ${quoted(shownAs)}; the previous render, moved to ${quoted(aside)}, kept ${left.length} thing(s) it did not write: look at them`);
         }
         return;

@@ -13,6 +13,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { defaultNamePrefix, isStackName, NAME_RE, STACK_NAME_MAX } from "../components/config/names";
+import { looksSecret } from "../components/config/grammar";
 import { rawConfig } from "../components/config/load";
 import { validateConfig } from "../components/config/validate";
 import { DuplicateUrnError, registeredBeforeFailure, runOffline } from "../offline/engine";
@@ -25,9 +26,23 @@ import { requireCondition } from "./harness/tools";
 const TS_NODE = require.resolve("ts-node/dist/bin");
 const DEV = fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8");
 
+/** Temporary folders of this file, removed after it (they hold renders, copies, links). */
+const temps: string[] = [];
 function tempDir(prefix = "incant-safety-"): string {
-    return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    temps.push(dir);
+    return dir;
 }
+after(() => {
+    // rmSync unlinks symbolic links (to the checkout, to node_modules) without following them.
+    for (const dir of temps) {
+        try {
+            fs.rmSync(dir, { recursive: true, force: true });
+        } catch (e) {
+            console.error(`could not remove ${dir}: ${String(e)}`);
+        }
+    }
+});
 
 /** `npm run render -- args` of the checkout at `root` (default: this one), as a process. */
 function cli(args: string[], opts: { root?: string; cwd?: string; env?: NodeJS.ProcessEnv } = {}): SpawnSyncReturns<string> {
@@ -403,11 +418,16 @@ describe("render safety: messages never show a key or token", () => {
     });
 
     it("leaves names, URNs, paths, digests and the config messages of a real stack alone", () => {
+        // A real folder whose path, whole, is a long mixed run of base64 characters.
+        const folder = path.join(tempDir(), "Analysis2024ResultsOfTheYear");
+        fs.mkdirSync(folder);
+        const file = path.join(folder, "Pulumi.dev.yaml");
+        assert.ok(looksSecret(file), "the path looks like a token as a whole");
         const plain = [
+            file, `refusing --out "${path.join(folder, "render")}": it is a file`,
             "urn:pulumi:dev::incant::incant:kubernetes:Cluster$tls:index/privateKey:PrivateKey::incant-dev-kubernetes-ca-key",
             "incant-dev-control-plane-tcp-2379-2380-from-control-plane", "incant:osApplicationCredentialSecret",
-            "harbor.cloud.infn.it/incant/htcondor@sha256:" + "ab12".repeat(16), "/tmp/incant-render-Ab3xYz/Pulumi.dev.yaml",
-            "refusing --out \"/tmp/incant-safety-Xy12ab/Analysis2024Results/render\": it is a file",
+            "harbor.cloud.infn.it/incant/htcondor@sha256:" + "ab12".repeat(16),
             "incant:nodes.workers.count must be a positive integer up to 10000 (got 0) [Pulumi.dev.yaml]",
         ];
         for (const p of plain) assert.equal(maskSecrets(p), p);
