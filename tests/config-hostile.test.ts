@@ -153,7 +153,9 @@ const hostileValues: fc.Arbitrary<Values> = fc.record({
     bucket: fc.tuple(label, word("abcdefghijklmnopqrstuvwxyz0123456789.-", 1, 20), label).map(([a, b, c]) => `${a}${b}${c}`.slice(0, 63))
         .filter((b) => b.length >= 3 && /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(b)),
     sshComment: fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 40 }).map((s) => s.trim() || "x"),
-    proxy: fc.oneof(fc.constant("DIRECT"), fc.tuple(dnsName, fc.integer({ min: 1, max: 65535 })).map(([h, p]) => `http://${h}:${p}`)),
+    proxy: fc.array(fc.oneof(fc.constant("DIRECT"), fc.tuple(dnsName, fc.integer({ min: 1, max: 65535 })).map(([h, p]) => `http://${h}:${p}`)), { minLength: 1, maxLength: 3 })
+        .chain((parts) => fc.array(fc.constantFrom("|", ";"), { minLength: parts.length - 1, maxLength: parts.length - 1 })
+            .map((seps) => parts.map((p, i) => (i ? seps[i - 1] : "") + p).join(""))),
     region: word(`${ALNUM}_-`, 1, 20),
 });
 
@@ -296,6 +298,9 @@ describe("accepted values stay in their place in every artifact (#13 item 11)", 
                 }
             }
             // Where the values must land, whole.
+            const csi = YAML.parse(files["kubernetes/helm/htcondor-cvmfs-csi.yaml"]) as { values: { extraConfigMaps: Record<string, Record<string, string>> } };
+            const defaultLocal = readEnvFile(csi.values.extraConfigMaps["cvmfs-csi-default-local"]["default.local"]);
+            assert.equal(defaultLocal.CVMFS_HTTP_PROXY, v.proxy, "default.local as sh reads it");
             const cloudInit = YAML.parse(files["cloud-init/incant-dev-submit.yaml"]) as { users?: { ssh_authorized_keys?: string[] }[]; ssh_authorized_keys?: string[] };
             const keys = [...(cloudInit.ssh_authorized_keys ?? []), ...(cloudInit.users ?? []).flatMap((u) => u.ssh_authorized_keys ?? [])];
             assert.ok(keys.some((k) => k.endsWith(` ${v.sshComment}`)), `the SSH key with its comment: ${JSON.stringify(keys)}`);

@@ -147,8 +147,9 @@ describe("strings checked for the languages they land in (#13 item 6)", () => {
     });
 
     it("refuses shell, HTCondor, systemd and URL syntax where it would be read as such", () => {
-        problemFor({ ...GOOD, cvmfs: { httpProxy: "http://a:3128|http://b:3128" } }, "cvmfs.httpProxy", "DIRECT or one http://host:port");
-        problemFor({ ...GOOD, cvmfs: { httpProxy: "DIRECT; rm -rf /" } }, "cvmfs.httpProxy", "DIRECT or one");
+        assert.deepEqual(problems({ ...GOOD, cvmfs: { httpProxy: "http://a.example:3128|http://b.example:3128;DIRECT" } }), []);
+        problemFor({ ...GOOD, cvmfs: { httpProxy: "DIRECT; rm -rf /" } }, "cvmfs.httpProxy", "DIRECT or http://host:port proxies");
+        problemFor({ ...GOOD, cvmfs: { httpProxy: "http://$(id):3128" } }, "cvmfs.httpProxy", "DIRECT or http://host:port proxies");
         problemFor({ ...GOOD, iam: { issuer: "https://iam.example/$(id)/" } }, "iam.issuer", "https:// URL");
         problemFor({ ...GOOD, iam: { issuer: "https://iam.example/a,b/" } }, "iam.issuer", "https:// URL");
         problemFor({ ...GOOD, s3: { region: "us-east-1%n" } }, "s3.region", "region name");

@@ -72,11 +72,13 @@ export const GRAMMARS = {
      */
     iamGroup: g(/^[A-Za-z0-9._\/@+-]+$/, "an IAM group name of letters, digits and . _ / @ + -", 128),
     /**
-     * cvmfs.httpProxy: CVMFS_HTTP_PROXY in quoted env files, Helm values, a Docker build
-     * argument and images/common/install-atlas-clients.sh, which writes it unquoted into a file
-     * CVMFS tools source with sh: so no `|` or `;` (proxy groups), no `$`, spaces or quotes.
+     * cvmfs.httpProxy: CVMFS_HTTP_PROXY, CVMFS's proxy syntax (load-balanced groups joined by `|`,
+     * fail-over groups by `;`, DIRECT), written double-quoted in the CSI driver's default.local,
+     * single-quoted in env files, as a Helm value and a Docker build argument: so no `$`, quotes,
+     * backquotes, backslashes or spaces, which would expand or split there.
      */
-    httpProxy: g(/^(DIRECT|https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?\/?)$/, "DIRECT or one http://host:port proxy (proxy groups with | and ; are not supported: the images write this value unquoted into a sourced file)"),
+    httpProxy: g(/^(DIRECT|https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?\/?)([|;](DIRECT|https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?\/?))*$/,
+        "DIRECT or http://host:port proxies joined by | (load-balanced) and ; (fail-over), as CVMFS_HTTP_PROXY takes them", 1024),
     /** s3.endpoint: rclone.conf (INI), env files, curl. */
     endpoint: g(/^https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?\/?$/, "an http(s):// endpoint URL"),
     /** s3.bucket: rclone remote path, the rclone unit's Description (where % is a specifier). */
