@@ -23,6 +23,7 @@ import YAML from "yaml";
 import { ConfigValidationError, groupSlug, RawConfig, validateConfig } from "../components/config/validate";
 import { looksSecret } from "../components/config/grammar";
 import { isReservedAccount } from "../components/config/accounts";
+import { DEFAULTS } from "../components/config/defaults";
 import { parseIni } from "../components/compute/ini";
 import { EXTRACTORS, Files } from "../offline/artifacts";
 import { runProgram } from "./harness/program";
@@ -122,6 +123,26 @@ describe("hostile strings in every string key (#13 item 11)", () => {
             assert.equal(valueAt(config, p), value, `${key} accepted but changed`);
             assert.ok(!LINE_BREAKS.test(value) && !/[\u0000-\u001f\u007f-\u009f]/.test(value), `${key} accepted ${JSON.stringify(value)}`);
         }), { numRuns: 600 });
+    });
+
+    it("refuses hostile key names (unknown keys, flavor names) in one line naming where they are", () => {
+        const objects: Path[] = [[], ["nodes"], ["nodes", "workers"], ["iam"], ["s3"], ["users", 0], ["network"], ["flavors"]];
+        fc.assert(fc.property(fc.constantFrom(...objects), hostileString, (p, key) => {
+            const raw = { ...structuredClone(FULL), flavors: structuredClone(DEFAULTS.flavors) } as Record<string, unknown>;
+            const target = (p.length ? valueAt(raw, p) ?? (raw[p[0]] = {}) : raw) as Record<string, unknown>;
+            if (key in target) return;
+            target[key] = p[0] === "flavors" ? { vcpus: 1, ramGb: 1 } : 1;
+            try {
+                const config = validateConfig(raw as RawConfig, { stack: "dev", secretKeys: SECRETS });
+                assert.ok(p[0] === "flavors" && key in config.flavors, `${keyOf(p)}.${JSON.stringify(key)} accepted`);
+                assert.ok(!LINE_BREAKS.test(key), "a flavor name with a line break accepted");
+            } catch (e) {
+                if (!(e instanceof ConfigValidationError)) throw new Error(`not a validation error: ${String(e)}`);
+                const prefix = p.length ? `incant:${keyOf(p)}.` : "incant:";
+                assert.ok(e.problems.some((m) => m.startsWith(prefix)), `${JSON.stringify(key)} under ${keyOf(p)}:\n${e.problems.join("\n")}`);
+                for (const m of e.problems) assert.ok(!LINE_BREAKS.test(m), `a message spans lines: ${JSON.stringify(m)}`);
+            }
+        }), { numRuns: 300 });
     });
 });
 
