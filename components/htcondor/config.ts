@@ -60,6 +60,12 @@ export const PATHS = {
 /** The shared port of a startd pod (HTCondor's default, not exposed outside the pod network). */
 export const WORKER_PORT = 9618;
 
+/** MB of a worker pod's memory request kept from the slot for HTCondor's own daemons (RESERVED_MEMORY). */
+export const WORKER_RESERVED_MEMORY_MB = 512;
+
+/** How often a starter reports its job's memory and disk use (STARTER_UPDATE_INTERVAL, seconds). */
+export const STARTER_UPDATE_SECONDS = 15;
+
 /** User names that would collide with the pool's own identities. */
 export const RESERVED_USER_NAMES = ["root", "condor", "startd", "schedd", "submit", "nobody"];
 
@@ -260,6 +266,15 @@ export function workerConfig(s: PoolSettings): ConfigEntry[] {
         { comment: "Slot size = the container's requests (downward API env), not the node's." },
         { key: "NUM_CPUS", value: "$ENV(NUM_CPUS)" },
         { key: "MEMORY", value: "$ENV(MEMORY)" },
+        // An unprivileged pod has no cgroups for jobs (FACTS.md): HTCondor itself must keep jobs inside
+        // the container's memory limit (= its request), or the kernel OOM-kills the pod and every job.
+        { comment: "The slot's memory stays below the container's limit by what the master, startd and starters use,\nand a job above its request_memory or request_disk is held (HTCondor 24.0 POLICY metaknobs)." },
+        { key: "RESERVED_MEMORY", value: WORKER_RESERVED_MEMORY_MB },
+        { use: "POLICY:HOLD_IF_MEMORY_EXCEEDED" },
+        // The startd sees a job's usage when its starter reports it (default every 300 s, long
+        // enough for a runaway job to reach the pod's limit first).
+        { key: "STARTER_UPDATE_INTERVAL", value: STARTER_UPDATE_SECONDS },
+        { use: "POLICY:HOLD_IF_DISK_EXCEEDED" },
         { comment: "Jobs run as their owners (accounts added at start from the users list), not as slotN users." },
         { key: "STARTER_ALLOW_RUNAS_OWNER", value: true },
         // The shadow's host name is a pod name, outside UID_DOMAIN; the starter trusts the domain of

@@ -15,6 +15,7 @@ import { CLIENT_ID, copySmokeTest, output, userSession } from "./journey";
 import { hostPathOf } from "./pod";
 import { LoopbackPool, setting } from "./pool";
 import { downwardResource } from "./rendered";
+import { WORKER_RESERVED_MEMORY_MB } from "../../components/htcondor/config";
 
 const has = (tool: string) => spawnSync("sh", ["-c", `command -v ${tool}`]).status === 0;
 
@@ -69,7 +70,7 @@ describe("HTCondor pool on loopback (npm run test:pool)", function () {
     it("forms the pool: the worker's slot has the pod's CPU and memory requests, the schedd is advertised", async () => {
         const c = pool.rendered.podSpec.worker.containers[0];
         const cpus = downwardResource(c.resources.requests.cpu);
-        const memory = downwardResource(c.resources.requests.memory, "1Mi");
+        const memory = downwardResource(c.resources.requests.memory, "1Mi") - WORKER_RESERVED_MEMORY_MB;
         const slot = await pool.waitFor("the worker's slot in condor_status (StartLog: see the failure)", () => {
             const r = cm().exec(["condor_status", "-af", "Name", "Cpus", "Memory"]);
             return r.status === 0 && r.stdout.trim() ? r.stdout.trim() : undefined;
@@ -107,7 +108,9 @@ describe("HTCondor pool on loopback (npm run test:pool)", function () {
             const c = pool.rendered.podSpec.worker.containers[0];
             const r = userSession(pool, "atlasuser1").run(["condor_status", "-af", "Name", "Cpus", "Memory"]);
             assert.equal(r.status, 0, output(r));
-            assert.equal(r.stdout.trim(), `slot1@htcondor-worker-0 ${downwardResource(c.resources.requests.cpu)} ${downwardResource(c.resources.requests.memory, "1Mi")}`);
+            const memory = downwardResource(c.resources.requests.memory, "1Mi") - WORKER_RESERVED_MEMORY_MB;
+            assert.equal(r.stdout.trim(), `slot1@htcondor-worker-0 ${downwardResource(c.resources.requests.cpu)} ${memory}`);
+            assert.ok(memory < downwardResource(c.resources.limits.memory, "1Mi"), "the slot stays below the container's memory limit");
         });
 
         it("submits examples/smoke-test with condor_submit -remote; it runs as atlasuser1 and condor_transfer_data brings back an .out ending with OK", async () => {
@@ -131,6 +134,28 @@ describe("HTCondor pool on loopback (npm run test:pool)", function () {
             assert.match(out, /OK\n$/);
             const ntuple = path.join(pool.volumes.scratch, "atlasuser1", "smoke-test", `ntuple_${cluster}_0.csv`);
             assert.equal(fs.statSync(ntuple).uid, u.uid, "the n-tuple on the scratch share is the user's");
+        });
+    });
+
+    describe("resource limits", () => {
+        it("holds a job that uses more memory than it requested, before it can reach the pod's limit", async () => {
+            const u = userSession(pool, "atlasuser1");
+            const dir = path.join(pool.volumes.home, "atlasuser1", "hog");
+            fs.mkdirSync(dir);
+            // 400 MiB touched page by page against request_memory = 64 MB, then it waits to be caught.
+            fs.writeFileSync(path.join(dir, "hog.sh"), "#!/bin/bash\npython3 -c 'import time\na = bytearray(400 * 2**20)\nfor i in range(0, len(a), 4096): a[i] = 1\ntime.sleep(600)'\n", { mode: 0o755 });
+            fs.writeFileSync(path.join(dir, "hog.sub"), ["executable = hog.sh", "request_memory = 64MB", "request_disk = 10MB", "log = hog.log",
+                "should_transfer_files = YES", "queue", ""].join("\n"));
+            for (const f of ["", "hog.sh", "hog.sub"]) fs.chownSync(path.join(dir, f), u.uid, u.uid);
+            const submit = u.run(["condor_submit", "-remote", scheddName, "hog.sub"], { cwd: "/home/atlasuser1/hog" });
+            assert.equal(submit.status, 0, output(submit));
+            const cluster = /submitted to cluster (\d+)\./.exec(submit.stdout)![1];
+            const held = await pool.waitFor(`job ${cluster} held`, () => {
+                const q = u.run(["condor_q", "-name", scheddName, cluster, "-af", "JobStatus", "HoldReason"]).stdout.trim();
+                return q.startsWith("5") && !q.includes("Spooling input") ? q : q.startsWith("4") ? `completed: ${q}` : undefined;
+            }, 100_000);
+            assert.match(held, /^5 Error from slot1_\d+@htcondor-worker-0: memory usage exceeded request_memory$/);
+            u.run(["condor_rm", "-name", scheddName, cluster]);
         });
     });
 
