@@ -46,7 +46,7 @@ export function defaultGuards(): OutDirGuards {
 export function errnoText(e: unknown): string {
     const code = (e as NodeJS.ErrnoException).code;
     const words: Record<string, string> = {
-        EACCES: "permission denied", EPERM: "operation not permitted", EROFS: "read-only file system",
+        ENOENT: "no such file or folder", EACCES: "permission denied", EPERM: "operation not permitted", EROFS: "read-only file system",
         ENOSPC: "no space left on the device", EDQUOT: "disk quota exceeded", ENOTDIR: "a part of the path is a file",
         EBUSY: "the folder is busy (a mount point?)", ENAMETOOLONG: "the name is too long", ELOOP: "too many symbolic links",
         EXDEV: "crosses file systems",

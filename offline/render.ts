@@ -129,7 +129,10 @@ export async function main(argv: string[]): Promise<number> {
         }
         const { outDir, files, run, policy } = await render(opts);
         const vms = instances(run).length;
-        console.log(`rendered ${run.resources.length} resources (${vms} VMs) and ${Object.keys(files).length} files to ${path.relative(process.cwd(), outDir) || "."}`);
+        const where = path.relative(process.cwd(), outDir) || ".";
+        // A folder name with a line break or a token in it is shown quoted or hidden, like in errors.
+        const shown = /[\u0000-\u001f\u007f\u0085\u2028\u2029]/.test(where) ? quoted(where) : maskSecrets(where);
+        console.log(`rendered ${run.resources.length} resources (${vms} VMs) and ${Object.keys(files).length} files to ${shown}`);
         if (opts.showSecrets) console.log("WARNING: --show-secrets: the files contain secrets in clear; do not commit or share them");
         const verdict = policyVerdict(policy);
         for (const line of verdict.lines) console.error(maskSecrets(line));
