@@ -5,7 +5,10 @@ export interface NfsShare {
     /** Server paths of the exports (NFSv4). */
     home: string;
     scratch: string;
-    /** The S3 archive mounted by rclone and re-exported. */
+    /**
+     * Not exported any more (issue 15: the rclone re-export gave stale handles). Kept so the
+     * pool's manifests compile until they mount the bucket themselves (archive.ts archiveCsiVolume).
+     */
     archive: string;
     /** True unless `incant:s3.exportReadWrite` is set. */
     archiveReadOnly: boolean;
