@@ -183,7 +183,10 @@ export async function runOffline(opts: OfflineRunOptions): Promise<OfflineRun> {
     } catch (e) {
         // The SDK's operations still in flight reject with echoes of this error: let them land in
         // onRejection, not crash the process as unhandled once the error has been reported.
-        await waitForRPCs().catch(() => undefined);
+        // Bounded: a failure must be reported even if some operation never settles.
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([waitForRPCs().catch(() => undefined), new Promise((resolve) => { timer = setTimeout(resolve, 10_000); })]);
+        clearTimeout(timer);
         await new Promise((resolve) => setImmediate(resolve));
         // A duplicate URN surfaces wrapped ("failed to register new resource ..."): report it as Pulumi does.
         const failure: unknown = duplicate ?? e;
