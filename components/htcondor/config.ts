@@ -18,6 +18,7 @@
  *   TCP_FORWARDING_HOST = a node address, so the submit host (outside the pod network) gets
  *   addresses it can reach; startds are behind CCB at the collector (FACTS.md, HTCondor).
  */
+import { isReservedAccount, RESERVED_ACCOUNT_NAMES } from "../config/accounts";
 import { FacilityConfig, FacilityUser } from "../config/schema";
 import { COLLECTOR_SERVICE, PoolEndpoints, SCHEDD_SERVICE } from "./types";
 import { AuthorizationLevel, tokenIdentity } from "./tokens";
@@ -66,8 +67,13 @@ export const WORKER_RESERVED_MEMORY_MB = 512;
 /** How often a starter reports its job's memory and disk use (STARTER_UPDATE_INTERVAL, seconds). */
 export const STARTER_UPDATE_SECONDS = 15;
 
-/** User names that would collide with the pool's own identities. */
-export const RESERVED_USER_NAMES = ["root", "condor", "startd", "schedd", "submit", "nobody"];
+/**
+ * User names that would collide with the pool's own identities or with accounts the images
+ * already have (pre-exec.sh would keep the image's account and its uid): the program's one list,
+ * components/config/accounts.ts, which config validation also applies.
+ */
+export const RESERVED_USER_NAMES: readonly string[] = RESERVED_ACCOUNT_NAMES;
+export { isReservedAccount };
 
 /** Everything the configuration files depend on, resolved from the stack config and the cluster. */
 export interface PoolSettings {

@@ -24,7 +24,7 @@ import { sensitive } from "../secrets";
 import { NfsShare } from "../storage/types";
 import {
     centralManagerConfig, poolEndpoints, poolSettings, renderCondorConfig, renderMapfile, renderSubmitHostConfig,
-    renderUsersFile, RESERVED_USER_NAMES, schedulerConfig, workerConfig,
+    isReservedAccount, renderUsersFile, schedulerConfig, workerConfig,
 } from "./config";
 import { CVMFS_CSI_CHART, CVMFS_NAMESPACE, cvmfsClaim, cvmfsCsiValues, cvmfsNamespace } from "./cvmfs";
 import { AtlasImageRefs } from "./images";
@@ -86,7 +86,7 @@ export class HTCondorPool extends pulumi.ComponentResource {
         if (args.workerNodeNames.length < workers) {
             throw new pulumi.ResourceError(`${workers} workers are configured (incant:nodes.workers.count) but the cluster names only ${args.workerNodeNames.length} worker nodes`, this);
         }
-        const reserved = config.users.filter((u) => RESERVED_USER_NAMES.includes(u.name));
+        const reserved = config.users.filter((u) => isReservedAccount(u.name));
         if (reserved.length) {
             throw new pulumi.ResourceError(`incant:users names ${reserved.map((u) => u.name).join(", ")}, reserved for the pool's own identities [${config.stackFile}]`, this);
         }
