@@ -414,9 +414,9 @@ describe("HTCondor pool (configuration changes)", () => {
     });
 
     it("sets the CVMFS proxy of the CSI driver from incant:cvmfs.httpProxy", async () => {
-        const run = await runPool({ cvmfs: { httpProxy: "http://squid-a.example:3128|http://squid-b.example:3128" } });
+        const run = await runPool({ cvmfs: { httpProxy: "http://squid-a.example:3128" } });
         const values = (run.ofType("kubernetes:helm.sh/v3:Release")[0].revealedInputs as Doc).values;
-        assert.match(values.extraConfigMaps["cvmfs-csi-default-local"]["default.local"], /^CVMFS_HTTP_PROXY="http:\/\/squid-a\.example:3128\|http:\/\/squid-b\.example:3128"$/m);
+        assert.match(values.extraConfigMaps["cvmfs-csi-default-local"]["default.local"], /^CVMFS_HTTP_PROXY=http:\/\/squid-a\.example:3128$/m);
     });
 });
 
