@@ -61,7 +61,12 @@ function facilityConfig(run: ProgramRun): FacilityConfig {
 function firstControlPlaneIp(run: ProgramRun, prefix: string): string {
     const vm = run.resources.find((r) => r.type === INSTANCE && r.inputs.name === `${prefix}-control-plane-0`);
     assert.ok(vm, `no ${prefix}-control-plane-0`);
-    return (vm.inputs.networks as Inputs[])[0].fixedIpV4;
+    const net = (vm.inputs.networks as Inputs[])[0];
+    if (net.fixedIpV4) return net.fixedIpV4;
+    // A server on a port the program made: the address is the port's.
+    const port = run.ofType("openstack:networking/port:Port").find((p) => [p.name, String(p.inputs.name)].some((n) => offlineId("port", n) === net.port));
+    assert.ok(port, `${prefix}-control-plane-0 has neither a fixed address nor a known port`);
+    return (port.inputs.fixedIps as Inputs[])[0].ipAddress;
 }
 
 /** The compose file the program installs at /opt/incant/compose.yaml (SubmitHost.compose). */
