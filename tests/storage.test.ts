@@ -133,13 +133,16 @@ describe("storage: NFS exports and server", () => {
             try {
                 fs.writeFileSync(path.join(dir, "exports"), exportsText);
                 // The rendered file over /etc/exports, a scratch /var/lib/nfs (etab) and the exported
-                // trees on a tmpfs: nothing of this machine is read or changed.
+                // trees on a tmpfs, in a network namespace of its own and with any running nfsd's
+                // control files hidden: exportfs parses and resolves, and exports nothing on this
+                // machine even where an NFS server runs (a CI runner with nfs-kernel-server).
                 const script = [
-                    "set -e", "touch /etc/exports", `mount --bind ${dir}/exports /etc/exports`,
+                    "set -e", "if mountpoint -q /proc/fs/nfsd; then mount -t tmpfs tmpfs /proc/fs/nfsd; fi",
+                    "touch /etc/exports", `mount --bind ${dir}/exports /etc/exports`,
                     "mkdir -p /var/lib/nfs", "mount -t tmpfs tmpfs /var/lib/nfs", "mount -t tmpfs tmpfs /srv",
                     `mkdir -p ${LAYOUT.home} ${LAYOUT.scratch}`, "exportfs -ra", "cat /var/lib/nfs/etab",
                 ].join("\n");
-                return spawnSync("unshare", ["--mount", "--propagation", "private", "bash", "-c", script], { encoding: "utf8", timeout: 30_000 });
+                return spawnSync("unshare", ["--mount", "--net", "--propagation", "private", "bash", "-c", script], { encoding: "utf8", timeout: 30_000 });
             } finally {
                 fs.rmSync(dir, { recursive: true, force: true });
             }
