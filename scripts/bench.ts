@@ -6,6 +6,9 @@
  * measured runs. Reports median wall time, peak memory (max RSS of the child), resource count,
  * the critical path length and the ratio to the dev layout. Results go to docs/benchmarks.md by
  * hand; the last line printed is a one-line summary. A benchmark, never a test.
+ *
+ * `npm run bench -- --pool [--trials 3 --jobs 200]`: the loopback HTCondor pool instead
+ * (tests/pool/bench.ts): submit -> first job running, and many short jobs to completion.
  */
 import { spawnSync } from "child_process";
 import * as os from "os";
@@ -14,6 +17,7 @@ import { runOffline } from "../offline/engine";
 import { criticalPath } from "../offline/graph";
 import { readStack, StackConfig } from "../offline/stackfile";
 import { WORKER_OFFSET } from "../components/network/addressing";
+import { benchPool } from "../tests/pool/bench";
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -99,6 +103,10 @@ function argValue(flag: string): string | undefined {
 const runs = Number(argValue("--runs") ?? 3);
 if (argValue("--child")) {
     child(Number(argValue("--child")), runs).catch((e) => { console.error(e); process.exit(1); });
+} else if (require.main === module && process.argv.includes("--pool")) {
+    // The loopback HTCondor pool (tests/pool/bench.ts): root and HTCondor needed.
+    benchPool(Number(argValue("--trials") ?? 3), Number(argValue("--jobs") ?? 200)).catch((e) => { console.error(e); process.exit(1); });
 } else if (require.main === module) {
     parent((argValue("--sizes") ?? "7,100,500,1000").split(",").map(Number), runs);
+    console.log("\nThe loopback HTCondor pool's latency and throughput: npm run bench -- --pool");
 }
