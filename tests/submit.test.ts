@@ -35,7 +35,7 @@ import { offlineId } from "../offline/placeholders";
 import { checkPolicies } from "../offline/policy";
 import { unpinnedReason } from "../policy/images";
 import { requireTool, run as runTool, tempFile } from "./harness/tools";
-import { INSTANCE, ProgramRun, runProgram } from "./harness/program";
+import { INSTANCE, merged, ProgramRun, runProgram } from "./harness/program";
 
 const CONTAINER = "docker:index/container:Container";
 const REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage";
@@ -370,6 +370,32 @@ for (const stack of ["dev", "prod"]) {
         });
     });
 }
+
+describe("submit host: the S3 archive with STS credentials and a writable archive (real program)", () => {
+    it("installs the helper, its settings and the 0600 IAM client secret over SSH; the unit reads the AWS config; writes allowed", async () => {
+        const dev = await program("dev");
+        const run = await runProgram("dev", {
+            s3: merged(YAML.parse(dev.stack.config["incant:s3"]), { credentials: "sts", iamClientId: "incant-archive", exportReadWrite: true }),
+        });
+        const files = run.ofType(COMMAND).filter((r) => r.name.startsWith("submit-file-archive-"));
+        assert.deepEqual(files.map((f) => f.name.replace("submit-file-archive-", "")).sort(),
+            ["aws-config", "iam-client-secret", "rclone-conf", "sts-env", "sts-helper"]);
+        const secret = run.get(COMMAND, "submit-file-archive-iam-client-secret");
+        assert.equal(secret.inputs.create, installCommand({ path: ARCHIVE_CLIENT.iamClientSecret, mode: "0600", dirMode: "0755" }));
+        assert.equal(secret.revealedInputs.stdin, run.stack.config["incant:s3IamClientSecret"]);
+        for (const f of files) assert.ok(f.secretPaths.includes("stdin"), `${f.name}: stdin is secret`);
+        assert.deepEqual(parseIni(String(run.get(COMMAND, "submit-file-archive-rclone-conf").revealedInputs.stdin)).archive.env_auth, ["true"]);
+        assert.match(String(run.get(COMMAND, "submit-file-archive-sts-env").revealedInputs.stdin), /^IAM_CLIENT_ID='incant-archive'$/m);
+        const cloud = cloudConfigOf(run, "incant-dev-submit");
+        const packages = (cloud.packages ?? []) as string[];
+        assert.ok(packages.includes("jq") && packages.includes("curl"), "the helper's tools");
+        const unit = parseIni(cloud.write_files!.find((f) => f.path === `/etc/systemd/system/${ARCHIVE_CLIENT.unit}`)!.content);
+        assert.deepEqual(unit.Service.Environment, [`AWS_CONFIG_FILE=${ARCHIVE_CLIENT.awsConfig}`]);
+        assert.doesNotMatch(unit.Service.ExecStart[0], /--read-only/, "s3.exportReadWrite: writable on the submit host");
+        const userData = String(run.resources.find((r) => r.type === INSTANCE && r.inputs.name === "incant-dev-submit")!.revealedInputs.userData);
+        assert.ok(!userData.includes(run.stack.config["incant:s3IamClientSecret"]), "the IAM client secret is not in user-data");
+    });
+});
 
 describe("submit host: file installation", () => {
     it("installs files only at safe paths", () => {
