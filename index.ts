@@ -58,6 +58,8 @@ const placement: VmPlacement = {
     subnetCidr: config.network.cidr,
     keyPairName: keyPair.name,
     securityGroupNames: network.securityGroupNames,
+    securityGroupIds: network.securityGroupIds,
+    subnetId: network.subnetId,
     externalNetwork: config.openstack.externalNetwork,
     availabilityZone: config.openstack.availabilityZone,
     metadata,

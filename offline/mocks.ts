@@ -183,7 +183,8 @@ export async function mockState(type: string, name: string, inputs: Inputs): Pro
     switch (type) {
         case "openstack:compute/instance:Instance": {
             const ip = inputs.networks?.[0]?.fixedIpV4 ?? "";
-            return { id, state: { ...inputs, accessIpV4: ip, networks: (inputs.networks ?? []).map((n: Inputs) => ({ ...n, fixedIpV4: n.fixedIpV4 ?? ip })) } };
+            // Nova reports the port it made (or was given) for each network.
+            return { id, state: { ...inputs, accessIpV4: ip, networks: (inputs.networks ?? []).map((n: Inputs, i: number) => ({ ...n, fixedIpV4: n.fixedIpV4 ?? ip, port: n.port ?? offlineId("port", `${name}-${i}`) })) } };
         }
         case "openstack:networking/floatingIp:FloatingIp":
             return { id, state: { ...inputs, address: placeholderFloatingIp(name) } };

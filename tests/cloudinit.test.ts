@@ -38,7 +38,7 @@ function distinctUserData(run: ProgramRun): Map<string, string> {
     const shapes = new Set<string>();
     for (const vm of run.ofType(INSTANCE)) {
         const text = decodeUserData(String(vm.revealedInputs.userData));
-        const ip = (vm.inputs.networks as { fixedIpV4: string }[])[0].fixedIpV4;
+        const ip = run.addressOf(vm);
         const shape = text.split(String(vm.inputs.name)).join("NAME").split(ip).join("IP");
         if (!shapes.has(shape)) {
             shapes.add(shape);
@@ -74,7 +74,7 @@ for (const stackName of ["dev", "prod"]) {
         it("gives every worker its own name and address, and no stand-in", () => {
             for (const vm of run.ofType(INSTANCE)) {
                 const text = decodeUserData(String(vm.revealedInputs.userData));
-                const ip = (vm.inputs.networks as { fixedIpV4: string }[])[0].fixedIpV4;
+                const ip = run.addressOf(vm);
                 assert.ok(!text.includes(VM_STANDIN.name) && !text.includes(VM_STANDIN.address), `${vm.name} carries a stand-in`);
                 assert.ok(text.includes(`hostname: ${String(vm.inputs.name)}\n`), `${vm.name}: host name`);
                 if (String(vm.inputs.name).includes("-worker-")) assert.ok(text.includes(`value: ${ip}\n`), `${vm.name}: node-ip ${ip}`);

@@ -26,7 +26,7 @@ function section(text: string, name: string): string[] {
 }
 
 const source = (f: Flow) => ("role" in f.from ? f.from.role : `${f.from.cidrs} CIDRs`);
-const portLabel = (f: Flow) => (f.protocol === "icmp" ? "ICMP" : `${f.protocol.toUpperCase()} ${f.ports![0] === f.ports![1] ? f.ports![0] : f.ports!.join("-")}`);
+const portLabel = (f: Flow) => (f.ports === undefined ? f.protocol.toUpperCase() : `${f.protocol.toUpperCase()} ${f.ports[0] === f.ports[1] ? f.ports[0] : f.ports.join("-")}`);
 
 /** The flow table: one row per (description, protocol/port), sources and targets merged. */
 function flowTableRows(all: Flow[]): string[] {
@@ -43,20 +43,20 @@ function flowTableRows(all: Flow[]): string[] {
 
 const NODE: Record<string, string> = { "admin CIDRs": "admins", "user CIDRs": "users", "control-plane": "cp", worker: "worker", storage: "storage", submit: "submit" };
 
-/** The diagram's edges: one per (source, target), its ports TCP first then UDP, ICMP left out. */
+/** The diagram's edges: one per (source, target), its ports TCP first then UDP, then other protocols by name; ICMP left out. */
 function flowEdges(all: Flow[]): string[] {
-    const edges = new Map<string, { tcp: string[]; udp: string[] }>();
+    const edges = new Map<string, { tcp: string[]; udp: string[]; other: string[] }>();
     for (const f of all.filter((x) => x.protocol !== "icmp")) {
         const key = `${NODE[source(f)]} ${NODE[f.to]}`;
-        const e = edges.get(key) ?? { tcp: [], udp: [] };
-        const list = f.protocol === "tcp" ? e.tcp : e.udp;
-        const ports = portLabel(f).split(" ")[1];
-        if (!list.includes(ports)) list.push(ports);
+        const e = edges.get(key) ?? { tcp: [], udp: [], other: [] };
+        const [list, item] = f.protocol === "tcp" ? [e.tcp, portLabel(f).split(" ")[1]]
+            : f.protocol === "udp" ? [e.udp, portLabel(f).split(" ")[1]] : [e.other, portLabel(f)];
+        if (!list.includes(item)) list.push(item);
         edges.set(key, e);
     }
     return [...edges.entries()].map(([key, e]) => {
         const [from, to] = key.split(" ");
-        const label = [e.tcp.length ? `TCP ${e.tcp.join(", ")}` : "", e.udp.length ? `UDP ${e.udp.join(", ")}` : ""].filter(Boolean).join("; ");
+        const label = [e.tcp.length ? `TCP ${e.tcp.join(", ")}` : "", e.udp.length ? `UDP ${e.udp.join(", ")}` : "", ...e.other].filter(Boolean).join("; ");
         return `${from} -->|${label}| ${to}`;
     });
 }

@@ -14,7 +14,8 @@ import * as path from "path";
 import YAML from "yaml";
 import { cloudConfigOf } from "../offline/artifacts";
 import { k8sKind, validateK8sObject } from "./harness/k8s";
-import { INSTANCE, ProgramRun, ROOT, runProgram } from "./harness/program";
+import { INSTANCE, PORT, ProgramRun, ROOT, runProgram } from "./harness/program";
+import { offlineId } from "../offline/placeholders";
 import { renderEnvFile } from "../components/compute/cloudinit";
 import { requireTool, run as runTool, tempFile } from "./harness/tools";
 import { makeCa, Pem, serverCert } from "./harness/pki";
@@ -191,7 +192,7 @@ describe("Kubernetes cluster (dev: 1 control plane, 7 workers, Ubuntu 22.04)", (
             const doc = cloudDoc(run, String(vm.inputs.name));
             const docs = kubeadmDocs(doc);
             const reg = (docs.JoinConfiguration ?? docs.InitConfiguration).nodeRegistration;
-            const ip = (vm.inputs.networks as { fixedIpV4: string }[])[0].fixedIpV4;
+            const ip = run.addressOf(vm);
             assert.equal(reg.name, vm.inputs.name);
             assert.equal(doc.hostname, vm.inputs.name);
             assert.deepEqual(reg.kubeletExtraArgs, [{ name: "node-ip", value: ip }]);
@@ -264,7 +265,7 @@ describe("Kubernetes cluster (dev: 1 control plane, 7 workers, Ubuntu 22.04)", (
         const [provider] = run.ofType("pulumi:providers:kubernetes");
         assert.ok(provider, "a kubernetes provider");
         const cp0 = run.ofType(INSTANCE).find((i) => i.inputs.name === "incant-dev-control-plane-0")!;
-        const assoc = run.get("openstack:compute/floatingIpAssociate:FloatingIpAssociate", "kubernetes-api-fip-assoc");
+        const assoc = run.get("openstack:networking/floatingIpAssociate:FloatingIpAssociate", "kubernetes-api-fip-assoc");
         assert.ok(provider.dependencies.includes(cp0.urn), "the kubeconfig waits for the control plane VM");
         assert.ok(provider.dependencies.includes(assoc.urn), "... and for its floating IP");
         const mine = k8sObjects(run).filter((r) => r.parent?.includes("KubernetesCluster"));
@@ -410,7 +411,7 @@ describe("Kubernetes cluster (prod: 3 control planes, Ubuntu 24.04, IAM groups)"
             const previousAddress = (previous.InitConfiguration ?? previous.JoinConfiguration.controlPlane).localAPIEndpoint.advertiseAddress;
             assert.equal(env.JOIN_AFTER, `https://${previousAddress}:6443`);
             const join = kubeadmDocs(doc).JoinConfiguration;
-            assert.deepEqual(join.controlPlane.localAPIEndpoint.advertiseAddress, (run.ofType(INSTANCE).find((v) => v.inputs.name === name)!.inputs.networks as Doc[])[0].fixedIpV4);
+            assert.deepEqual(join.controlPlane.localAPIEndpoint.advertiseAddress, run.addressOf(run.ofType(INSTANCE).find((v) => v.inputs.name === name)!));
             assert.equal(join.discovery.bootstrapToken.caCertHashes[0], caCertHash(caPem));
             for (const f of ["ca.crt", "ca.key", "sa.key", "sa.pub", "front-proxy-ca.crt", "front-proxy-ca.key", "etcd/ca.crt", "etcd/ca.key"]) {
                 assert.equal(file(doc, `/etc/kubernetes/incant/pki/${f}`).content, file(first, `/etc/kubernetes/incant/pki/${f}`).content, f);
@@ -419,8 +420,48 @@ describe("Kubernetes cluster (prod: 3 control planes, Ubuntu 24.04, IAM groups)"
             for (const p of ["/etc/kubernetes/audit/policy.yaml", "/etc/kubernetes/encryption/config.yaml", "/etc/kubernetes/admission/config.yaml"]) file(doc, p);
         }
         const sans = kubeadmDocs(first).ClusterConfiguration.apiServer.certSANs;
-        assert.deepEqual(sans.slice(1), ["192.168.64.10", "192.168.64.11", "192.168.64.12"]);
-        assert.equal(kubeadmDocs(cloudDoc(run, "incant-prod-worker-39")).JoinConfiguration.discovery.bootstrapToken.apiServerEndpoint, "192.168.64.10:6443");
+        assert.deepEqual(sans.slice(1), ["192.168.64.19", "192.168.64.10", "192.168.64.11", "192.168.64.12"]);
+    });
+
+    it("three control planes share one API address that keepalived moves; every node and the floating IP use it", () => {
+        const VIP = "192.168.64.19";
+        const cc = kubeadmDocs(cloudDoc(run, "incant-prod-control-plane-0")).ClusterConfiguration;
+        assert.equal(cc.controlPlaneEndpoint, `${VIP}:6443`);
+        for (const name of ["incant-prod-control-plane-1", "incant-prod-control-plane-2", "incant-prod-worker-0", "incant-prod-worker-39"]) {
+            assert.equal(kubeadmDocs(cloudDoc(run, name)).JoinConfiguration.discovery.bootstrapToken.apiServerEndpoint, `${VIP}:6443`, name);
+        }
+        // Neutron delivers the address to whichever control plane holds it; the floating IP sits on its own port.
+        const ports = run.ofType(PORT);
+        const vipPort = ports.find((p) => (p.inputs.fixedIps as Doc[])[0].ipAddress === VIP)!;
+        assert.ok(vipPort, "a port holds the API address");
+        const assoc = run.get("openstack:networking/floatingIpAssociate:FloatingIpAssociate", "kubernetes-api-fip-assoc");
+        assert.equal(assoc.inputs.portId, offlineId("port", vipPort.name));
+        const priorities: number[] = [];
+        for (const [i, name] of ["incant-prod-control-plane-0", "incant-prod-control-plane-1", "incant-prod-control-plane-2"].entries()) {
+            const vm = run.ofType(INSTANCE).find((v) => v.inputs.name === name)!;
+            const port = ports.find((p) => offlineId("port", p.name) === (vm.inputs.networks as Doc[])[0].port)!;
+            assert.deepEqual(port.inputs.allowedAddressPairs, [{ ipAddress: VIP }], name);
+            assert.equal(vm.inputs.securityGroups, undefined, "the port carries the groups");
+            const doc = cloudDoc(run, name);
+            assert.ok((doc as unknown as { packages: string[] }).packages.includes("keepalived"));
+            const conf = file(doc, "/etc/keepalived/keepalived.conf").content;
+            const self = run.addressOf(vm);
+            assert.match(conf, new RegExp(`unicast_src_ip ${self.replace(/\./g, "\\.")}\n`));
+            const peers = /unicast_peer \{\n([^}]*)\}/.exec(conf)![1].trim().split(/\s+/);
+            assert.deepEqual(peers.sort(), ["192.168.64.10", "192.168.64.11", "192.168.64.12"].filter((a) => a !== self));
+            assert.match(conf, new RegExp(`${VIP.replace(/\./g, "\\.")}/\\d+`));
+            priorities.push(Number(/priority (\d+)/.exec(conf)![1]));
+            // keepalived starts before kubeadm: the address comes once this node's API server answers.
+            assert.deepEqual(doc.runcmd.slice(0, 3), [["/usr/local/sbin/incant-node-setup"], ["/usr/local/sbin/incant-keepalived-setup"], ["/usr/local/sbin/incant-kubeadm"]]);
+            assert.equal(envOf(doc).REJOIN_CONFIG, i === 0 ? "/etc/kubernetes/incant/kubeadm-rejoin.yaml" : "");
+        }
+        assert.equal(new Set(priorities).size, 3, "distinct priorities decide the first election");
+        // The first control plane carries a control-plane join, for when it replaces a lost one.
+        const rejoin = YAML.parse(file(cloudDoc(run, "incant-prod-control-plane-0"), "/etc/kubernetes/incant/kubeadm-rejoin.yaml").content);
+        assert.equal(rejoin.kind, "JoinConfiguration");
+        assert.equal(rejoin.discovery.bootstrapToken.apiServerEndpoint, `${VIP}:6443`);
+        assert.ok(rejoin.controlPlane, "a control-plane join");
+        assert.equal(file(cloudDoc(run, "incant-prod-control-plane-0"), "/etc/kubernetes/incant/kubeadm-rejoin.yaml").permissions, "0600");
     });
 
     it("IAM groups configured: the API server accepts IAM tokens, and the groups are bound by name with a prefix", () => {
@@ -463,7 +504,7 @@ describe("Kubernetes building blocks", () => {
 
 describe("kubeadm bootstrap script (scripts/kubeadm-bootstrap.sh) with a stand-in kubeadm", () => {
     /** A scratch node: env file, the program's PKI copy, a kubeadm that fails `failures` times. */
-    function scratchNode(role: string, failures: number, deadlineSeconds: number, joinAfter = "") {
+    function scratchNode(role: string, failures: number, deadlineSeconds: number, joinAfter = "", rejoin?: { apiEndpoint: string }) {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "incant-kubeadm-"));
         for (const d of ["bin", "pki-source/etcd", "state", "k8s"]) fs.mkdirSync(path.join(dir, d), { recursive: true });
         fs.writeFileSync(path.join(dir, "pki-source/ca.key"), "KEY");
@@ -480,8 +521,9 @@ describe("kubeadm bootstrap script (scripts/kubeadm-bootstrap.sh) with a stand-i
         ].join("\n"), { mode: 0o755 });
         const env = path.join(dir, "kubernetes.env");
         fs.writeFileSync(env, renderEnvFile({
-            NODE_ROLE: role, API_ENDPOINT: "192.0.2.10:6443", KUBEADM_CONFIG: path.join(dir, "kubeadm.yaml"),
+            NODE_ROLE: role, API_ENDPOINT: rejoin?.apiEndpoint ?? "192.0.2.10:6443", KUBEADM_CONFIG: path.join(dir, "kubeadm.yaml"),
             PKI_SOURCE: path.join(dir, "pki-source"), DEADLINE_SECONDS: deadlineSeconds, RETRY_SECONDS: 0, JOIN_AFTER: joinAfter,
+            REJOIN_CONFIG: rejoin ? path.join(dir, "kubeadm-rejoin.yaml") : "",
             K8S_DIR: path.join(dir, "k8s"), STATE_DIR: path.join(dir, "state"),
         }));
         const script = path.join(ROOT, "components/kubernetes/scripts/kubeadm-bootstrap.sh");
@@ -529,6 +571,36 @@ describe("kubeadm bootstrap script (scripts/kubeadm-bootstrap.sh) with a stand-i
             assert.deepEqual(node.calls().map((c) => c.split(" ")[0]), ["join"]);
         } finally {
             await previous.close();
+        }
+    });
+
+    it("3 control planes: a first control plane that finds the cluster behind the API address joins it; else it initialises", async function () {
+        requireTool(this, "curl");
+        const ca = await makeCa("rejoin-ca");
+        const cluster = await previousControlPlane(await serverCert("rejoin-apiserver", ca, ["127.0.0.1"]), 0);
+        try {
+            const apiEndpoint = cluster.endpoint.replace("https://", "");
+            const replaced = scratchNode("init", 0, 600, "", { apiEndpoint });
+            fs.writeFileSync(path.join(replaced.dir, "pki-source/ca.crt"), ca.certPem);
+            const r = await replaced.runAsync();
+            assert.equal(r.status, 0, r.stdout);
+            assert.match(r.stdout, /a cluster already answers at .*: this control plane joins it instead of initialising a new one/);
+            assert.deepEqual(replaced.calls().map((c) => c.split(" ").slice(0, 3).join(" ")), [`join --config ${path.join(replaced.dir, "kubeadm-rejoin.yaml")}`]);
+            // A server our CA did not sign is not the cluster: initialise (the first boot of a new stack).
+            const other = await makeCa("rejoin-other-ca");
+            const stranger = await previousControlPlane(await serverCert("rejoin-stranger", other, ["127.0.0.1"]), 0);
+            try {
+                const fresh = scratchNode("init", 0, 600, "", { apiEndpoint: stranger.endpoint.replace("https://", "") });
+                fs.writeFileSync(path.join(fresh.dir, "pki-source/ca.crt"), ca.certPem);
+                const f = await fresh.runAsync();
+                assert.equal(f.status, 0, f.stdout);
+                assert.match(f.stdout, /no cluster answers at .*: initialising it/);
+                assert.deepEqual(fresh.calls().map((c) => c.split(" ")[0]), ["init"]);
+            } finally {
+                await stranger.close();
+            }
+        } finally {
+            await cluster.close();
         }
     });
 

@@ -38,11 +38,11 @@ describe("network and security groups", () => {
     it("matches the table of allowed flows between roles", () => {
         const rules = ingressRules({ adminCidrs: ["192.0.2.0/24"], userCidrs: ["198.51.100.0/24"], ports: { collectorPort: 30618, schedulerPort: 30619 } });
         const table = new Set(rules.filter((r) => r.remoteRole && r.protocol !== "icmp")
-            .map((r) => `${r.remoteRole}->${r.to} ${r.protocol}/${r.portRangeMin}${r.portRangeMax !== r.portRangeMin ? `-${r.portRangeMax}` : ""}`));
+            .map((r) => `${r.remoteRole}->${r.to} ${r.protocol}${r.portRangeMin === undefined ? "" : `/${r.portRangeMin}${r.portRangeMax !== r.portRangeMin ? `-${r.portRangeMax}` : ""}`}`));
         const expected = [
             "control-plane->worker tcp/22", "control-plane->storage tcp/22",
             "control-plane->control-plane tcp/6443", "worker->control-plane tcp/6443",
-            "control-plane->control-plane tcp/2379-2380",
+            "control-plane->control-plane tcp/2379-2380", "control-plane->control-plane vrrp",
             "control-plane->control-plane tcp/10250", "control-plane->worker tcp/10250", "worker->control-plane tcp/10250", "worker->worker tcp/10250",
             "control-plane->control-plane udp/4789", "control-plane->worker udp/4789", "worker->control-plane udp/4789", "worker->worker udp/4789",
             "control-plane->control-plane tcp/5473", "control-plane->worker tcp/5473", "worker->control-plane tcp/5473", "worker->worker tcp/5473",

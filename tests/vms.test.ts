@@ -1,6 +1,7 @@
 /** VM counts and shapes per environment, boot from volume, addresses and placement. */
 import { strict as assert } from "assert";
-import { INSTANCE, runProgram, ProgramRun } from "./harness/program";
+import { INSTANCE, PORT, runProgram, ProgramRun } from "./harness/program";
+import { offlineId } from "../offline/placeholders";
 
 function shapes(run: ProgramRun): string[] {
     return run.ofType(INSTANCE).map((i) => {
@@ -44,13 +45,22 @@ describe("VMs", () => {
             assert.equal(bd.bootIndex, 0);
             assert.equal(bd.deleteOnTermination, true);
             assert.equal(i.deleteBeforeReplace, true, "a replacement reuses the fixed address: delete first");
-            const [net] = i.inputs.networks as { fixedIpV4: string }[];
-            assert.ok(!ips.has(net.fixedIpV4), "addresses are unique");
-            ips.add(net.fixedIpV4);
+            const ip = run.addressOf(i);
+            assert.ok(!ips.has(ip), "addresses are unique");
+            ips.add(ip);
             const meta = i.inputs.metadata as Record<string, string>;
             assert.equal(meta.stack, "dev");
             assert.equal(meta.environment, "dev");
-            assert.deepEqual(i.inputs.securityGroups, [`incant-dev-${meta.role}`]);
+            const [net] = i.inputs.networks as { port?: string }[];
+            if (net.port) {
+                // Control planes: the program's port carries the group (by id) and the address.
+                const port = run.ofType(PORT).find((p) => offlineId("port", p.name) === net.port)!;
+                const group = run.ofType("openstack:networking/secGroup:SecGroup").find((g) => g.inputs.name === `incant-dev-${meta.role}`)!;
+                assert.deepEqual(port.inputs.securityGroupIds, [offlineId("secgroup", group.name)]);
+                assert.equal(i.inputs.securityGroups, undefined);
+            } else {
+                assert.deepEqual(i.inputs.securityGroups, [`incant-dev-${meta.role}`]);
+            }
             assert.equal(i.inputs.keyPair, "incant-dev-operators");
         }
         assert.ok(ips.has("192.168.100.10") && ips.has("192.168.100.20") && ips.has("192.168.100.21") && ips.has("192.168.100.32"));
@@ -66,7 +76,10 @@ describe("VMs", () => {
 
     it("puts floating IPs only on the API control plane and the submit host", async () => {
         const run = await runProgram("dev");
-        const assoc = run.ofType("openstack:compute/floatingIpAssociate:FloatingIpAssociate").map((a) => a.inputs.fixedIp).sort();
+        // On the servers' ports: the submit host's (Nova's, with its fixed address), the control plane's (the program's).
+        const ports = new Map(run.ofType(PORT).map((p) => [offlineId("port", p.name), p]));
+        const assoc = run.ofType("openstack:networking/floatingIpAssociate:FloatingIpAssociate").map((a) => a.inputs.fixedIp
+            ?? (ports.get(String(a.inputs.portId))!.inputs.fixedIps as { ipAddress: string }[])[0].ipAddress).sort();
         assert.deepEqual(assoc, ["192.168.100.10", "192.168.100.21"]);
     });
 });

@@ -19,6 +19,8 @@ export interface VmGroupArgs {
     floatingIp?: boolean;
     /** Protect the servers (the storage controller: its replacement interrupts every NFS client). */
     protect?: boolean;
+    /** A port made by the caller for each VM (see VirtualMachineArgs.portId). */
+    portId?: (vm: PlannedVm, fixedIp: string) => pulumi.Input<string>;
 }
 
 export function createVms(args: VmGroupArgs, parent: pulumi.Resource): VirtualMachine[] {
@@ -26,7 +28,7 @@ export function createVms(args: VmGroupArgs, parent: pulumi.Resource): VirtualMa
         const fixedIp = vmAddress(args.placement.subnetCidr, vm);
         const userData = pulumi.output(args.userData(vm, fixedIp)).apply(encodeUserData);
         return new VirtualMachine(vm.name, {
-            vm, placement: args.placement, fixedIp, userData,
+            vm, placement: args.placement, fixedIp, userData, portId: args.portId?.(vm, fixedIp),
             serverGroupId: args.serverGroupId, floatingIp: args.floatingIp, protect: args.protect,
         }, { parent });
     });

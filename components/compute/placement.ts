@@ -12,6 +12,9 @@ export interface VmPlacement {
     subnetCidr: string;
     keyPairName: pulumi.Input<string>;
     securityGroupNames: Record<VmRole, pulumi.Input<string>>;
+    securityGroupIds: Record<VmRole, pulumi.Input<string>>;
+    /** The subnet: ports the program makes itself (control planes) take their fixed address on it. */
+    subnetId: pulumi.Input<string>;
     /** External network name, for floating IPs. */
     externalNetwork: string;
     availabilityZone?: string;

@@ -1,6 +1,7 @@
 /**
  * The reusable VM building block: a Nova server booting from a Cinder volume of the configured
- * size, on the facility network with a fixed address, security groups by name, optional
+ * size, on the facility network with a fixed address (on its own port, or one the caller made),
+ * security groups by name, optional
  * floating IP, metadata tags, and cloud-init user-data.
  *
  * Deliberately not a ComponentResource: its resources are children of the role's component
@@ -21,6 +22,11 @@ export interface VirtualMachineArgs {
     placement: VmPlacement;
     /** Fixed private address (components/network/addressing.ts). */
     fixedIp: string;
+    /**
+     * A Neutron port the caller made with `fixedIp` and the role's security groups (control
+     * planes: theirs also admits the API's virtual address). Without it Nova makes the port.
+     */
+    portId?: pulumi.Input<string>;
     /** Rendered (and possibly encoded) user-data; secret when it embeds secrets. */
     userData: pulumi.Input<string>;
     /** Anti-affinity group (workers). */
@@ -45,9 +51,10 @@ export class VirtualMachine {
             name: vm.name,
             flavorName: vm.flavor,
             keyPair: p.keyPairName,
-            securityGroups: [p.securityGroupNames[vm.role]],
+            // A caller's port carries the groups itself (Nova refuses groups beside a given port).
+            securityGroups: args.portId ? undefined : [p.securityGroupNames[vm.role]],
             availabilityZone: p.availabilityZone,
-            networks: [{ uuid: p.networkId, fixedIpV4: args.fixedIp }],
+            networks: [args.portId ? { port: args.portId } : { uuid: p.networkId, fixedIpV4: args.fixedIp }],
             blockDevices: [{
                 sourceType: "image",
                 uuid: p.imageId,
@@ -75,9 +82,11 @@ export class VirtualMachine {
                 pool: p.externalNetwork,
                 description: `${vm.name} (${vm.role})`,
             }, parent);
-            new openstack.compute.FloatingIpAssociate(`${name}-fip-assoc`, {
+            // On the server's port (networking.FloatingIpAssociate exists in every major of the
+            // provider; compute.FloatingIpAssociate is gone from @pulumi/openstack 5).
+            new openstack.networking.FloatingIpAssociate(`${name}-fip-assoc`, {
                 floatingIp: fip.address,
-                instanceId: this.instance.id,
+                portId: this.instance.networks.apply((n) => n[0].port),
                 fixedIp: args.fixedIp,
             }, parent);
             this.floatingIp = fip.address;

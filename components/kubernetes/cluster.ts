@@ -5,6 +5,7 @@
  *   ───────                                   ─────────────────────────────────────────
  *   CA, shared keys, token, encryption key ─► first control plane: kubeadm init reusing the CA
  *   CA public-key hash + token ─────────────► workers and extra control planes: kubeadm join (retrying)
+ *   3 control planes: API address (keepalived) ► the floating IP and every join point at it
  *   admin client cert (kubeadm:cluster-admins)
  *   readiness gate: /readyz over TLS (our CA) ─► k8s.Provider ─► Calico, metadata block,
  *                                                                monitoring, OIDC bindings,
@@ -30,12 +31,13 @@ import { VmPlacement } from "../compute/placement";
 import { VirtualMachine } from "../compute/vm";
 import { PlannedVm } from "../config/quota";
 import { FacilityConfig } from "../config/schema";
-import { vmAddress } from "../network/addressing";
+import { apiVipAddress, vmAddress } from "../network/addressing";
+import { parseCidr } from "../config/cidr";
 import { API_SERVER_PORT } from "../network/ports";
 import { installCalico } from "./calico";
 import { renderKubeconfig } from "./kubeconfig";
 import { installMonitoring } from "./monitoring";
-import { InitClusterSettings, controlPlaneNode, renderWorkerUserData } from "./nodes";
+import { HighAvailability, InitClusterSettings, controlPlaneNode, renderWorkerUserData } from "./nodes";
 import { caCertHash, createClusterPki } from "./pki";
 import { shouldWaitForApiServer, waitForApiServer } from "./readiness";
 
@@ -93,8 +95,17 @@ export class KubernetesCluster extends pulumi.ComponentResource {
             pool: placement.externalNetwork,
             description: `${clusterName} Kubernetes API (${controlPlaneVms[0].name})`,
         }, { parent: this });
-        const firstAddress = vmAddress(placement.subnetCidr, controlPlaneVms[0]);
-        const apiEndpointInternal = `${firstAddress}:${API_SERVER_PORT}`;
+        const controlPlaneAddresses = controlPlaneVms.map((v) => vmAddress(placement.subnetCidr, v));
+        // 3 control planes: the API lives on an address keepalived moves to a healthy one
+        // (keepalived.ts); with one, the API is that control plane's own address.
+        const vip = controlPlaneVms.length > 1 ? apiVipAddress(placement.subnetCidr) : undefined;
+        const apiEndpointInternal = `${vip ?? controlPlaneAddresses[0]}:${API_SERVER_PORT}`;
+        const ha = (vm: PlannedVm): HighAvailability | undefined => vip === undefined ? undefined : {
+            vip,
+            prefixLength: parseCidr(placement.subnetCidr)!.prefix,
+            peers: controlPlaneAddresses.filter((_, i) => i !== vm.index),
+            priority: 150 - 50 * vm.index,
+        };
         const versions = { kubernetesMinor: config.versions.kubernetes, kubernetesVersion: config.versions.kubernetesPatch };
         const common = { ubuntuRelease: config.openstack.ubuntuRelease, apiEndpoint: apiEndpointInternal, ...versions };
         const caHash = pki.caCertPem.apply(caCertHash);
@@ -104,7 +115,7 @@ export class KubernetesCluster extends pulumi.ComponentResource {
             clusterName,
             podCidr: config.network.podCidr,
             serviceCidr: config.network.serviceCidr,
-            certSans: [floatingIp, ...controlPlaneVms.map((v) => vmAddress(placement.subnetCidr, v))],
+            certSans: [floatingIp, ...(vip ? [vip] : []), ...controlPlaneAddresses],
             oidc: iamGroups.length > 0
                 ? { issuerUrl: config.iam.issuer, audience: kubernetesAudience(config), prefix: IAM_PREFIX }
                 : undefined,
@@ -113,10 +124,10 @@ export class KubernetesCluster extends pulumi.ComponentResource {
         const controlPlaneUserData = (vm: PlannedVm, address: string): pulumi.Output<string> =>
             pulumi.all([initCluster, pki.bootstrapToken, caHash, pki.encryptionKey, pulumi.all(pki.shared)])
                 .apply(([cluster, token, hash, encryptionKey, shared]) => {
-                    const nodeArgs = { ...common, node: { name: vm.name, address }, pki: shared, bootstrapToken: token, caCertHash: hash, encryptionKey };
+                    const nodeArgs = { ...common, node: { name: vm.name, address }, pki: shared, bootstrapToken: token, caCertHash: hash, encryptionKey, ha: ha(vm) };
                     return renderCloudConfig(extendCloudConfig(baseCloudConfig(vm, config), controlPlaneNode(vm.index === 0
                         ? { ...nodeArgs, role: "init", cluster }
-                        : { ...nodeArgs, role: "control-plane", joinAfter: `https://${vmAddress(placement.subnetCidr, controlPlaneVms[vm.index - 1])}:${API_SERVER_PORT}` })));
+                        : { ...nodeArgs, role: "control-plane", joinAfter: `https://${controlPlaneAddresses[vm.index - 1]}:${API_SERVER_PORT}` })));
                 });
         // Workers differ only in name and address: one rendering serves them all.
         const workerTemplate = pulumi.all([pki.bootstrapToken, caHash]).apply(([token, hash]) =>
@@ -129,15 +140,36 @@ export class KubernetesCluster extends pulumi.ComponentResource {
             name: `${config.namePrefix}-workers`,
             policies: ["soft-anti-affinity"],
         }, { parent: this });
-        this.controlPlanes = createVms({ vms: controlPlaneVms, placement, userData: controlPlaneUserData }, this);
+        // Control planes get ports the program makes: with 3, each admits the API address
+        // (allowed address pairs) so Neutron delivers it to whichever holds it.
+        const controlPlanePorts = controlPlaneVms.map((vm, i) => new openstack.networking.Port(`${name}-${vm.name}-port`, {
+            name: `${vm.name}-port`,
+            networkId: placement.networkId,
+            fixedIps: [{ subnetId: placement.subnetId, ipAddress: controlPlaneAddresses[i] }],
+            securityGroupIds: [placement.securityGroupIds["control-plane"]],
+            allowedAddressPairs: vip ? [{ ipAddress: vip }] : undefined,
+            adminStateUp: true,
+        }, { parent: this, dependsOn: placement.dependsOn }));
+        this.controlPlanes = createVms({
+            vms: controlPlaneVms, placement, userData: controlPlaneUserData, portId: (vm) => controlPlanePorts[vm.index].id,
+        }, this);
         this.workers = createVms({ vms: workerVms, placement, userData: workerUserData, serverGroupId: workerGroup.id }, this);
         this.nodeNames = workerVms.map((v) => v.name);
         const first = this.controlPlanes[0];
-        const association = new openstack.compute.FloatingIpAssociate(`${name}-api-fip-assoc`, {
+        // The floating IP follows the API: on the address's own port with 3 control planes (no
+        // device: Neutron forwards to whichever port admits it), else on the control plane's port.
+        const apiPort = vip ? new openstack.networking.Port(`${name}-api-vip`, {
+            name: `${clusterName}-api-vip`,
+            description: `${clusterName} Kubernetes API address (keepalived on the control planes)`,
+            networkId: placement.networkId,
+            fixedIps: [{ subnetId: placement.subnetId, ipAddress: vip }],
+            securityGroupIds: [placement.securityGroupIds["control-plane"]],
+            adminStateUp: true,
+        }, { parent: this, dependsOn: placement.dependsOn }) : controlPlanePorts[0];
+        const association = new openstack.networking.FloatingIpAssociate(`${name}-api-fip-assoc`, {
             floatingIp: apiIp.address,
-            instanceId: first.instance.id,
-            fixedIp: first.fixedIp,
-        }, { parent: this });
+            portId: apiPort.id,
+        }, { parent: this, dependsOn: [first.instance] });
 
         this.apiHost = apiIp.address;
         this.apiEndpoint = pulumi.interpolate`https://${apiIp.address}:${API_SERVER_PORT}`;

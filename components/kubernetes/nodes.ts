@@ -19,6 +19,8 @@ import {
     encryptionConfiguration, renderDocuments, renderInitConfig, renderJoinConfig, renderSysctls,
 } from "./kubeadm";
 import { EXEMPT_NAMESPACES } from "./podsecurity";
+import { KEEPALIVED_PATHS, keepalivedConf } from "./keepalived";
+import { API_SERVER_PORT } from "../network/ports";
 import YAML from "yaml";
 
 /** The signing key of pkgs.k8s.io (isv:kubernetes OBS Project), checked before it is trusted. */
@@ -43,6 +45,8 @@ export const NODE_PATHS = {
     bootstrap: "/usr/local/sbin/incant-kubeadm",
     renewToken: "/usr/local/sbin/incant-renew-join-token",
     renewCertificates: "/usr/local/sbin/incant-renew-certificates",
+    /** A first control plane's control-plane join: used instead of init when it replaces a lost one (3 control planes). */
+    rejoinConfig: "/etc/kubernetes/incant/kubeadm-rejoin.yaml",
     containerdConfig: "/etc/incant/containerd-config.toml",
     modulesFile: "/etc/modules-load.d/incant-kubernetes.conf",
     /** The scripts' markers: node-prepared (setup done), kubernetes-joined (init or join done). */
@@ -58,6 +62,17 @@ const SCRIPTS = path.join(__dirname, "scripts");
 
 export type NodeRole = "init" | "control-plane" | "worker";
 
+/** With 3 control planes: the API's virtual address, held by keepalived (keepalived.ts). */
+export interface HighAvailability {
+    vip: string;
+    /** The subnet's prefix length (the address is added to the node's interface with it). */
+    prefixLength: number;
+    /** The other control planes' addresses. */
+    peers: string[];
+    /** keepalived priority of this node (first election only). */
+    priority: number;
+}
+
 export interface NodeCommon {
     node: NodeSettings;
     role: NodeRole;
@@ -66,7 +81,7 @@ export interface NodeCommon {
     /** Minor (repository) and exact package version. */
     kubernetesMinor: string;
     kubernetesVersion: string;
-    /** host:port of the API (the first control plane's fixed address). */
+    /** host:port of the API: the virtual address with 3 control planes, else the first control plane's. */
     apiEndpoint: string;
     /** Created by init, presented by every join. */
     bootstrapToken: string;
@@ -80,7 +95,7 @@ export interface NodeCommon {
 }
 
 /** Files and commands every Kubernetes node has. */
-export function nodeBase(c: NodeCommon): CloudConfig {
+export function nodeBase(c: NodeCommon, extraEnv: Record<string, string> = {}): CloudConfig {
     const env = renderEnvFile({
         NODE_ROLE: c.role,
         NODE_NAME: c.node.name,
@@ -98,8 +113,13 @@ export function nodeBase(c: NodeCommon): CloudConfig {
         DEADLINE_SECONDS: JOIN_DEADLINE_SECONDS,
         RETRY_SECONDS: JOIN_RETRY_SECONDS,
         JOIN_AFTER: c.joinAfter ?? "",
+        NODE_ADDRESS: c.node.address,
+        API_SERVER_PORT,
         CERT_RENEW_BEFORE_DAYS,
         CERT_RESTART_TIMEOUT_SECONDS,
+        // Read by the bootstrap script on every node; set only on a first control plane with 3.
+        REJOIN_CONFIG: "",
+        ...extraEnv,
     });
     return {
         packages: ["ca-certificates", "curl", "gpg", "apt-transport-https"],
@@ -122,6 +142,8 @@ interface ControlPlaneCommon extends NodeCommon {
     /** Files for /etc/kubernetes/pki, path relative to it -> PEM. */
     pki: Record<string, string>;
     encryptionKey: string;
+    /** 3 control planes: keepalived and, on the first, a join to use when it replaces a lost one. */
+    ha?: HighAvailability;
 }
 
 /**
@@ -177,8 +199,25 @@ function kubeadmFile(a: ControlPlaneArgs | WorkerArgs): WriteFile {
     return secretFile(NODE_PATHS.kubeadmConfig, content);
 }
 
+/** keepalived's files and its start, before kubeadm (the address follows a healthy API server). */
+function keepalivedParts(a: ControlPlaneArgs, ha: HighAvailability): { files: WriteFile[]; env: Record<string, string> } {
+    const files: WriteFile[] = [
+        { path: KEEPALIVED_PATHS.config, permissions: "0644", content: keepalivedConf({ node: a.node, ...ha }) },
+        { path: KEEPALIVED_PATHS.check, permissions: "0755", content: readScript(SCRIPTS, "apiserver-check.sh") },
+        { path: KEEPALIVED_PATHS.setup, permissions: "0755", content: readScript(SCRIPTS, "keepalived-setup.sh") },
+    ];
+    // A replaced first control plane finds the cluster behind the address and joins it (kubeadm-bootstrap.sh).
+    if (a.role === "init") {
+        files.push(secretFile(NODE_PATHS.rejoinConfig, renderJoinConfig({
+            node: a.node, apiServerEndpoint: a.apiEndpoint, bootstrapToken: a.bootstrapToken, caCertHash: a.caCertHash, controlPlane: true,
+        })));
+    }
+    return { files, env: { API_VIP: ha.vip, KEEPALIVED_INTERFACE_FILE: KEEPALIVED_PATHS.interfaceFile, REJOIN_CONFIG: a.role === "init" ? NODE_PATHS.rejoinConfig : "" } };
+}
+
 export function controlPlaneNode(a: ControlPlaneArgs): CloudConfig {
-    const base = nodeBase(a);
+    const ha = a.ha ? keepalivedParts(a, a.ha) : undefined;
+    const base = nodeBase(a, ha?.env);
     const pki = Object.entries(a.pki).map(([name, pem]): WriteFile => name.endsWith(".key")
         ? secretFile(`${NODE_PATHS.pkiSource}/${name}`, pem)
         : { path: `${NODE_PATHS.pkiSource}/${name}`, content: pem, permissions: "0644" });
@@ -196,9 +235,16 @@ export function controlPlaneNode(a: ControlPlaneArgs): CloudConfig {
             ...Object.entries(certificateRenewalUnits()).map(([unit, sections]): WriteFile => ({
                 path: `/etc/systemd/system/${unit}`, content: renderIni(sections, { separator: "=" }), permissions: "0644",
             })),
+            ...ha?.files ?? [],
         ],
-        // After init or join, so the first check sees kubeadm's certificates.
-        runcmd: [...base.runcmd!, ["systemctl", "enable", "--now", `${RENEWAL_UNIT}.timer`]],
+        packages: [...base.packages!, ...(a.ha ? ["keepalived"] : [])],
+        runcmd: [
+            [NODE_PATHS.setup],
+            ...(a.ha ? [[KEEPALIVED_PATHS.setup]] : []),
+            [NODE_PATHS.bootstrap],
+            // After init or join, so the first check sees kubeadm's certificates.
+            ["systemctl", "enable", "--now", `${RENEWAL_UNIT}.timer`],
+        ],
     };
 }
 

@@ -5,6 +5,7 @@
  *   .1          router (gateway)
  *   .2 - .9     DHCP allocation pool (Neutron's DHCP ports)
  *   .10 - .12   control plane
+ *   .19         the Kubernetes API address that moves between control planes (3 control planes)
  *   .20         storage controller
  *   .21         submit host
  *   .32 - ...   workers, contiguous
@@ -16,6 +17,13 @@ const FIRST: Record<VmRole, number> = { "control-plane": 10, storage: 20, submit
 
 /** Addresses reserved ahead of the workers (the workers' first offset). */
 export const WORKER_OFFSET = FIRST.worker;
+
+/** The API's virtual address (keepalived), outside the DHCP pool and every VM's address. */
+const API_VIP_OFFSET = 19;
+
+export function apiVipAddress(cidr: string): string {
+    return hostAddress(cidr, API_VIP_OFFSET);
+}
 
 export function gatewayAddress(cidr: string): string {
     return hostAddress(cidr, 1);

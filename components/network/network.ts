@@ -68,6 +68,8 @@ export class Network extends pulumi.ComponentResource {
     public readonly subnetId: pulumi.Output<string>;
     /** Security group names by role (instances take groups by name). */
     public readonly securityGroupNames: Record<VmRole, pulumi.Output<string>>;
+    /** Security group ids by role (ports take groups by id). */
+    public readonly securityGroupIds: Record<VmRole, pulumi.Output<string>>;
     /** Resolves once the router connects the subnet to the outside (VMs need it to install packages). */
     public readonly routerInterface: openstack.networking.RouterInterface;
 
@@ -133,6 +135,7 @@ export class Network extends pulumi.ComponentResource {
         this.networkId = network.id;
         this.subnetId = subnet.id;
         this.securityGroupNames = Object.fromEntries(ROLES.map((r) => [r, groups[r].name])) as Record<VmRole, pulumi.Output<string>>;
+        this.securityGroupIds = Object.fromEntries(ROLES.map((r) => [r, groups[r].id])) as Record<VmRole, pulumi.Output<string>>;
         this.registerOutputs({ networkId: this.networkId, subnetId: this.subnetId });
     }
 }

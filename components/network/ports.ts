@@ -19,8 +19,9 @@ export type Peer =
 export interface Flow {
     /** Why this flow exists; becomes the rule's description. */
     description: string;
-    protocol: "tcp" | "udp" | "icmp";
-    /** Inclusive port range; omitted for ICMP. */
+    /** Neutron protocol names; `vrrp` is IP protocol 112 (keepalived). */
+    protocol: "tcp" | "udp" | "icmp" | "vrrp";
+    /** Inclusive port range; omitted for ICMP and VRRP. */
     ports?: [number, number];
     from: Peer;
     to: VmRole;
@@ -70,6 +71,8 @@ export function flows(p: PortSettings): Flow[] {
         // Kubernetes control plane.
         ...between("Kubernetes API from nodes", "tcp", tcp(API_SERVER_PORT), cluster, ["control-plane"]),
         ...between("etcd peers and clients", "tcp", tcp(2379, 2380), ["control-plane"], ["control-plane"]),
+        // keepalived's adverts (unicast) hold the API address on one healthy control plane (3 control planes).
+        ...between("VRRP between control planes (keepalived moves the API address)", "vrrp", undefined, ["control-plane"], ["control-plane"]),
         ...between("kubelet API (logs, exec, metrics)", "tcp", tcp(10250), cluster, cluster),
         // Calico with VXLAN encapsulation and Typha.
         ...between("Calico VXLAN", "udp", [4789, 4789], cluster, cluster),

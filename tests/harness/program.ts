@@ -7,6 +7,7 @@ import * as path from "path";
 import { NAMESPACE } from "../../components/config/validate";
 import { OfflineRun, RecordedResource, runOffline } from "../../offline/engine";
 import { readStack, StackConfig } from "../../offline/stackfile";
+import { offlineId } from "../../offline/placeholders";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 
@@ -16,6 +17,8 @@ export interface ProgramRun extends OfflineRun {
     ofType(type: string): RecordedResource[];
     /** The one resource with that type and name; throws when absent. */
     get(type: string, name: string): RecordedResource;
+    /** A server's fixed address: on its network, or on the port the program made for it (control planes). */
+    addressOf(instance: RecordedResource): string;
 }
 
 /**
@@ -43,7 +46,10 @@ function stackConfig(stackName: string, overrides: Record<string, unknown> = {},
     return stack;
 }
 
+export const PORT = "openstack:networking/port:Port";
+
 function withHelpers(run: OfflineRun, stack: StackConfig): ProgramRun {
+    const ports = new Map(run.resources.filter((r) => r.type === PORT).map((r) => [offlineId("port", r.name), r]));
     return {
         ...run,
         stack,
@@ -52,6 +58,13 @@ function withHelpers(run: OfflineRun, stack: StackConfig): ProgramRun {
             const found = run.resources.find((r) => r.type === type && r.name === name);
             if (!found) throw new Error(`no ${type} named ${name}; have: ${run.resources.filter((r) => r.type === type).map((r) => r.name).join(", ")}`);
             return found;
+        },
+        addressOf: (instance) => {
+            const [net] = instance.inputs.networks as { fixedIpV4?: string; port?: string }[];
+            if (net.fixedIpV4) return net.fixedIpV4;
+            const port = ports.get(String(net.port));
+            if (!port) throw new Error(`${instance.name} has neither a fixed address nor a known port`);
+            return (port.inputs.fixedIps as { ipAddress: string }[])[0].ipAddress;
         },
     };
 }

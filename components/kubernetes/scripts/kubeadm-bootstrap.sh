@@ -49,6 +49,18 @@ attempt() {
 
 deadline=$((SECONDS + DEADLINE_SECONDS))
 
+if [ "$NODE_ROLE" = init ] && [ -n "$REJOIN_CONFIG" ]; then
+    # 3 control planes: a first control plane that replaces a lost one must not create a second
+    # cluster. If the API address answers with our CA, the cluster lives on: join it instead.
+    if curl --silent --fail --connect-timeout 5 --max-time 10 --cacert "$PKI_SOURCE/ca.crt" "https://${API_ENDPOINT}/readyz" > /dev/null; then
+        log "a cluster already answers at ${API_ENDPOINT}: this control plane joins it instead of initialising a new one"
+        NODE_ROLE=control-plane
+        KUBEADM_CONFIG=$REJOIN_CONFIG
+    else
+        log "no cluster answers at ${API_ENDPOINT}: initialising it"
+    fi
+fi
+
 if [ -n "$JOIN_AFTER" ]; then
     # Control planes join one after another: etcd adds one member at a time, so this one waits
     # until the previous control plane's API server (and with it its etcd member) is ready.
