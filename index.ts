@@ -5,7 +5,7 @@
 import * as openstack from "@pulumi/openstack";
 import { loadConfig } from "./components/config/load";
 import { plannedVms } from "./components/config/quota";
-import { VmPlacement } from "./components/compute/placement";
+import { VmPlacement, vmImageId } from "./components/compute/placement";
 import { Network } from "./components/network/network";
 import { KubernetesCluster } from "./components/kubernetes/cluster";
 import { StorageController } from "./components/storage/controller";
@@ -46,14 +46,14 @@ const network = new Network(config.namePrefix, {
     tags: Object.entries(metadata).map(([k, v]) => `${k}=${v}`),
 }, onCloud);
 
-const image = openstack.images.getImageOutput({ name: config.openstack.image, mostRecent: true }, onCloud);
+const imageId = vmImageId(config, onCloud);
 const keyPair = new openstack.compute.Keypair(`${config.namePrefix}-operators`, {
     name: `${config.namePrefix}-operators`,
     publicKey: config.sshPublicKey,
 }, onCloud);
 
 const placement: VmPlacement = {
-    imageId: image.id,
+    imageId,
     networkId: network.networkId,
     subnetCidr: config.network.cidr,
     keyPairName: keyPair.name,

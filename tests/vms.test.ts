@@ -1,6 +1,6 @@
 /** VM counts and shapes per environment, boot from volume, addresses and placement. */
 import { strict as assert } from "assert";
-import { INSTANCE, PORT, runProgram, ProgramRun } from "./harness/program";
+import { INSTANCE, PORT, merged, runProgram, ProgramRun } from "./harness/program";
 import { offlineId } from "../offline/placeholders";
 
 function shapes(run: ProgramRun): string[] {
@@ -81,5 +81,14 @@ describe("VMs", () => {
         const assoc = run.ofType("openstack:networking/floatingIpAssociate:FloatingIpAssociate").map((a) => a.inputs.fixedIp
             ?? (ports.get(String(a.inputs.portId))!.inputs.fixedIps as { ipAddress: string }[])[0].ipAddress).sort();
         assert.deepEqual(assoc, ["192.168.100.10", "192.168.100.21"]);
+    });
+
+    it("boots the image by its pinned id when openstack.imageId is set, else by the name's lookup", async () => {
+        const bootImages = (run: ProgramRun) => new Set(run.ofType(INSTANCE).map((i) => (i.inputs.blockDevices as { uuid: string }[])[0].uuid));
+        const byName = await runProgram("dev");
+        assert.deepEqual([...bootImages(byName)], [offlineId("image", "ubuntu-22.04")]);
+        const id = "5f8b1e0c-3a52-4c1e-9d8e-2b7a6f1c9e01";
+        const pinned = await runProgram("dev", { openstack: merged(byName.stack.config["incant:openstack"] ? JSON.parse(byName.stack.config["incant:openstack"]) : {}, { imageId: id }) });
+        assert.deepEqual([...bootImages(pinned)], [id]);
     });
 });

@@ -16,8 +16,13 @@ export interface OpenStackAccess {
     authUrl?: string;
     /** OpenStack region, e.g. `RegionOne`. */
     region: string;
-    /** Glance image name for every VM (Ubuntu 22.04 or 24.04), resolved by name at deploy time. */
+    /** Glance image name for every VM (Ubuntu 22.04 or 24.04); used only while `imageId` is unset. */
     image: string;
+    /**
+     * The image's Glance id: pins every VM to it. Without it the program looks `image` up by name
+     * on every run, and a newer image under that name would replace every VM (delete first).
+     */
+    imageId?: string;
     /** The image's Ubuntu release, which the cloud-init templates depend on. */
     ubuntuRelease: "22.04" | "24.04";
     /** Name of the external (provider) network that floating IPs and the router gateway come from. */

@@ -54,7 +54,7 @@ export const OBJECT_KEYS = {
         cvmfs: true, readinessTimeoutSeconds: true,
     }),
     openstack: keysOf<OpenStackAccess>({
-        cloud: true, authUrl: true, region: true, image: true, ubuntuRelease: true, externalNetwork: true,
+        cloud: true, authUrl: true, region: true, image: true, imageId: true, ubuntuRelease: true, externalNetwork: true,
         availabilityZone: true, applicationCredentialId: true,
     }),
     "flavors.*": keysOf<FlavorSize>({ vcpus: true, ramGb: true }),
@@ -406,6 +406,7 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
         authUrl: r.optionalString("openstack.authUrl", os.authUrl, GRAMMARS.httpsUrl),
         region: r.string("openstack.region", os.region, d.openstack.region, on),
         image: r.string("openstack.image", os.image, d.openstack.image, on),
+        imageId: r.optionalString("openstack.imageId", os.imageId, GRAMMARS.openstackId),
         ubuntuRelease: r.oneOf("openstack.ubuntuRelease", os.ubuntuRelease, ["22.04", "24.04"] as const, d.openstack.ubuntuRelease),
         externalNetwork: r.string("openstack.externalNetwork", os.externalNetwork, d.openstack.externalNetwork, on),
         availabilityZone: r.optionalString("openstack.availabilityZone", os.availabilityZone, on),

@@ -12,8 +12,7 @@
  */
 import * as https from "https";
 import * as pulumi from "@pulumi/pulumi";
-import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
-import { getMonitor } from "@pulumi/pulumi/runtime/settings";
+import { onMockMonitor } from "../runtime";
 
 export interface WaitForApiServerArgs {
     /** "https://host:port" of the API server. */
@@ -113,13 +112,6 @@ export async function waitForApiServer(args: WaitForApiServerArgs): Promise<void
     args.log?.(`Kubernetes API ${args.endpoint} is ready (after ${Math.round((Date.now() - started) / 1000)} s, ${attempt} probe(s))`);
 }
 
-/**
- * True under Pulumi's mock monitor (the offline engine and the tests): there is no API server
- * to wait for. The waiting logic itself is tested against real servers on 127.0.0.1.
- */
-export function onMockMonitor(): boolean {
-    return getMonitor() instanceof MockMonitor;
-}
 
 /** Whether the program should wait now: only during a real update (not a preview, not offline). */
 export function shouldWaitForApiServer(): boolean {
