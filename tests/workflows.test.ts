@@ -95,6 +95,8 @@ describe("GitHub workflows", () => {
                     assert.equal(w.policyPacks, "policy");
                     assert.match(String(w["stack-name"]), /matrix\.stack|'dev'|'prod'/);
                     assert.equal(step.env?.PULUMI_ACCESS_TOKEN, "${{ secrets.PULUMI_ACCESS_TOKEN }}");
+                    // test.yml type-checks (npm test runs tsc); the engine need not type-check again.
+                    assert.equal(step.env?.PULUMI_NODEJS_TRANSPILE_ONLY, "true");
                 }
             }
         }
