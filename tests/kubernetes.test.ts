@@ -325,6 +325,20 @@ describe("Kubernetes cluster (dev: 1 control plane, 7 workers, Ubuntu 22.04)", (
         assert.ok(gnp.dependencies.includes(tierRes.urn));
     });
 
+    it("pods are denied NFS to the storage controller (only kubelets mount it), and pool pods wait for that policy", () => {
+        const gnp = run.get("kubernetes:projectcalico.org/v3:GlobalNetworkPolicy", "kubernetes-calico-deny-pod-nfs");
+        const spec = (gnp.inputs as Doc).spec;
+        const storage = run.addressOf(run.ofType(INSTANCE).find((v) => v.inputs.name === "incant-dev-storage")!);
+        assert.equal(spec.tier, "incant-platform");
+        assert.equal(spec.selector, "all()");
+        assert.deepEqual(spec.egress, [{ action: "Deny", protocol: "TCP", destination: { nets: [`${storage}/32`], ports: [2049] } }]);
+        // The NFS volumes name that address: the policy blocks exactly what they mount.
+        const pv = run.ofType("kubernetes:core/v1:PersistentVolume").find((p) => (p.inputs as Doc).spec.nfs);
+        assert.equal((pv!.inputs as Doc).spec.nfs.server, storage);
+        const scheduler = run.ofType("kubernetes:apps/v1:Deployment").find((d) => d.name.includes("scheduler"));
+        assert.ok(scheduler!.dependencies.includes(gnp.urn), "pool pods start only once pods are kept off NFS");
+    });
+
     it("monitoring: pinned kube-prometheus-stack, ClusterIP only, node-exporter alone in a privileged namespace", () => {
         const m = run.get("kubernetes:helm.sh/v3:Release", "kubernetes-monitoring");
         const i = m.revealedInputs as Doc;

@@ -23,7 +23,12 @@ export interface CalicoArgs {
     version: string;
     /** Pod network; must equal kubeadm's podSubnet. */
     podCidr: string;
+    /** The storage controller's address: only kubelets (host network) may speak NFS to it. */
+    storageAddress: string;
 }
+
+/** NFSv4's one port (RFC 7530). */
+export const NFS_PORT = 2049;
 
 /** Helm values: the Installation resource the chart renders, nothing else. */
 export function calicoValues(a: CalicoArgs) {
@@ -69,10 +74,31 @@ export function denyMetadataPolicy() {
     };
 }
 
+/**
+ * Pods never speak NFS to the storage controller: kubelets mount the shares (host network, the
+ * node's own address) and hand them to pods. A pod would reach the server as its node (Calico
+ * NATs pod egress) and the exports trust the nodes; with AUTH_SYS any uid it claimed would be
+ * believed, so a user-space NFS client in a pod could read and write every home.
+ */
+export function denyPodNfsPolicy(storageAddress: string) {
+    return {
+        apiVersion: "projectcalico.org/v3",
+        kind: "GlobalNetworkPolicy",
+        metadata: { name: `${PLATFORM_TIER}.deny-pod-nfs` },
+        spec: {
+            tier: PLATFORM_TIER,
+            order: 20,
+            selector: "all()",
+            types: ["Egress"],
+            egress: [{ action: "Deny", protocol: "TCP", destination: { nets: [`${storageAddress}/32`], ports: [NFS_PORT] } }],
+        },
+    };
+}
+
 export interface Calico {
     release: k8s.helm.v3.Release;
-    /** The metadata-blocking policy: once it exists, pods are safe to schedule. */
-    policy: k8s.apiextensions.CustomResource;
+    /** The platform policies (metadata service, NFS): once they exist, pods are safe to schedule. */
+    policies: k8s.apiextensions.CustomResource[];
 }
 
 export function installCalico(name: string, a: CalicoArgs, opts: { parent: pulumi.Resource; provider: k8s.Provider }): Calico {
@@ -97,6 +123,9 @@ export function installCalico(name: string, a: CalicoArgs, opts: { parent: pulum
         spec: {},
     }, { ...opts, dependsOn: [release] });
     const tier = new k8s.apiextensions.CustomResource(`${name}-platform-tier`, platformTier(), { ...opts, dependsOn: [apiServer] });
-    const policy = new k8s.apiextensions.CustomResource(`${name}-deny-metadata`, denyMetadataPolicy(), { ...opts, dependsOn: [tier] });
-    return { release, policy };
+    const policies = [
+        new k8s.apiextensions.CustomResource(`${name}-deny-metadata`, denyMetadataPolicy(), { ...opts, dependsOn: [tier] }),
+        new k8s.apiextensions.CustomResource(`${name}-deny-pod-nfs`, denyPodNfsPolicy(a.storageAddress), { ...opts, dependsOn: [tier] }),
+    ];
+    return { release, policies };
 }

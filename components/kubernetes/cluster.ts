@@ -195,8 +195,11 @@ export class KubernetesCluster extends pulumi.ComponentResource {
         this.provider = new k8s.Provider(`${name}-provider`, { kubeconfig: this.kubeconfig }, { parent: this });
 
         const onCluster = { parent: this, provider: this.provider };
-        const calico = installCalico(`${name}-calico`, { version: config.versions.calico, podCidr: config.network.podCidr }, onCluster);
-        this.networkReady = [calico.release, calico.policy];
+        const calico = installCalico(`${name}-calico`, {
+            version: config.versions.calico, podCidr: config.network.podCidr,
+            storageAddress: vmAddress(placement.subnetCidr, { role: "storage", index: 0 }),
+        }, onCluster);
+        this.networkReady = [calico.release, ...calico.policies];
         const monitoring = installMonitoring(`${name}-monitoring`, { version: config.versions.monitoring },
             { ...onCluster, dependsOn: this.networkReady });
         this.grafanaAdminPassword = monitoring.grafanaAdminPassword;
