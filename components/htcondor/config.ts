@@ -61,6 +61,9 @@ export const PATHS = {
 /** The shared port of a startd pod (HTCondor's default, not exposed outside the pod network). */
 export const WORKER_PORT = 9618;
 
+/** Where the images install images/common/setup-atlas.sh (install-atlas-clients.sh). */
+export const ATLAS_SETUP_SCRIPT = "/etc/profile.d/setup-atlas.sh";
+
 /** MB of a worker pod's memory request kept from the slot for HTCondor's own daemons (RESERVED_MEMORY). */
 export const WORKER_RESERVED_MEMORY_MB = 512;
 
@@ -281,6 +284,8 @@ export function workerConfig(s: PoolSettings): ConfigEntry[] {
         // enough for a runaway job to reach the pod's limit first).
         { key: "STARTER_UPDATE_INTERVAL", value: STARTER_UPDATE_SECONDS },
         { use: "POLICY:HOLD_IF_DISK_EXCEEDED" },
+        { comment: "setupATLAS in jobs' own scripts: bash reads the image's profile script through BASH_ENV." },
+        { key: "STARTER_JOB_ENVIRONMENT", value: `"BASH_ENV=${ATLAS_SETUP_SCRIPT}"` },
         { comment: "Jobs run as their owners (accounts added at start from the users list), not as slotN users." },
         { key: "STARTER_ALLOW_RUNAS_OWNER", value: true },
         // The shadow's host name is a pod name, outside UID_DOMAIN; the starter trusts the domain of

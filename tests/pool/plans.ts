@@ -4,13 +4,17 @@
  * the downward API, capabilities, allowPrivilegeEscalation) and the submit container of
  * docker/compose.yaml (its bind-mounted files, extra_hosts, no-new-privileges). Pure functions.
  */
+import * as fs from "fs";
 import * as path from "path";
+import { ATLAS_SETUP_SCRIPT } from "../../components/htcondor/config";
 import { PoolRole } from "../../components/htcondor/manifests";
 import { COLLECTOR_SERVICE, SCHEDD_SERVICE } from "../../components/htcondor/types";
 import { POOL_NAMESPACE } from "../../components/htcondor/pool";
 import { IMAGE_CONDOR_CONFIG, loopbackOverlay, LoopbackRole, renderOverlay } from "./overlay";
 import { PodFile, PodPlan } from "./pod";
 import { downwardResource, K8sPodSpec, RenderedStack } from "./rendered";
+
+const ROOT = path.resolve(__dirname, "..", "..");
 
 /** Addresses on the pool's shared loopback: pods in the pod CIDR, the submit VM, "the Internet". */
 export const ADDRESSES = {
@@ -81,6 +85,8 @@ export function poolPodPlan(role: PoolRole, ctx: PlanContext): PodPlan {
             env[e.name] = String(downwardResource(c.resources[kind][resource], e.valueFrom.resourceFieldRef.divisor));
         } else throw new Error(`${role}: env ${e.name} has a source the loopback pool does not know`);
     }
+    // What images/common/install-atlas-clients.sh puts into the ATLAS images.
+    if (role !== "central-manager") files.push({ path: ATLAS_SETUP_SCRIPT, content: fs.readFileSync(path.join(ROOT, "images", "common", "setup-atlas.sh")), mode: 0o644 });
     const caps = c.securityContext.capabilities;
     return {
         role, hostname: `htcondor-${role}-0`, podIp, env,

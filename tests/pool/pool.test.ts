@@ -37,6 +37,8 @@ describe("HTCondor pool on loopback (npm run test:pool)", function () {
         pool = await LoopbackPool.create(install as HtcondorInstall);
         scheddName = setting(pool.rendered.conf.scheduler, "SCHEDD_NAME")!;
         pool.start("central-manager", "scheduler", "worker", "submit");
+        // The submit container is ready once its start-up hook has created the users.
+        await pool.waitFor("the submit container's users", () => pool.pods.submit.exec(["getent", "passwd", "atlasuser1"]).status === 0, 30_000);
     });
 
     after(async function () {
@@ -134,6 +136,25 @@ describe("HTCondor pool on loopback (npm run test:pool)", function () {
             assert.match(out, /OK\n$/);
             const ntuple = path.join(pool.volumes.scratch, "atlasuser1", "smoke-test", `ntuple_${cluster}_0.csv`);
             assert.equal(fs.statSync(ntuple).uid, u.uid, "the n-tuple on the scratch share is the user's");
+        });
+
+        it("lets a job's own bash script call setupATLAS (not only login shells)", async () => {
+            const u = userSession(pool, "atlasuser1");
+            const dir = path.join(pool.volumes.home, "atlasuser1", "atlas");
+            fs.mkdirSync(dir);
+            fs.writeFileSync(path.join(dir, "job.sh"), "#!/bin/bash\nset -e\nsetupATLAS\necho \"ALRB=$ATLAS_LOCAL_ROOT_BASE\"\n", { mode: 0o755 });
+            fs.writeFileSync(path.join(dir, "job.sub"), ["executable = job.sh", "output = job.out", "error = job.err", "log = job.log",
+                "request_memory = 64MB", "request_disk = 10MB", "should_transfer_files = YES", "queue", ""].join("\n"));
+            for (const f of ["", "job.sh", "job.sub"]) fs.chownSync(path.join(dir, f), u.uid, u.uid);
+            const submit = u.run(["condor_submit", "-remote", scheddName, "job.sub"], { cwd: "/home/atlasuser1/atlas" });
+            assert.equal(submit.status, 0, output(submit));
+            const cluster = /submitted to cluster (\d+)\./.exec(submit.stdout)![1];
+            await pool.waitFor(`job ${cluster} to complete`, () => u.run(["condor_q", "-name", scheddName, cluster, "-af", "JobStatus"]).stdout.trim() === "4", 90_000);
+            const transfer = u.run(["condor_transfer_data", "-name", scheddName, cluster], { cwd: "/home/atlasuser1/atlas" });
+            assert.equal(transfer.status, 0, output(transfer));
+            const out = fs.readFileSync(path.join(dir, "job.out"), "utf8");
+            assert.match(out, /^setupATLAS \(loopback stand-in\)$/m, `${out}${fs.readFileSync(path.join(dir, "job.err"), "utf8")}`);
+            assert.match(out, /^ALRB=\/cvmfs\/atlas\.cern\.ch\/repo\/ATLASLocalRootBase$/m);
         });
     });
 
