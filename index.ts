@@ -114,5 +114,6 @@ export const storageDataVolumeId = storage.dataVolume.id;
 export const htcondorEndpoints = pool.endpoints;
 export const submitHostAddress = submit.publicIp;
 export const s3Archive = { endpoint: config.s3.endpoint, bucket: config.s3.bucket, region: config.s3.region };
+export const archive = { bucket: config.s3.bucket, readOnly: !config.s3.exportReadWrite, submitPath: submit.archivePath };
 export const imageRefs = images.refs;
 export const vmCount = vms.length;

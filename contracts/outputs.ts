@@ -14,7 +14,7 @@
 /** Exported by the program as `outputsContract`, so a consumer can check what it reads. */
 export const OUTPUTS_CONTRACT = "incant-outputs/v1";
 /** The contract's current minor version (the `since` of the newest output). */
-export const OUTPUTS_CONTRACT_MINOR = "1.0";
+export const OUTPUTS_CONTRACT_MINOR = "1.1";
 
 /** The shape of a value: a JSON scalar, or an object of named fields. */
 export type FieldType = "string" | "number" | "boolean" | { readonly [field: string]: FieldType };
@@ -47,7 +47,7 @@ export const OUTPUTS = {
     },
     kubernetesApiHost: {
         type: "string", secret: false, since: "1.0",
-        description: "Floating IP of the Kubernetes API (first control plane), reachable from incant:network.adminCidrs only.",
+        description: "Floating IP of the Kubernetes API (on the API address keepalived moves between 3 control planes, else on the first control plane), reachable from incant:network.adminCidrs only.",
     },
     apiEndpoint: {
         type: "string", secret: false, since: "1.0",
@@ -67,7 +67,7 @@ export const OUTPUTS = {
     },
     nfsExports: {
         type: { home: "string", scratch: "string", archive: "string", archiveReadOnly: "boolean" }, secret: false, since: "1.0",
-        description: "Server paths of the NFSv4 exports: homes, scratch and the S3 archive (read-only unless incant:s3.exportReadWrite).",
+        description: "Server paths of the NFSv4 exports: homes and scratch. Deprecated since 1.1, removed in v2: archive and archiveReadOnly (the storage controller no longer serves the S3 archive over NFS; read `archive`).",
     },
     storageDataVolumeId: {
         type: "string", secret: false, since: "1.0",
@@ -75,7 +75,11 @@ export const OUTPUTS = {
     },
     s3Archive: {
         type: { endpoint: "string", bucket: "string", region: "string" }, secret: false, since: "1.0",
-        description: "The S3 bucket the storage controller mounts with rclone (incant:s3), for teams that read the archive directly.",
+        description: "The S3 bucket of the archive (incant:s3), which each client mounts with rclone; for teams that read it directly.",
+    },
+    archive: {
+        type: { bucket: "string", readOnly: "boolean", submitPath: "string" }, secret: false, since: "1.1",
+        description: "The S3 archive as physicists see it: mounted by rclone on the submit host, at submitPath inside the submit container; read-only unless incant:s3.exportReadWrite. Pool pods do not mount it.",
     },
     htcondorEndpoints: {
         type: { collectorAddress: "string", scheddAddress: "string", scheddName: "string", trustDomain: "string", collectorHostName: "string", scheddHostName: "string" },

@@ -30,7 +30,7 @@ import { StorageCredentials } from "../storage/rclone";
 import { NfsShare } from "../storage/types";
 import { hostFiles, installCommand } from "./files";
 import { submitHostCloudConfig, submitMountUnits } from "./hostconfig";
-import { containerFields, cvmfsImage, cvmfsService, renderCompose, submitHostServices } from "./services";
+import { archiveInSubmit, containerFields, cvmfsImage, cvmfsService, renderCompose, submitHostServices } from "./services";
 
 export interface SubmitHostArgs {
     config: FacilityConfig;
@@ -80,6 +80,8 @@ export class SubmitHost extends pulumi.ComponentResource {
     public readonly server: VirtualMachine;
     /** Public address physicists SSH to. */
     public readonly publicIp: pulumi.Output<string>;
+    /** Where physicists find the S3 archive inside the submit container. */
+    public readonly archivePath = archiveInSubmit();
     /** The readiness gate: everything that talks to the host waits for it. */
     public readonly ready: command.remote.Command;
     /** Reaches the host's Docker daemon over SSH (ssh://ubuntu@<floating IP>). */

@@ -11,6 +11,7 @@
  *   /etc/incant/submit/         the pool's client configuration, bind-mounted read-only into the submit container
  *   /opt/incant/compose.yaml    this layout for operators
  */
+import * as path from "path";
 import YAML from "yaml";
 import { CvmfsConfig } from "../config/schema";
 import { PATHS as CONDOR_PATHS } from "../htcondor/config";
@@ -58,6 +59,11 @@ export const IN_SUBMIT = {
     users: "/root/config/users",
     preExec: "/root/config/pre-exec.sh",
 } as const;
+
+/** The archive inside the submit container: its rclone mount point, under the bound parent. */
+export function archiveInSubmit(): string {
+    return path.posix.join(IN_SUBMIT.s3, path.posix.relative(ARCHIVE_CLIENT.root, ARCHIVE_CLIENT.mountPoint));
+}
 
 /** The official CernVM-FS service container (cvmfs/cvmfs, packaging/container). */
 export const CVMFS_IMAGE_REPOSITORY = "registry.cern.ch/cvmfs/service";
