@@ -98,7 +98,9 @@ describe("example consumer (examples/consumer) through a StackReference", () => 
             NFS_SERVER: facility.outputs.nfsServer,
             NFS_HOME: (facility.outputs.nfsExports as { home: string }).home,
             NFS_SCRATCH: (facility.outputs.nfsExports as { scratch: string }).scratch,
+            S3_ARCHIVE_BUCKET: (facility.outputs.archive as { bucket: string }).bucket,
         });
+        assert.equal((facility.outputs.archive as { submitPath: string }).submitPath, "/s3/archive");
         const provider = run.resources.find((r) => r.type === "pulumi:providers:kubernetes")!;
         assert.deepEqual(provider.secretPaths, ["kubeconfig"], "the kubeconfig reaches the provider as a secret");
     });

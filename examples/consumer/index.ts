@@ -51,6 +51,8 @@ new k8s.core.v1.ConfigMap("facility-endpoints", {
         NFS_SERVER: checked(facilityOutput("nfsServer")),
         NFS_HOME: nfs.apply((n) => n.home),
         NFS_SCRATCH: nfs.apply((n) => n.scratch),
+        // Since 1.1: the archive is a bucket each client mounts, not an NFS export.
+        S3_ARCHIVE_BUCKET: checked(facilityOutput("archive")).apply((a) => a.bucket),
     },
 }, { provider });
 
