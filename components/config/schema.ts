@@ -139,7 +139,7 @@ export interface S3Config {
     endpoint: string;
     bucket: string;
     region: string;
-    /** Export the archive read-write over NFS (default read-only: rclone re-export has stale-handle issues). */
+    /** Let the submit host's rclone mount of the archive write (default read-only; the pool never mounts it). */
     exportReadWrite: boolean;
     /** Where credentials come from: static keys in config secrets, or STS with an IAM token. */
     credentials: "static" | "sts";
