@@ -158,6 +158,31 @@ describe("HTCondor pool on loopback (npm run test:pool)", function () {
         });
     });
 
+    describe("operators and users watching a running job", () => {
+        it("condor_tail shows a running job's output from the submit container (the user) and from the scheduler pod", async () => {
+            const u = userSession(pool, "atlasuser1");
+            const dir = path.join(pool.volumes.home, "atlasuser1", "tail");
+            fs.mkdirSync(dir);
+            fs.writeFileSync(path.join(dir, "tick.sh"), "#!/bin/bash\nfor i in $(seq 1 120); do echo \"tick $i\"; sleep 1; done\n", { mode: 0o755 });
+            fs.writeFileSync(path.join(dir, "tick.sub"), ["executable = tick.sh", "output = tick.out", "log = tick.log", "request_memory = 32MB",
+                "request_disk = 1MB", "should_transfer_files = YES", "queue", ""].join("\n"));
+            for (const f of ["", "tick.sh", "tick.sub"]) fs.chownSync(path.join(dir, f), u.uid, u.uid);
+            const submit = u.run(["condor_submit", "-remote", scheddName, "tick.sub"], { cwd: "/home/atlasuser1/tail" });
+            assert.equal(submit.status, 0, output(submit));
+            const job = `${/submitted to cluster (\d+)\./.exec(submit.stdout)![1]}.0`;
+            await pool.waitFor(`job ${job} running`, () => u.run(["condor_q", "-name", scheddName, job, "-af", "JobStatus"]).stdout.trim() === "2", 90_000);
+            const fromSubmit = await pool.waitFor("condor_tail output", () => {
+                const r = u.run(["condor_tail", "-name", scheddName, "-maxbytes", "100", job]);
+                return r.status === 0 && /tick \d+/.test(r.stdout) ? r : undefined;
+            }, 20_000);
+            assert.match(fromSubmit.stdout, /tick \d+/);
+            const fromScheduler = pool.pods.scheduler.exec(["condor_tail", "-maxbytes", "100", job]);
+            assert.equal(fromScheduler.status, 0, output(fromScheduler));
+            assert.match(fromScheduler.stdout, /tick \d+/);
+            u.run(["condor_rm", "-name", scheddName, job]);
+        });
+    });
+
     describe("resource limits", () => {
         it("holds a job that uses more memory than it requested, before it can reach the pod's limit", async () => {
             const u = userSession(pool, "atlasuser1");
