@@ -28,6 +28,7 @@ import { cloudConfigOf, EXTRACTORS, storageControllerFiles } from "../offline/ar
 import { offlineSecret } from "../offline/stackfile";
 import { INSTANCE, merged, ProgramRun, ROOT, runProgram } from "./harness/program";
 import { cloudInitSchema, requireCondition, requireTool, shellcheck } from "./harness/tools";
+import { verifyUnitsInRoot, VerifyResult } from "./harness/systemd";
 
 const VOLUME = "openstack:blockstorage/volume:Volume";
 const ATTACH = "openstack:compute/volumeAttach:VolumeAttach";
@@ -307,42 +308,23 @@ describe("storage: systemd units", () => {
  * (nfs-kernel-server is not installed here), and an empty executable at every absolute path a
  * unit runs, so verify checks the units, not this machine's packages.
  */
-function verifyUnits(units: Record<string, string>): { status: number | null; output: string } {
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), "incant-systemd-"));
-    try {
-        for (const link of ["bin", "sbin", "lib"]) fs.symlinkSync(`usr/${link}`, path.join(root, link));
-        const hostUnits = ["/usr/lib/systemd/system", "/lib/systemd/system"].find((d) => fs.existsSync(d))!;
-        fs.mkdirSync(path.join(root, "usr", "lib", "systemd"), { recursive: true });
-        fs.cpSync(hostUnits, path.join(root, "usr", "lib", "systemd", "system"), { recursive: true, verbatimSymlinks: true });
-        const nfsServer = renderIni([
-            { name: "Unit", entries: {
-                Description: "stand-in for nfs-utils' nfs-server.service", DefaultDependencies: "no",
-                Requires: "network.target", Wants: "network-online.target", After: ["network-online.target", "local-fs.target"],
-            } },
-            { name: "Service", entries: { Type: "oneshot", RemainAfterExit: "yes", ExecStartPre: "-/usr/sbin/exportfs -r", ExecStart: "/usr/sbin/rpc.nfsd" } },
-            { name: "Install", entries: { WantedBy: "multi-user.target" } },
-        ], { separator: "=" });
-        const stub = (unitName: string) => renderIni([
-            { name: "Unit", entries: { Description: `stand-in for nfs-utils' ${unitName}` } },
-            { name: "Service", entries: { ExecStart: "/usr/sbin/rpc.stub" } },
-        ], { separator: "=" });
-        const all = { ...units, [`/usr/lib/systemd/system/${UNITS.nfsServer}`]: nfsServer, [`/usr/lib/systemd/system/${UNITS.nfsdcld}`]: stub(UNITS.nfsdcld) };
-        for (const [p, text] of Object.entries(all)) {
-            fs.mkdirSync(path.join(root, path.dirname(p)), { recursive: true });
-            fs.writeFileSync(path.join(root, p), text);
-            for (const m of text.matchAll(/^Exec\w+=[-@:+!]*(\/\S+)/gm)) {
-                const exe = path.join(root, m[1]);
-                if (fs.existsSync(exe)) continue;
-                fs.mkdirSync(path.dirname(exe), { recursive: true });
-                fs.writeFileSync(exe, "#!/bin/sh\n", { mode: 0o755 });
-            }
-        }
-        const names = Object.keys(units).filter((p) => !p.includes(".d/")).map((p) => path.basename(p));
-        const r = spawnSync("systemd-analyze", [`--root=${root}`, "verify", ...names, UNITS.nfsServer, UNITS.nfsdcld], { encoding: "utf8", timeout: 60_000 });
-        return { status: r.status, output: `${r.stdout}${r.stderr}`.trim() };
-    } finally {
-        fs.rmSync(root, { recursive: true, force: true });
-    }
+function verifyUnits(units: Record<string, string>): VerifyResult {
+    const nfsServer = renderIni([
+        { name: "Unit", entries: {
+            Description: "stand-in for nfs-utils' nfs-server.service", DefaultDependencies: "no",
+            Requires: "network.target", Wants: "network-online.target", After: ["network-online.target", "local-fs.target"],
+        } },
+        { name: "Service", entries: { Type: "oneshot", RemainAfterExit: "yes", ExecStartPre: "-/usr/sbin/exportfs -r", ExecStart: "/usr/sbin/rpc.nfsd" } },
+        { name: "Install", entries: { WantedBy: "multi-user.target" } },
+    ], { separator: "=" });
+    const stub = (unitName: string) => renderIni([
+        { name: "Unit", entries: { Description: `stand-in for nfs-utils' ${unitName}` } },
+        { name: "Service", entries: { ExecStart: "/usr/sbin/rpc.stub" } },
+    ], { separator: "=" });
+    const names = Object.keys(units).filter((p) => !p.includes(".d/")).map((p) => path.basename(p));
+    return verifyUnitsInRoot({
+        ...units, [`/usr/lib/systemd/system/${UNITS.nfsServer}`]: nfsServer, [`/usr/lib/systemd/system/${UNITS.nfsdcld}`]: stub(UNITS.nfsdcld),
+    }, [...names, UNITS.nfsServer, UNITS.nfsdcld]);
 }
 
 describe("storage: cloud-init files", () => {

@@ -24,7 +24,7 @@ export function verifyUnitsInRoot(files: Record<string, string>, units: string[]
         fs.cpSync(hostUnits, path.join(root, "usr", "lib", "systemd", "system"), { recursive: true, verbatimSymlinks: true });
         for (const [p, text] of Object.entries(files)) {
             fs.mkdirSync(path.join(root, path.dirname(p)), { recursive: true });
-            fs.writeFileSync(path.join(root, p), text, { mode: 0o755 });
+            fs.writeFileSync(path.join(root, p), text);
         }
         for (const text of Object.values(files)) {
             for (const m of text.matchAll(/^Exec\w+=[-@:+!]*(\/\S+)/gm)) {
