@@ -207,3 +207,31 @@ describe("the program on bad config", () => {
         assert.match((caught as Error).message, /incant:nodes\.workers\.count must be a positive integer up to 10000 \(got 0\) \[Pulumi\.dev\.yaml\]/);
     });
 });
+
+describe("stack names from `pulumi stack init` (the default environment and namePrefix come from them)", () => {
+    const forStack = (stack: string, raw: RawConfig = GOOD): string[] => {
+        try {
+            validateConfig(raw, { stack, secretKeys: SECRETS });
+            return [];
+        } catch (e) {
+            assert.ok(e instanceof ConfigValidationError, String(e));
+            return e.problems;
+        }
+    };
+
+    it("refuses a stack name that would make an invalid default, without echoing it", () => {
+        for (const stack of ["My_Stack", "Bad Name;$(id)", "a-stack-name-far-too-long-for-dns"]) {
+            const found = forStack(stack);
+            for (const key of ["environment", "namePrefix"]) {
+                assert.ok(found.some((p) => p.startsWith(`incant:${key} is not set, and its default from the stack name is not a valid name`)), `${stack}: ${found.join("\n")}`);
+            }
+            // Only as part of the stack file's name, which every message ends with.
+            assert.ok(found.every((p) => !p.replace(` [Pulumi.${stack}.yaml]`, "").includes(stack)), "the stack name is not echoed");
+        }
+    });
+
+    it("accepts such a stack when both names are set explicitly, and any valid stack name", () => {
+        assert.deepEqual(forStack("My_Stack", { ...GOOD, environment: "lab", namePrefix: "incant-lab" }), []);
+        assert.deepEqual(forStack("staging-2"), []);
+    });
+});

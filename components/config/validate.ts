@@ -11,7 +11,7 @@ import { quotaProblems } from "./quota";
 import { isReservedAccount, USER_UID_MAX, USER_UID_MIN } from "./accounts";
 import { Grammar, GRAMMARS, grammarProblem, looksSecret, nearestKey, showKey, showValue, unsafeTextProblem } from "./grammar";
 import { platformLimitProblems } from "./limits";
-import { NAME_RE } from "./names";
+import { defaultNamePrefix, isStackName, NAME_RE, STACK_NAME_RULE } from "./names";
 import { WORKER_OFFSET } from "../network/addressing";
 import { unpinnedReason } from "../../policy/images";
 import {
@@ -395,8 +395,15 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
     }
 
     const environment = r.matching("environment", raw.environment, ctx.stack, NAME_RE, "must be a short lower-case name");
-    const namePrefix = r.matching("namePrefix", raw.namePrefix, `incant-${ctx.stack}`, NAME_RE,
+    const namePrefix = r.matching("namePrefix", raw.namePrefix, defaultNamePrefix(ctx.stack), NAME_RE,
         "must be lower-case letters, digits and dashes, at most 31 characters");
+    // The defaults come from the stack name, which `pulumi stack init` allows to be almost anything.
+    for (const key of ["environment", "namePrefix"] as const) {
+        if (raw[key] === undefined && !isStackName(ctx.stack)) {
+            r.report(key, `is not set, and its default from the stack name is not a valid name: a stack name must be ${STACK_NAME_RULE}; ` +
+                `set incant:${key} or use another stack name`);
+        }
+    }
 
     const os = r.object("openstack", raw.openstack, OBJECT_KEYS.openstack) ?? {};
     const d = DEFAULTS;
