@@ -11,7 +11,7 @@ import { KubernetesCluster } from "./components/kubernetes/cluster";
 import { StorageController } from "./components/storage/controller";
 import { AtlasImages } from "./components/htcondor/images";
 import { HTCondorPool } from "./components/htcondor/pool";
-import { SCHEDD_SPOOL } from "./components/htcondor/manifests";
+import { NODE_DIRECTORIES } from "./components/htcondor/manifests";
 import { SubmitHost } from "./components/submit/host";
 import { OUTPUTS_CONTRACT } from "./contracts/outputs";
 import { skipUnreadPromiseStacks } from "./components/promiseStacks";
@@ -70,7 +70,7 @@ const cluster = new KubernetesCluster("kubernetes", {
     config,
     vms: vms.filter((v) => v.role === "control-plane" || v.role === "worker"),
     placement,
-    workerDirectories: [SCHEDD_SPOOL.hostPath],
+    workerDirectories: NODE_DIRECTORIES,
 }, onCloud);
 
 const storage = new StorageController("storage", {

@@ -251,6 +251,11 @@ export function podSpec(d: DeploymentInputs): PodSpec {
         volumes.push({ name: "spool", persistentVolumeClaim: { claimName: SCHEDD_SPOOL.claim } });
         mounts.push({ name: "spool", mountPath: SCHEDD_SPOOL.mountPath });
     }
+    if (role === "central-manager") {
+        // Users' accumulated usage and priorities, kept across pod restarts (CENTRAL_MANAGER_SPOOL).
+        volumes.push({ name: "spool", persistentVolumeClaim: { claimName: CENTRAL_MANAGER_SPOOL.claim } });
+        mounts.push({ name: "spool", mountPath: CENTRAL_MANAGER_SPOOL.mountPath });
+    }
     if (role === "worker") {
         volumes.push({ name: "execute", emptyDir: { sizeLimit: "50Gi" } });
         mounts.push({ name: "execute", mountPath: "/var/lib/condor/execute" });
@@ -338,12 +343,30 @@ export const SCHEDD_SPOOL = {
     capacity: "20Gi",
 } as const;
 
-/** The spool's local PV on `node` and its claim. */
-export function spoolReservedVolume(namespace: string, node: string): ReservedVolume {
-    return reservedVolume(namespace, SCHEDD_SPOOL.claim, {
-        capacity: SCHEDD_SPOOL.capacity,
+/**
+ * The central manager's SPOOL: the negotiator's accountant (Accountantnew.log: every user's
+ * accumulated usage, hence their priorities) and the collector's saved ads. In the container it
+ * would be lost with every new pod (a configuration change, a key rotation); on a local volume of
+ * the second worker (the first holds the schedd's spool: the two pods prefer different nodes) it
+ * is kept. Same limits as SCHEDD_SPOOL.
+ */
+export const CENTRAL_MANAGER_SPOOL = {
+    hostPath: "/var/lib/incant/htcondor-cm-spool",
+    claim: "central-manager-spool",
+    mountPath: "/var/lib/condor/spool",
+    capacity: "1Gi",
+} as const;
+
+/** Directories every worker VM makes at first boot for the pool's local volumes (KubernetesClusterArgs.workerDirectories). */
+export const NODE_DIRECTORIES = [SCHEDD_SPOOL.hostPath, CENTRAL_MANAGER_SPOOL.hostPath];
+
+/** A spool's local PV on `node` and its claim (the schedd's by default). */
+export function spoolReservedVolume(namespace: string, node: string,
+    spool: typeof SCHEDD_SPOOL | typeof CENTRAL_MANAGER_SPOOL = SCHEDD_SPOOL): ReservedVolume {
+    return reservedVolume(namespace, spool.claim, {
+        capacity: spool.capacity,
         accessModes: ["ReadWriteOnce"],
-        source: { volumeMode: "Filesystem", local: { path: SCHEDD_SPOOL.hostPath } },
+        source: { volumeMode: "Filesystem", local: { path: spool.hostPath } },
         nodes: [node],
     });
 }

@@ -30,7 +30,7 @@ import { CVMFS_CSI_CHART, CVMFS_NAMESPACE, cvmfsClaim, cvmfsCsiValues, cvmfsName
 import { AtlasImageRefs } from "./images";
 import {
     CONFIG_KEY, deployment, DeploymentInputs, labels, networkPolicies, nfsReservedVolume, nfsVolumes,
-    nodePortService, PoolRole, poolNamespace, ReservedVolume, SECRETS, spoolReservedVolume, workerResources,
+    CENTRAL_MANAGER_SPOOL, nodePortService, PoolRole, poolNamespace, ReservedVolume, SECRETS, spoolReservedVolume, workerResources,
 } from "./manifests";
 import { keyFileFor, mintRoleToken, SIGNING_KEY_BYTES } from "./tokens";
 import { PoolEndpoints } from "./types";
@@ -117,6 +117,8 @@ export class HTCondorPool extends pulumi.ComponentResource {
         };
         // The schedd's spool lives on the first worker (manifests.ts, SCHEDD_SPOOL).
         reserve("schedd-spool", spoolReservedVolume(ns, args.workerNodeNames[0]));
+        // The central manager's on the second worker (the first when there is one), apart from the schedd's.
+        reserve("central-manager-spool", spoolReservedVolume(ns, args.workerNodeNames[Math.min(1, args.workerNodeNames.length - 1)], CENTRAL_MANAGER_SPOOL));
         const shares = nfsVolumes(args.nfs, config.nodes.storage.dataVolumeGb);
         for (const v of shares) reserve(v.name, nfsReservedVolume(v, ns));
 

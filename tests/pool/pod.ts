@@ -63,19 +63,16 @@ export class Pod {
     /** Lays out the pod directory (first start only: a restart keeps /var/lib and the volumes). */
     prepare(): void {
         const p = this.plan;
-        const fresh = !fs.existsSync(this.dir);
         fs.mkdirSync(this.dir, { recursive: true, mode: 0o755 });
-        // A container starts from its image every time: /etc, /root, /run, /tmp, /var/log are new.
-        for (const d of ["etc", "root", "run", "tmp", "var-log"]) fs.rmSync(path.join(this.dir, d), { recursive: true, force: true });
+        // A new pod starts from its image: /etc, /root, /run, /tmp, /var/lib, /var/log are new; only
+        // its volumes (bind-mounted harness directories) keep what the previous pod wrote.
+        for (const d of ["etc", "root", "run", "tmp", "var-lib", "var-log"]) fs.rmSync(path.join(this.dir, d), { recursive: true, force: true });
         must(spawnSync("cp", ["-a", "/etc", path.join(this.dir, "etc")]));
         fs.rmSync(path.join(this.dir, "etc", "condor"), { recursive: true, force: true });
         for (const d of ["root", "run", "run/lock", "var-log", "var-lib"]) fs.mkdirSync(path.join(this.dir, d), { recursive: true, mode: 0o755 });
         fs.mkdirSync(path.join(this.dir, "tmp"), { mode: 0o1777 });
         fs.chmodSync(path.join(this.dir, "tmp"), 0o1777);
         fs.chmodSync(path.join(this.dir, "root"), 0o700);
-        if (fresh) {
-            // Without a volume of its own, /var/lib is the image's (a fresh pod has none of it).
-        }
         fs.writeFileSync(path.join(this.dir, "etc", "hosts"), ["127.0.0.1 localhost", `${p.podIp} ${p.hostname}`, ...p.hosts, ""].join("\n"));
         fs.writeFileSync(path.join(this.dir, "etc", "hostname"), `${p.hostname}\n`);
         if (p.extraCaPem) fs.appendFileSync(path.join(this.dir, "etc", "ssl", "certs", "ca-certificates.crt"), p.extraCaPem);

@@ -267,6 +267,26 @@ describe("HTCondor pool on loopback (npm run test:pool)", function () {
             assert.match(pool.daemonLog("central-manager", "CollectorLog"), /'client_id' claim verification is mandatory/);
         });
     });
+
+    describe("central manager restart (last: it replaces the pod)", () => {
+        /** atlasuser1's accumulated usage in the negotiator's accountant (condor_userprio), or undefined. */
+        const usage = (): number | undefined => {
+            const r = cm().exec(["condor_userprio", "-allusers", "-l"]);
+            const index = /^Name(\d+) = "atlasuser1@/m.exec(r.stdout)?.[1];
+            const value = index ? new RegExp(`^AccumulatedUsage${index} = ([0-9.e+-]+)$`, "m").exec(r.stdout)?.[1] : undefined;
+            return value === undefined ? undefined : Number(value);
+        };
+
+        it("keeps users' accumulated usage (their priorities) across a replacement of the central manager pod", async () => {
+            const before = await pool.waitFor("atlasuser1's usage in the accountant", () => { const u = usage(); return u !== undefined && u > 0 ? u : undefined; }, 90_000);
+            await pool.restart("central-manager");
+            const after = await pool.waitFor("the new negotiator's accountant", () => {
+                const r = cm().exec(["condor_userprio", "-allusers", "-l"]);
+                return r.status === 0 ? { usage: usage() } : undefined;
+            }, 60_000);
+            assert.ok(after.usage !== undefined && after.usage >= before, `atlasuser1's accumulated usage was ${before}, after the restart ${after.usage}`);
+        });
+    });
 });
 
 /** Linux capability numbers (include/uapi/linux/capability.h) of the names securityContext uses. */

@@ -131,7 +131,7 @@ export class LoopbackPool {
         fs.writeFileSync(path.join(alrb, "atlasLocalSetup.sh"), "# loopback stand-in for ATLASLocalRootBase\necho 'setupATLAS (loopback stand-in)'\n");
         for (const repo of ["atlas-condb.cern.ch", "sft.cern.ch", "unpacked.cern.ch"]) fs.mkdirSync(path.join(cvmfs, repo), { recursive: true });
         const archive = v("archive");
-        return { home, scratch, archive, cvmfs, "schedd-spool": v("schedd-spool"), "/srv/incant/home": home, "/srv/incant/scratch": scratch, "/srv/incant/archive": archive, "/cvmfs": cvmfs };
+        return { home, scratch, archive, cvmfs, "schedd-spool": v("schedd-spool"), "central-manager-spool": v("central-manager-spool"), "/srv/incant/home": home, "/srv/incant/scratch": scratch, "/srv/incant/archive": archive, "/cvmfs": cvmfs };
     }
 
     /** Prepares and starts pods (in this order). */
@@ -140,6 +140,12 @@ export class LoopbackPool {
             this.pods[role].prepare();
             this.pods[role].start(this.log(role));
         }
+    }
+
+    /** Replaces a pod, as the Deployment's Recreate strategy does: stop it, then a new one from the image. */
+    async restart(role: LoopbackRole): Promise<void> {
+        await this.pods[role].stop();
+        this.start(role);
     }
 
     /** A daemon log file of a pod (e.g. StartLog), or "" when absent. */
