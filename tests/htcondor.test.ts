@@ -7,7 +7,7 @@
 import { strict as assert } from "assert";
 import * as path from "path";
 import { RESERVED_USER_NAMES, regexLiteral, renderCondorConfig, renderMapfile } from "../components/htcondor/config";
-import { CHECKSUM_ANNOTATION, SCHEDD_SPOOL, SECRETS } from "../components/htcondor/manifests";
+import { CENTRAL_MANAGER_SPOOL, CHECKSUM_ANNOTATION, SCHEDD_SPOOL, SECRETS } from "../components/htcondor/manifests";
 import { podChecksum } from "../components/htcondor/pool";
 import { decodeIdToken, TOKEN_ROLES } from "../components/htcondor/tokens";
 import { DEFAULTS } from "../components/config/defaults";
@@ -310,6 +310,18 @@ describe("HTCondor pool (dev)", () => {
         assert.equal(mounts["/home"].readOnly, false);
     });
 
+    it("keeps the central manager's accountant on a local volume of the second worker, apart from the schedd's spool", () => {
+        const pv = run.ofType("kubernetes:core/v1:PersistentVolume").map((p) => p.revealedInputs as Doc)
+            .find((p) => p.metadata.name === `htcondor-${CENTRAL_MANAGER_SPOOL.claim}`).spec;
+        assert.deepEqual(pv.local, { path: CENTRAL_MANAGER_SPOOL.hostPath });
+        assert.deepEqual(pv.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values, ["incant-dev-worker-1"]);
+        assert.equal(pv.persistentVolumeReclaimPolicy, "Retain");
+        const cm = podSpecOf(deploymentOf(run, "central-manager"));
+        assert.deepEqual(cm.volumes.find((v: Doc) => v.name === "spool"), { name: "spool", persistentVolumeClaim: { claimName: CENTRAL_MANAGER_SPOOL.claim } });
+        assert.equal(cm.containers[0].volumeMounts.find((m: Doc) => m.name === "spool").mountPath, "/var/lib/condor/spool");
+        assert.notEqual(CENTRAL_MANAGER_SPOOL.hostPath, SCHEDD_SPOOL.hostPath);
+    });
+
     it("keeps the schedd's queue on a local volume of the first worker, not in the pod", () => {
         const pv = run.ofType("kubernetes:core/v1:PersistentVolume").map((p) => p.revealedInputs as Doc)
             .find((p) => p.metadata.name === `htcondor-${SCHEDD_SPOOL.claim}`).spec;
@@ -442,15 +454,17 @@ describe("HTCondor pool in the facility (index.ts)", () => {
 
     it("has the spool's node directory made by every worker before it joins", async () => {
         const run = await runProgram("dev");
-        const pv = run.ofType("kubernetes:core/v1:PersistentVolume").find((p) => (p.inputs.metadata as Doc).name === `htcondor-${SCHEDD_SPOOL.claim}`)!.revealedInputs as Doc;
-        const node = pv.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values[0];
-        const workers = run.ofType("openstack:compute/instance:Instance").filter((i) => (i.inputs.metadata as Doc)?.role === "worker");
-        assert.ok(workers.some((i) => i.inputs.name === node), `${node} is a worker VM of the facility`);
-        for (const vm of workers) {
-            const doc = cloudConfigOf(run, String(vm.revealedInputs.name)) as { runcmd: string[][] };
-            const at = doc.runcmd.findIndex((c) => c[0] === "install" && c.includes(pv.spec.local.path));
-            assert.ok(at >= 0, `${vm.name} makes ${pv.spec.local.path}`);
-            assert.ok(at < doc.runcmd.findIndex((c) => c[0] === "/usr/local/sbin/incant-kubeadm"), `${vm.name}: before joining`);
+        for (const claim of [SCHEDD_SPOOL.claim, CENTRAL_MANAGER_SPOOL.claim]) {
+            const pv = run.ofType("kubernetes:core/v1:PersistentVolume").find((p) => (p.inputs.metadata as Doc).name === `htcondor-${claim}`)!.revealedInputs as Doc;
+            const node = pv.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values[0];
+            const workers = run.ofType("openstack:compute/instance:Instance").filter((i) => (i.inputs.metadata as Doc)?.role === "worker");
+            assert.ok(workers.some((i) => i.inputs.name === node), `${node} is a worker VM of the facility`);
+            for (const vm of workers) {
+                const doc = cloudConfigOf(run, String(vm.revealedInputs.name)) as { runcmd: string[][] };
+                const at = doc.runcmd.findIndex((c) => c[0] === "install" && c.includes(pv.spec.local.path));
+                assert.ok(at >= 0, `${vm.name} makes ${pv.spec.local.path}`);
+                assert.ok(at < doc.runcmd.findIndex((c) => c[0] === "/usr/local/sbin/incant-kubeadm"), `${vm.name}: before joining`);
+            }
         }
     });
 });
