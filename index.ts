@@ -9,6 +9,7 @@ import { VmPlacement, vmImageId } from "./components/compute/placement";
 import { Network } from "./components/network/network";
 import { KubernetesCluster } from "./components/kubernetes/cluster";
 import { StorageController } from "./components/storage/controller";
+import { LAYOUT } from "./components/storage/layout";
 import { AtlasImages } from "./components/htcondor/images";
 import { HTCondorPool } from "./components/htcondor/pool";
 import { NODE_DIRECTORIES } from "./components/htcondor/manifests";
@@ -107,7 +108,8 @@ export const apiEndpoint = cluster.apiEndpoint;
 export const kubeconfig = cluster.kubeconfig;
 export const grafanaAdminPassword = cluster.grafanaAdminPassword;
 export const nfsServer = storage.nfsServer;
-export const nfsExports = { home: storage.share.home, scratch: storage.share.scratch, archive: storage.share.archive, archiveReadOnly: storage.share.archiveReadOnly };
+// archive and archiveReadOnly: deprecated in contract 1.1 (no NFS archive any more), their 1.0 values until v2.
+export const nfsExports = { home: storage.share.home, scratch: storage.share.scratch, archive: LAYOUT.archive, archiveReadOnly: !config.s3.exportReadWrite };
 /** Keep it: the volume id is what re-attaches user data to a rebuilt storage VM (README "Storage controller"). */
 export const storageDataVolumeId = storage.dataVolume.id;
 /** Where the submit host reaches the pool (collector and schedd NodePorts). */

@@ -12,6 +12,7 @@ import { podChecksum } from "../components/htcondor/pool";
 import { decodeIdToken, TOKEN_ROLES } from "../components/htcondor/tokens";
 import { DEFAULTS } from "../components/config/defaults";
 import { flows } from "../components/network/ports";
+import { NFS_CLIENT_OPTIONS } from "../components/storage/nfs";
 import { cloudConfigOf, htcondorConfigs } from "../offline/artifacts";
 import { OfflineRun, RecordedResource } from "../offline/engine";
 import { checkPolicies, mandatoryViolations } from "../offline/policy";
@@ -286,10 +287,12 @@ describe("HTCondor pool (dev)", () => {
         const pv = (n: string) => pvs.find((p) => p.metadata.name === `htcondor-${n}`).spec;
         assert.deepEqual(pv("home").nfs, { server: "192.168.100.20", path: "/srv/incant/home", readOnly: false });
         assert.deepEqual(pv("scratch").accessModes, ["ReadWriteMany"]);
-        assert.deepEqual(pv("archive").nfs, { server: "192.168.100.20", path: "/srv/archive", readOnly: true });
-        assert.deepEqual(pv("archive").accessModes, ["ReadOnlyMany"]);
-        assert.ok(pv("home").mountOptions.includes("nfsvers=4.2"));
-        for (const n of ["home", "scratch", "archive"]) {
+        // No NFS archive: the storage controller does not export one (issue 15).
+        assert.equal(pvs.find((p) => p.metadata.name === "htcondor-archive"), undefined);
+        // The facility's one NFS client option list (the submit host's mounts use it too).
+        assert.deepEqual(pv("home").mountOptions, [...NFS_CLIENT_OPTIONS]);
+        for (const o of ["vers=4.2", "hard", "nosuid", "nodev"]) assert.ok(pv("scratch").mountOptions.includes(o), o);
+        for (const n of ["home", "scratch"]) {
             assert.deepEqual(pv(n).claimRef, { namespace: "htcondor", name: n });
             assert.equal(pv(n).persistentVolumeReclaimPolicy, "Retain");
         }
@@ -306,7 +309,7 @@ describe("HTCondor pool (dev)", () => {
         assert.deepEqual(cvmfs.map((m: Doc) => m.mountPath), ["/cvmfs/atlas.cern.ch", "/cvmfs/atlas-condb.cern.ch", "/cvmfs/sft.cern.ch", "/cvmfs/unpacked.cern.ch"]);
         assert.ok(cvmfs.every((m: Doc) => m.mountPropagation === "HostToContainer" && m.readOnly && m.subPath === m.mountPath.slice(7)));
         const mounts = Object.fromEntries(worker.volumeMounts.map((m: Doc) => [m.mountPath, m]));
-        assert.equal(mounts["/archive"].readOnly, true);
+        assert.equal(mounts["/archive"], undefined);
         assert.equal(mounts["/home"].readOnly, false);
     });
 

@@ -15,6 +15,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { FlavorSize } from "../config/schema";
 import { METADATA_SERVICE_CIDR } from "../kubernetes/calico";
 import { NfsShare } from "../storage/types";
+import { NFS_CLIENT_OPTIONS } from "../storage/nfs";
 import { PATHS, WORKER_PORT } from "./config";
 import { cvmfsVolumeMounts, CVMFS_CLAIM } from "./cvmfs";
 import { COLLECTOR_SERVICE, PART_OF, SCHEDD_SERVICE } from "./types";
@@ -105,7 +106,7 @@ export function capabilities(role: PoolRole): string[] {
 /** NFS PersistentVolumes of the pool, bound one-to-one to claims in the namespace. */
 export interface NfsVolume {
     /** Claim name (and PV name suffix). */
-    name: "home" | "scratch" | "archive";
+    name: "home" | "scratch";
     /** Mount path inside the pods. */
     mountPath: string;
     server: string;
@@ -119,8 +120,10 @@ export function nfsVolumes(share: NfsShare, dataVolumeGb: number): NfsVolume[] {
     return [
         { name: "home", mountPath: "/home", server: share.server, path: share.home, readOnly: false, capacity: `${dataVolumeGb}Gi` },
         { name: "scratch", mountPath: "/scratch", server: share.server, path: share.scratch, readOnly: false, capacity: `${dataVolumeGb}Gi` },
-        // The paper's 2 TB bucket.
-        { name: "archive", mountPath: "/archive", server: share.server, path: share.archive, readOnly: share.archiveReadOnly, capacity: "2048Gi" },
+        // No archive: the storage controller no longer serves the S3 bucket over NFS (stale
+        // handles, issue 15). Pods will mount it through an rclone CSI driver
+        // (components/storage/archive.ts archiveCsiVolume) once that is wired; until then jobs
+        // read the archive with S3 or XRootD clients, and physicists at /s3/archive on the submit host.
     ];
 }
 
@@ -184,9 +187,9 @@ export function nfsReservedVolume(v: NfsVolume, namespace: string): ReservedVolu
     return reservedVolume(namespace, v.name, {
         capacity: v.capacity,
         accessModes: [v.readOnly ? "ReadOnlyMany" : "ReadWriteMany"],
-        // NFSv4 only (TCP 2049, the one NFS port the security groups open); hard mounts so a
-        // storage-controller reboot pauses jobs instead of failing their I/O.
-        mountOptions: ["nfsvers=4.2", "proto=tcp", "hard", ...(v.readOnly ? ["ro"] : [])],
+        // The facility's one NFS client option list (NFSv4.2 over TCP 2049 only, hard mounts so a
+        // storage-controller reboot pauses jobs instead of failing their I/O, nosuid/nodev).
+        mountOptions: [...NFS_CLIENT_OPTIONS, ...(v.readOnly ? ["ro"] : [])],
         source: { nfs: { server: v.server, path: v.path, readOnly: v.readOnly } },
     });
 }

@@ -52,19 +52,9 @@ export function nfsClients(subnetCidr: string): string[] {
     return [...workerBlock(subnetCidr), vmAddress(subnetCidr, { role: "submit", index: 0 })];
 }
 
-/**
- * The share the controller at `server` offers. `archive` and `archiveReadOnly` stay for the
- * pool's current PersistentVolumes, but the server no longer exports the archive (issue 15): the
- * pool must mount the bucket itself (archive.ts archiveCsiVolume).
- */
-export function nfsShare(server: string, config: Pick<FacilityConfig, "s3">): NfsShare {
-    return {
-        server,
-        home: LAYOUT.home,
-        scratch: LAYOUT.scratch,
-        archive: LAYOUT.archive,
-        archiveReadOnly: !config.s3.exportReadWrite,
-    };
+/** The share the controller at `server` offers: homes and scratch (the S3 archive is each client's own mount). */
+export function nfsShare(server: string): NfsShare {
+    return { server, home: LAYOUT.home, scratch: LAYOUT.scratch };
 }
 
 export class StorageController extends pulumi.ComponentResource {
@@ -151,7 +141,7 @@ export class StorageController extends pulumi.ComponentResource {
             parent: this, dependsOn: [this.dataVolume, this.usersUpdate],
             customTimeouts: ssh.customTimeouts,
         });
-        this.share = nfsShare(this.nfsServer, config);
+        this.share = nfsShare(this.nfsServer);
         this.registerOutputs({ nfsServer: this.nfsServer, share: this.share, dataVolumeId: this.dataVolume.id });
     }
 }

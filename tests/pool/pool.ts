@@ -107,7 +107,7 @@ export class LoopbackPool {
         return fd;
     }
 
-    /** The storage controller's shares (homes, scratch per user), CVMFS, the archive, the spool's local volume. */
+    /** The storage controller's shares (homes, scratch per user), CVMFS, the spools' local volumes. */
     private makeVolumes(): VolumeDirs {
         const v = (name: string, mode = 0o755) => {
             const d = path.join(this.dir, "volumes", name);
@@ -130,8 +130,7 @@ export class LoopbackPool {
         fs.mkdirSync(alrb, { recursive: true });
         fs.writeFileSync(path.join(alrb, "atlasLocalSetup.sh"), "# loopback stand-in for ATLASLocalRootBase\necho 'setupATLAS (loopback stand-in)'\n");
         for (const repo of ["atlas-condb.cern.ch", "sft.cern.ch", "unpacked.cern.ch"]) fs.mkdirSync(path.join(cvmfs, repo), { recursive: true });
-        const archive = v("archive");
-        return { home, scratch, archive, cvmfs, "schedd-spool": v("schedd-spool"), "central-manager-spool": v("central-manager-spool"), "/srv/incant/home": home, "/srv/incant/scratch": scratch, "/srv/incant/archive": archive, "/cvmfs": cvmfs };
+        return { home, scratch, cvmfs, "schedd-spool": v("schedd-spool"), "central-manager-spool": v("central-manager-spool"), "/srv/incant/home": home, "/srv/incant/scratch": scratch, "/cvmfs": cvmfs };
     }
 
     /** Prepares and starts pods (in this order). */
