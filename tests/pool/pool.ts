@@ -88,7 +88,8 @@ export class LoopbackPool {
     /** One network namespace for the pool, loopback up, with every address the pods use. */
     private async startNetwork(addresses: string[]): Promise<void> {
         const script = ["ip link set lo up", ...addresses.map((a) => `ip addr add ${a}/32 dev lo`), "echo ready", "exec sleep 3600"].join(" && ");
-        this.netns = spawn("unshare", ["--net", "--", "sh", "-c", script], { stdio: ["ignore", "pipe", "inherit"], env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } });
+        // The holder (and the issuer below) die with the test process, whatever ends it.
+        this.netns = spawn("unshare", ["--net", "--", "setpriv", "--pdeathsig", "KILL", "--", "sh", "-c", script], { stdio: ["ignore", "pipe", "inherit"], env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } });
         await new Promise<void>((resolve, reject) => {
             this.netns!.stdout!.on("data", (d: Buffer) => { if (d.toString().includes("ready")) resolve(); });
             this.netns!.on("exit", (code) => reject(new Error(`network namespace set-up failed (${code})`)));
@@ -97,7 +98,7 @@ export class LoopbackPool {
 
     private spawnInNet(name: string, args: string[]): ChildProcess {
         const log = this.log(name);
-        return spawn("nsenter", [`--net=/proc/${this.netns!.pid}/ns/net`, "--", ...args], { cwd: ROOT, stdio: ["ignore", log, log], env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
+        return spawn("nsenter", [`--net=/proc/${this.netns!.pid}/ns/net`, "--", "setpriv", "--pdeathsig", "KILL", "--", ...args], { cwd: ROOT, stdio: ["ignore", log, log], env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
     }
 
     /** A log file of the harness (a pod's or the issuer's stdout and stderr), as a file descriptor. */
