@@ -44,7 +44,7 @@ const FULL: RawConfig = {
         adminCidrs: ["192.135.24.0/24"], userCidrs: ["131.154.0.0/16"], allowWideCidrs: { reason: "reviewed: operators' VPN pool, ticket 42" },
     },
     nodes: { workers: { flavor: "large" }, controlPlane: { flavor: "large" }, storage: { flavor: "medium" }, submit: { flavor: "large" } },
-    versions: { kubernetes: "1.31", kubernetesPatch: "1.31.4", htcondor: "24.0.22", calico: "v3.29.1", monitoring: "66.3.1", cvmfsCsi: "2.5.0", cvmfsService: "2.12.6-1" },
+    versions: { kubernetes: "1.31", kubernetesPatch: "1.31.4", htcondor: "24.0.23", calico: "v3.29.1", monitoring: "66.3.1", cvmfsCsi: "2.5.0", cvmfsService: "2.12.6-1" },
     iam: { issuer: "https://iam.cloud.infn.it/", audience: "incant.cloud.infn.it", kubernetesGroups: ["incant-admins"] },
     s3: { endpoint: "https://rgw.cloud.infn.it", bucket: "incant-dev-archive", region: "us-east-1", credentials: "static", iamClientId: "incant-storage", stsRoleArn: "arn:aws:iam:::role/IAMaccess" },
     registry: { server: "harbor.cloud.infn.it", project: "incant", username: "robot$incant+pulumi" },

@@ -174,8 +174,10 @@ describe("CIDR arithmetic", () => {
 
 describe("HTCondor advisories", () => {
     it("accepts fixed versions and rejects affected ones", () => {
-        assert.equal(htcondorAdvisoryProblem("24.0.22"), undefined);
+        assert.equal(htcondorAdvisoryProblem("24.0.23"), undefined);
         assert.equal(htcondorAdvisoryProblem("25.13.3"), undefined);
+        // Fixed for the advisory, but the pool's FS authentication behind a NodePort needs 24.0.23.
+        assert.match(htcondorAdvisoryProblem("24.0.22")!, /HTCONDOR-3860 .*use 24\.0\.23 or later/);
         assert.match(htcondorAdvisoryProblem("25.12.0")!, /HTCONDOR-2026-0002/);
         assert.match(htcondorAdvisoryProblem("23.10.1")!, /HTCONDOR-2026-0001/);
     });

@@ -93,7 +93,7 @@ describe("ATLAS images", () => {
     it("tags images by content: stable for the same inputs, new for any changed file or build argument", () => {
         const args = buildArgs(DEFAULTS);
         const tag = imageTag("worker", args);
-        assert.match(tag, /^24\.0\.22-[0-9a-f]{12}$/);
+        assert.match(tag, /^24\.0\.23-[0-9a-f]{12}$/);
         assert.equal(imageTag("worker", args), tag);
         assert.notEqual(imageTag("worker", { ...args, CVMFS_HTTP_PROXY: "http://squid:3128" }), tag);
         assert.notEqual(imageTag("submit", args), tag);
@@ -110,7 +110,7 @@ describe("ATLAS images", () => {
     it("uses the configured references and builds nothing without a registry", async () => {
         const run = await runPool();
         assert.equal(run.ofType("docker:index/image:Image").length, 0);
-        assert.equal(run.outputs.submitImage, "harbor.cloud.infn.it/incant/atlas-submit:24.0.22-1");
+        assert.equal(run.outputs.submitImage, "harbor.cloud.infn.it/incant/atlas-submit:24.0.23-1");
     });
 
     it("builds and pushes the worker, scheduler and submit images to the configured registry, pods using the pushed digests", async () => {
@@ -120,17 +120,17 @@ describe("ATLAS images", () => {
         for (const image of images) {
             const i = image.revealedInputs as Doc;
             const role = image.name.replace("atlas-images-", "");
-            assert.match(i.imageName, new RegExp(`^harbor\\.cloud\\.infn\\.it/incant-dev/atlas-${role}:24\\.0\\.22-[0-9a-f]{12}$`));
+            assert.match(i.imageName, new RegExp(`^harbor\\.cloud\\.infn\\.it/incant-dev/atlas-${role}:24\\.0\\.23-[0-9a-f]{12}$`));
             assert.equal(unpinnedReason(i.imageName), undefined);
             assert.equal(i.build.context, "images");
             assert.equal(i.build.dockerfile, `images/${role}/Dockerfile`);
-            assert.equal(i.build.args.HTCONDOR_VERSION, "24.0.22");
+            assert.equal(i.build.args.HTCONDOR_VERSION, "24.0.23");
             assert.equal(i.registry.username, "robot$incant");
             assert.ok(image.secretPaths.includes("registry.password") || image.secretPaths.includes("registry"), "the robot password stays a secret");
         }
         const worker = run.resources.find((r) => r.type === "kubernetes:apps/v1:Deployment" && (r.inputs.metadata as Doc).name === "htcondor-worker")!;
         const workerImage = images.find((i) => i.name === "atlas-images-worker")!;
         assert.equal((worker.revealedInputs as Doc).spec.template.spec.containers[0].image, workerImage.state.repoDigest);
-        assert.match(run.outputs.submitImage as string, /atlas-submit:24\.0\.22-[0-9a-f]{12}@sha256:[0-9a-f]{64}$/);
+        assert.match(run.outputs.submitImage as string, /atlas-submit:24\.0\.23-[0-9a-f]{12}@sha256:[0-9a-f]{64}$/);
     });
 });

@@ -73,8 +73,8 @@ describe("HTCondor pool (dev)", () => {
 
     it("pins the HTCondor version at or above the advisories' fixed versions", () => {
         const cm = podSpecOf(deploymentOf(run, "central-manager"));
-        assert.equal(cm.containers[0].image, "htcondor/cm:24.0.22-el9");
-        for (const d of deployments(run)) assert.match(podSpecOf(d).containers[0].image, /:24\.0\.22-/);
+        assert.equal(cm.containers[0].image, "htcondor/cm:24.0.23-el9");
+        for (const d of deployments(run)) assert.match(podSpecOf(d).containers[0].image, /:24\.0\.23-/);
     });
 
     it("mounts the POOL signing key into the central manager's pod only", () => {

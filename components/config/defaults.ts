@@ -41,8 +41,9 @@ export const DEFAULTS: ConfigDefaults = {
     versions: {
         kubernetes: "1.31",
         kubernetesPatch: "1.31.4",
-        // At or above the fixed versions of HTCONDOR-2026-0001 (24.0.22) and -0002 (25.13.3 for 25.x).
-        htcondor: "24.0.22",
+        // At or above the fixed versions of HTCONDOR-2026-0001 (24.0.22) and -0002 (25.13.3 for 25.x),
+        // and 24.0.23 for FS authentication with TCP_FORWARDING_HOST (HTCONDOR-3860), which the pool sets.
+        htcondor: "24.0.23",
         calico: "v3.29.1",
         monitoring: "66.3.1",
         cvmfsCsi: "2.5.0",
@@ -59,10 +60,10 @@ export const DEFAULTS: ConfigDefaults = {
     },
     registry: { project: "incant" },
     images: {
-        worker: "harbor.cloud.infn.it/incant/atlas-worker:24.0.22-1",
-        scheduler: "harbor.cloud.infn.it/incant/atlas-scheduler:24.0.22-1",
-        centralManager: "htcondor/cm:24.0.22-el9",
-        submit: "harbor.cloud.infn.it/incant/atlas-submit:24.0.22-1",
+        worker: "harbor.cloud.infn.it/incant/atlas-worker:24.0.23-1",
+        scheduler: "harbor.cloud.infn.it/incant/atlas-scheduler:24.0.23-1",
+        centralManager: "htcondor/cm:24.0.23-el9",
+        submit: "harbor.cloud.infn.it/incant/atlas-submit:24.0.23-1",
     },
     users: [],
     htcondor: {

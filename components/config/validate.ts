@@ -647,5 +647,8 @@ export function htcondorAdvisoryProblem(version: string): string | undefined {
     const below = (a: number, b: number, c: number) => major === a && (minor < b || (minor === b && patch < c));
     if (major < 24 || below(24, 0, 22)) return `(${version}) is affected by HTCONDOR-2026-0001: use 24.0.22 or later`;
     if (major === 25 && below(25, 13, 3)) return `(${version}) is affected by HTCONDOR-2026-0002: use 25.13.3 or later`;
+    // Not an advisory, but the pool depends on it: FS authentication broke with TCP_FORWARDING_HOST,
+    // which every pool daemon behind a NodePort sets (fixed in 24.0.23, HTCONDOR-3860).
+    if (below(24, 0, 23)) return `(${version}) lacks the fix of HTCONDOR-3860 (FS authentication with TCP_FORWARDING_HOST, which the pool sets): use 24.0.23 or later`;
     return undefined;
 }

@@ -67,6 +67,9 @@ export const ATLAS_SETUP_SCRIPT = "/etc/profile.d/setup-atlas.sh";
 /** MB of a worker pod's memory request kept from the slot for HTCondor's own daemons (RESERVED_MEMORY). */
 export const WORKER_RESERVED_MEMORY_MB = 512;
 
+/** The least time between two negotiation cycles (NEGOTIATOR_CYCLE_DELAY; HTCondor's default 20 s). */
+export const NEGOTIATOR_CYCLE_DELAY_SECONDS = 5;
+
 /** How often a starter reports its job's memory and disk use (STARTER_UPDATE_INTERVAL, seconds). */
 export const STARTER_UPDATE_SECONDS = 15;
 
@@ -226,6 +229,11 @@ export function centralManagerConfig(s: PoolSettings): ConfigEntry[] {
         ...common(s, "central manager (collector, negotiator)", ["FS", "IDTOKENS", "SCITOKENS"], `127.0.0.1:${s.collectorPort}`),
         ...behindNodePort(s, s.collectorPort, s.collectorHostName),
         { key: "SEC_TOKEN_POOL_SIGNING_KEY_FILE", value: PATHS.signingKey },
+        // A cycle may start 5 s after the last (default 20 s): a remote submit's job is released
+        // from its spooling hold just after the cycle its RESCHEDULE triggered, and waited a whole
+        // cycle delay for the next (docs/benchmarks.md). Cycles over a few dozen slots take well
+        // under a second.
+        { key: "NEGOTIATOR_CYCLE_DELAY", value: NEGOTIATOR_CYCLE_DELAY_SECONDS },
         ...sciTokens(s),
         ...allow({
             // Users query the pool (condor_status, condor_submit -remote locates the schedd).
