@@ -200,7 +200,8 @@ describe("Kubernetes cluster (dev: 1 control plane, 7 workers, Ubuntu 22.04)", (
     });
 
     it("each node first prepares itself, then joins: no step waits on another node", () => {
-        const steps = [["/usr/local/sbin/incant-node-setup"], ["/usr/local/sbin/incant-kubeadm"]];
+        // The metadata guard first (before containerd and kubelet exist: tests/kubernetes-metadata.test.ts).
+        const steps = [["systemctl", "enable", "--now", "incant-metadata-guard.service"], ["/usr/local/sbin/incant-node-setup"], ["/usr/local/sbin/incant-kubeadm"]];
         // Control planes then start their certificate renewal timer (tests/kubernetes-certificates.test.ts).
         assert.deepEqual(cp.runcmd, [...steps, ["systemctl", "enable", "--now", "incant-renew-certificates.timer"]]);
         // Workers first make the directories of the pool's local volumes (the schedd's and the central manager's spools).
@@ -466,7 +467,7 @@ describe("Kubernetes cluster (prod: 3 control planes, Ubuntu 24.04, IAM groups)"
             assert.match(conf, new RegExp(`${VIP.replace(/\./g, "\\.")}/\\d+`));
             priorities.push(Number(/priority (\d+)/.exec(conf)![1]));
             // keepalived starts before kubeadm: the address comes once this node's API server answers.
-            assert.deepEqual(doc.runcmd.slice(0, 3), [["/usr/local/sbin/incant-node-setup"], ["/usr/local/sbin/incant-keepalived-setup"], ["/usr/local/sbin/incant-kubeadm"]]);
+            assert.deepEqual(doc.runcmd.slice(1, 4), [["/usr/local/sbin/incant-node-setup"], ["/usr/local/sbin/incant-keepalived-setup"], ["/usr/local/sbin/incant-kubeadm"]]);
             assert.equal(envOf(doc).REJOIN_CONFIG, i === 0 ? "/etc/kubernetes/incant/kubeadm-rejoin.yaml" : "");
         }
         assert.equal(new Set(priorities).size, 3, "distinct priorities decide the first election");

@@ -21,6 +21,7 @@ import {
 import { EXEMPT_NAMESPACES } from "./podsecurity";
 import { KEEPALIVED_PATHS, keepalivedConf } from "./keepalived";
 import { API_SERVER_PORT } from "../network/ports";
+import { METADATA_SERVICE_CIDR } from "./calico";
 import YAML from "yaml";
 
 /** The signing key of pkgs.k8s.io (isv:kubernetes OBS Project), checked before it is trusted. */
@@ -45,6 +46,7 @@ export const NODE_PATHS = {
     bootstrap: "/usr/local/sbin/incant-kubeadm",
     renewToken: "/usr/local/sbin/incant-renew-join-token",
     renewCertificates: "/usr/local/sbin/incant-renew-certificates",
+    metadataGuard: "/usr/local/sbin/incant-metadata-guard",
     /** A first control plane's control-plane join: used instead of init when it replaces a lost one (3 control planes). */
     rejoinConfig: "/etc/kubernetes/incant/kubeadm-rejoin.yaml",
     containerdConfig: "/etc/incant/containerd-config.toml",
@@ -119,10 +121,11 @@ export function nodeBase(c: NodeCommon, extraEnv: Record<string, string> = {}): 
         CERT_RESTART_TIMEOUT_SECONDS,
         // Read by the bootstrap script on every node; set only on a first control plane with 3.
         REJOIN_CONFIG: "",
+        METADATA_ADDRESS: METADATA_SERVICE_CIDR.replace(/\/32$/, ""),
         ...extraEnv,
     });
     return {
-        packages: ["ca-certificates", "curl", "gpg", "apt-transport-https"],
+        packages: ["ca-certificates", "curl", "gpg", "apt-transport-https", "iptables"],
         write_files: [
             { path: NODE_PATHS.env, content: env, permissions: "0644" },
             { path: NODE_PATHS.modulesFile, content: KERNEL_MODULES.join("\n") + "\n", permissions: "0644" },
@@ -132,8 +135,10 @@ export function nodeBase(c: NodeCommon, extraEnv: Record<string, string> = {}): 
             { path: "/etc/crictl.yaml", content: YAML.stringify({ "runtime-endpoint": PATHS.criSocket, "image-endpoint": PATHS.criSocket }), permissions: "0644" },
             { path: NODE_PATHS.setup, content: readScript(SCRIPTS, "node-setup.sh"), permissions: "0755" },
             { path: NODE_PATHS.bootstrap, content: readScript(SCRIPTS, "kubeadm-bootstrap.sh"), permissions: "0755" },
+            { path: NODE_PATHS.metadataGuard, content: readScript(SCRIPTS, "metadata-guard.sh"), permissions: "0755" },
+            { path: `/etc/systemd/system/${METADATA_GUARD_UNIT}`, content: renderIni(metadataGuardUnit(), { separator: "=" }), permissions: "0644" },
         ],
-        runcmd: [[NODE_PATHS.setup], [NODE_PATHS.bootstrap]],
+        runcmd: [["systemctl", "enable", "--now", METADATA_GUARD_UNIT], [NODE_PATHS.setup], [NODE_PATHS.bootstrap]],
     };
 }
 
@@ -165,6 +170,22 @@ export interface WorkerArgs extends NodeCommon {
 const secretFile = (p: string, content: string): WriteFile => ({ path: p, content, permissions: "0600" });
 
 const RENEWAL_UNIT = "incant-renew-certificates";
+const METADATA_GUARD_UNIT = "incant-metadata-guard.service";
+
+/**
+ * The metadata service for root only (scripts/metadata-guard.sh), at every boot before containerd
+ * and kubelet start any host-network pod.
+ */
+export function metadataGuardUnit(): IniSection[] {
+    return [
+        { name: "Unit", entries: {
+            Description: "Keep the OpenStack metadata service to root (INCANT)",
+            After: "network-pre.target", Before: "containerd.service kubelet.service",
+        } },
+        { name: "Service", entries: { Type: "oneshot", RemainAfterExit: "yes", ExecStart: systemdCommand([NODE_PATHS.metadataGuard]) } },
+        { name: "Install", entries: { WantedBy: "multi-user.target" } },
+    ];
+}
 
 /**
  * The daily renewal of kubeadm's certificates on a control plane (scripts/renew-certificates.sh):
@@ -239,9 +260,8 @@ export function controlPlaneNode(a: ControlPlaneArgs): CloudConfig {
         ],
         packages: [...base.packages!, ...(a.ha ? ["keepalived"] : [])],
         runcmd: [
-            [NODE_PATHS.setup],
-            ...(a.ha ? [[KEEPALIVED_PATHS.setup]] : []),
-            [NODE_PATHS.bootstrap],
+            // keepalived starts just before kubeadm (the address follows a healthy API server).
+            ...base.runcmd!.flatMap((c) => c[0] === NODE_PATHS.bootstrap && a.ha ? [[KEEPALIVED_PATHS.setup], c] : [c]),
             // After init or join, so the first check sees kubeadm's certificates.
             ["systemctl", "enable", "--now", `${RENEWAL_UNIT}.timer`],
         ],
