@@ -62,7 +62,9 @@ describe("metadata guard (scripts/metadata-guard.sh) in a network namespace, for
         const r = spawnSync("unshare", ["--net", "bash", "-c", [
             "set -u",
             "ip link set lo up && ip addr add 169.254.169.254/32 dev lo",
-            `cd ${dir} && python3 -m http.server --bind 169.254.169.254 8080 > /dev/null 2>&1 & SERVER=$!`,
+            // Its own PID in $! (not a subshell's), so the trap stops it and nothing outlives the test.
+            `cd ${dir}`,
+            "python3 -m http.server --bind 169.254.169.254 8080 > /dev/null 2>&1 & SERVER=$!",
             "trap 'kill $SERVER' EXIT",
             "for _ in $(seq 1 50); do curl -s -o /dev/null http://169.254.169.254:8080/ && break; sleep 0.1; done",
             probe("nobody"),
