@@ -10,6 +10,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { privilegedNamespaceLabels } from "./podsecurity";
+import { NFS_PORT } from "../network/ports";
 
 export const CALICO_CHART_REPO = "https://docs.tigera.io/calico/charts";
 export const TIGERA_NAMESPACE = "tigera-operator";
@@ -27,8 +28,6 @@ export interface CalicoArgs {
     storageAddress: string;
 }
 
-/** NFSv4's one port (RFC 7530). */
-export const NFS_PORT = 2049;
 
 /** Helm values: the Installation resource the chart renders, nothing else. */
 export function calicoValues(a: CalicoArgs) {
@@ -58,20 +57,19 @@ export function platformTier() {
     return { apiVersion: "projectcalico.org/v3", kind: "Tier", metadata: { name: PLATFORM_TIER }, spec: { order: 100, defaultAction: "Pass" } };
 }
 
-export function denyMetadataPolicy() {
+/** A policy of the platform tier that denies every pod one kind of egress. */
+function platformEgressDeny(name: string, order: number, rule: Record<string, unknown>) {
     return {
         apiVersion: "projectcalico.org/v3",
         kind: "GlobalNetworkPolicy",
         // Calico 3.29 requires the tier name as prefix of a policy outside the default tier.
-        metadata: { name: `${PLATFORM_TIER}.deny-instance-metadata` },
-        spec: {
-            tier: PLATFORM_TIER,
-            order: 10,
-            selector: "all()",
-            types: ["Egress"],
-            egress: [{ action: "Deny", destination: { nets: [METADATA_SERVICE_CIDR] } }],
-        },
+        metadata: { name: `${PLATFORM_TIER}.${name}` },
+        spec: { tier: PLATFORM_TIER, order, selector: "all()", types: ["Egress"], egress: [{ action: "Deny", ...rule }] },
     };
+}
+
+export function denyMetadataPolicy() {
+    return platformEgressDeny("deny-instance-metadata", 10, { destination: { nets: [METADATA_SERVICE_CIDR] } });
 }
 
 /**
@@ -81,18 +79,7 @@ export function denyMetadataPolicy() {
  * believed, so a user-space NFS client in a pod could read and write every home.
  */
 export function denyPodNfsPolicy(storageAddress: string) {
-    return {
-        apiVersion: "projectcalico.org/v3",
-        kind: "GlobalNetworkPolicy",
-        metadata: { name: `${PLATFORM_TIER}.deny-pod-nfs` },
-        spec: {
-            tier: PLATFORM_TIER,
-            order: 20,
-            selector: "all()",
-            types: ["Egress"],
-            egress: [{ action: "Deny", protocol: "TCP", destination: { nets: [`${storageAddress}/32`], ports: [NFS_PORT] } }],
-        },
-    };
+    return platformEgressDeny("deny-pod-nfs", 20, { protocol: "TCP", destination: { nets: [`${storageAddress}/32`], ports: [NFS_PORT] } });
 }
 
 export interface Calico {

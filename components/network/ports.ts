@@ -35,6 +35,9 @@ export interface PortSettings {
     schedulerPort: number;
 }
 
+/** NFSv4's one port (RFC 7530): the storage controller's only storage flow. */
+export const NFS_PORT = 2049;
+
 /** The Kubernetes API server's port: kubeadm binds it, nodes and operators reach it. */
 export const API_SERVER_PORT = 6443;
 
@@ -84,8 +87,8 @@ export function flows(p: PortSettings): Flow[] {
         ...between("Prometheus scrapes etcd metrics", "tcp", tcp(METRICS_PORTS.etcd), cluster, ["control-plane"]),
         ...between("Prometheus scrapes kube-proxy", "tcp", tcp(METRICS_PORTS.kubeProxy), cluster, cluster),
         // Shared storage: NFSv4 needs only TCP 2049. Kubelets mount it on workers.
-        ...between("NFSv4 from the cluster nodes", "tcp", tcp(2049), ["worker"], ["storage"]),
-        { description: "NFSv4 from the submit host", protocol: "tcp", ports: tcp(2049), from: { role: "submit" }, to: "storage" },
+        ...between("NFSv4 from the cluster nodes", "tcp", tcp(NFS_PORT), ["worker"], ["storage"]),
+        { description: "NFSv4 from the submit host", protocol: "tcp", ports: tcp(NFS_PORT), from: { role: "submit" }, to: "storage" },
         // HTCondor: the detached submit host talks to the collector and the schedd NodePorts.
         ...between("HTCondor collector (NodePort) from the submit host", "tcp", tcp(p.collectorPort), ["submit"], cluster),
         ...between("HTCondor schedd (NodePort) from the submit host", "tcp", tcp(p.schedulerPort), ["submit"], cluster),
