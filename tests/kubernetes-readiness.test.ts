@@ -7,25 +7,8 @@
 import { strict as assert } from "assert";
 import * as https from "https";
 import { AddressInfo } from "net";
-import { clientCert, makeCa, Pem, serverCert } from "./harness/pki";
+import { apiServer, clientCert, makeCa, Pem, serverCert } from "./harness/pki";
 import { ADMIN_BINDING_PATH, waitForApiServer } from "../components/kubernetes/readiness";
-
-/** An HTTPS server answering /readyz with the given status for each successive request. */
-async function apiServer(cert: Pem, answer: (n: number) => number): Promise<{ endpoint: string; requests: () => number; close: () => Promise<void> }> {
-    let n = 0;
-    const server = https.createServer({ key: cert.keyPem, cert: cert.certPem }, (req, res) => {
-        const status = req.url === "/readyz" ? answer(n++) : 404;
-        res.writeHead(status, { "content-type": "text/plain" });
-        res.end(status === 200 ? "ok" : "[+]ping ok\n[-]etcd failed: reason withheld\nreadyz check failed\n");
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const { port } = server.address() as AddressInfo;
-    return {
-        endpoint: `https://127.0.0.1:${port}`,
-        requests: () => n,
-        close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
-    };
-}
 
 /**
  * An API server that authenticates client certificates against `ca` as kube-apiserver does:

@@ -5,8 +5,6 @@
  */
 import { strict as assert } from "assert";
 import { spawn, spawnSync } from "child_process";
-import * as https from "https";
-import { AddressInfo } from "net";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
@@ -18,7 +16,7 @@ import { INSTANCE, PORT, ProgramRun, ROOT, runProgram } from "./harness/program"
 import { offlineId } from "../offline/placeholders";
 import { renderEnvFile } from "../components/compute/cloudinit";
 import { requireTool, run as runTool, tempFile } from "./harness/tools";
-import { makeCa, Pem, serverCert } from "./harness/pki";
+import { apiServer, makeCa, serverCert } from "./harness/pki";
 import { BOOTSTRAP_TOKEN_RE, CLUSTER_ADMINS_GROUP, caCertHash } from "../components/kubernetes/pki";
 import { PRIVILEGED_NAMESPACES, privilegedNamespaceLabels, CVMFS_CSI_NAMESPACE } from "../components/kubernetes/podsecurity";
 import { METADATA_SERVICE_CIDR } from "../components/kubernetes/calico";
@@ -556,32 +554,16 @@ describe("kubeadm bootstrap script (scripts/kubeadm-bootstrap.sh) with a stand-i
         return { dir, run, runAsync, calls };
     }
 
-    /** The previous control plane: /readyz answers 503 `notReady` times, then 200, over TLS from `cert`. */
-    async function previousControlPlane(cert: Pem, notReady: number) {
-        let n = 0;
-        const server = https.createServer({ key: cert.keyPem, cert: cert.certPem }, (req, res) => {
-            const ready = req.url === "/readyz" && n++ >= notReady;
-            res.writeHead(ready ? 200 : 503);
-            res.end(ready ? "ok" : "[-]etcd failed");
-        });
-        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-        return {
-            endpoint: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
-            probes: () => n,
-            close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
-        };
-    }
-
     it("an extra control plane joins only after the previous one's /readyz answers, verified with the cluster CA", async function () {
         requireTool(this, "curl");
         const ca = await makeCa("join-after-ca");
-        const previous = await previousControlPlane(await serverCert("join-after-apiserver", ca, ["127.0.0.1"]), 2);
+        const previous = await apiServer(await serverCert("join-after-apiserver", ca, ["127.0.0.1"]), (n) => (n < 2 ? 503 : 200));
         try {
             const node = scratchNode("control-plane", 0, 600, previous.endpoint);
             fs.writeFileSync(path.join(node.dir, "pki-source/ca.crt"), ca.certPem);
             const r = await node.runAsync();
             assert.equal(r.status, 0, r.stdout);
-            assert.equal(previous.probes(), 3, "two 503 answers, then ready");
+            assert.equal(previous.requests(), 3, "two 503 answers, then ready");
             assert.match(r.stdout, new RegExp(`waiting for the previous control plane ${previous.endpoint} to be ready[\\s\\S]*${previous.endpoint} is ready[\\s\\S]*kubeadm control-plane \\(attempt 1\\)`));
             assert.deepEqual(node.calls().map((c) => c.split(" ")[0]), ["join"]);
         } finally {
@@ -592,7 +574,7 @@ describe("kubeadm bootstrap script (scripts/kubeadm-bootstrap.sh) with a stand-i
     it("3 control planes: a first control plane that finds the cluster behind the API address joins it; else it initialises", async function () {
         requireTool(this, "curl");
         const ca = await makeCa("rejoin-ca");
-        const cluster = await previousControlPlane(await serverCert("rejoin-apiserver", ca, ["127.0.0.1"]), 0);
+        const cluster = await apiServer(await serverCert("rejoin-apiserver", ca, ["127.0.0.1"]), () => 200);
         try {
             const apiEndpoint = cluster.endpoint.replace("https://", "");
             const replaced = scratchNode("init", 0, 600, "", { apiEndpoint });
@@ -603,7 +585,7 @@ describe("kubeadm bootstrap script (scripts/kubeadm-bootstrap.sh) with a stand-i
             assert.deepEqual(replaced.calls().map((c) => c.split(" ").slice(0, 3).join(" ")), [`join --config ${path.join(replaced.dir, "kubeadm-rejoin.yaml")}`]);
             // A server our CA did not sign is not the cluster: initialise (the first boot of a new stack).
             const other = await makeCa("rejoin-other-ca");
-            const stranger = await previousControlPlane(await serverCert("rejoin-stranger", other, ["127.0.0.1"]), 0);
+            const stranger = await apiServer(await serverCert("rejoin-stranger", other, ["127.0.0.1"]), () => 200);
             try {
                 const fresh = scratchNode("init", 0, 600, "", { apiEndpoint: stranger.endpoint.replace("https://", "") });
                 fs.writeFileSync(path.join(fresh.dir, "pki-source/ca.crt"), ca.certPem);
@@ -623,7 +605,7 @@ describe("kubeadm bootstrap script (scripts/kubeadm-bootstrap.sh) with a stand-i
         requireTool(this, "curl");
         const ca = await makeCa("join-after-ca");
         const stranger = await makeCa("join-after-other-ca");
-        const previous = await previousControlPlane(await serverCert("join-after-impostor", stranger, ["127.0.0.1"]), 0);
+        const previous = await apiServer(await serverCert("join-after-impostor", stranger, ["127.0.0.1"]), () => 200);
         try {
             // One probe a second, as on a node: a busy loop of refused handshakes against this
             // process's own server sometimes stalled it (curl waiting out --max-time).

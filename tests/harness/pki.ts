@@ -2,6 +2,8 @@
  * Real X.509 material for tests that run TLS servers on 127.0.0.1, made by the same offline tls
  * provider the program's certificates come from (offline/mocks.ts: real ECDSA keys, real X.509).
  */
+import * as https from "https";
+import { AddressInfo } from "net";
 import { mockState } from "../../offline/mocks";
 
 export interface Pem { certPem: string; keyPem: string }
@@ -39,4 +41,21 @@ export async function clientCert(name: string, ca: Pem, organization: string): P
         validityPeriodHours: 8760, allowedUses: ["digital_signature", "key_encipherment", "client_auth"],
     })).state;
     return { certPem: String(cert.certPem), keyPem: String(key.privateKeyPem) };
+}
+
+/** An HTTPS server answering /readyz with the given status for each successive request. */
+export async function apiServer(cert: Pem, answer: (n: number) => number): Promise<{ endpoint: string; requests: () => number; close: () => Promise<void> }> {
+    let n = 0;
+    const server = https.createServer({ key: cert.keyPem, cert: cert.certPem }, (req, res) => {
+        const status = req.url === "/readyz" ? answer(n++) : 404;
+        res.writeHead(status, { "content-type": "text/plain" });
+        res.end(status === 200 ? "ok" : "[+]ping ok\n[-]etcd failed: reason withheld\nreadyz check failed\n");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    return {
+        endpoint: `https://127.0.0.1:${port}`,
+        requests: () => n,
+        close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    };
 }
