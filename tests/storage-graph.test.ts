@@ -44,35 +44,32 @@ const mountsFor = (p: string): string[] => {
     return parts.map((_, i) => `${parts.slice(0, i + 1).join("-")}.mount`);
 };
 
-/** Units `name` pulls in and cannot run without: the closure of Requires/BindsTo/Requisite/RequiresMountsFor. */
-export function strongClosure(units: Map<string, Unit>, name: string): Set<string> {
+/** Every unit reachable from `name` through `next` (name included). */
+function closure(name: string, next: (unit: string) => string[]): Set<string> {
     const seen = new Set<string>();
     const todo = [name];
     while (todo.length) {
         const n = todo.pop()!;
         if (seen.has(n)) continue;
         seen.add(n);
-        const u = units.get(n);
-        todo.push(...values(u, "Requires"), ...values(u, "BindsTo"), ...values(u, "Requisite"),
-            ...values(u, "RequiresMountsFor").flatMap(mountsFor));
+        todo.push(...next(n));
     }
     return seen;
 }
 
+/** Units `name` pulls in and cannot run without: the closure of Requires/BindsTo/Requisite/RequiresMountsFor. */
+export function strongClosure(units: Map<string, Unit>, name: string): Set<string> {
+    return closure(name, (n) => {
+        const u = units.get(n);
+        return [...values(u, "Requires"), ...values(u, "BindsTo"), ...values(u, "Requisite"), ...values(u, "RequiresMountsFor").flatMap(mountsFor)];
+    });
+}
+
 /** Units a restart of `name` restarts too: those that require or bind to it, and those PartOf it (transitively). */
 export function restartedWith(units: Map<string, Unit>, name: string): Set<string> {
-    const seen = new Set<string>();
-    const todo = [name];
-    while (todo.length) {
-        const n = todo.pop()!;
-        if (seen.has(n)) continue;
-        seen.add(n);
-        for (const [other, u] of units) {
-            const needs = [...values(u, "Requires"), ...values(u, "BindsTo"), ...values(u, "PartOf"), ...values(u, "RequiresMountsFor").flatMap(mountsFor)];
-            if (needs.includes(n)) todo.push(other);
-        }
-    }
-    return seen;
+    return closure(name, (n) => [...units].filter(([, u]) =>
+        [...values(u, "Requires"), ...values(u, "BindsTo"), ...values(u, "PartOf"), ...values(u, "RequiresMountsFor").flatMap(mountsFor)].includes(n))
+        .map(([other]) => other));
 }
 
 /** Units whose commands run rclone (the S3 side). */
