@@ -437,7 +437,10 @@ describe("storage: the data volume script, run on image files", function () {
         script.stdout.on("data", (d: Buffer) => { out += d; });
         script.stderr.on("data", (d: Buffer) => { out += d; });
         await new Promise((r) => setTimeout(r, 3000));
-        fs.writeFileSync(image, Buffer.alloc(32 * 1024 * 1024));
+        // A device node appears whole; a file written in place is seen empty for a moment (mkfs
+        // then finds size zero), so the image is written beside it and renamed into place.
+        fs.writeFileSync(`${image}.part`, Buffer.alloc(32 * 1024 * 1024));
+        fs.renameSync(`${image}.part`, image);
         const code = await new Promise<number | null>((r) => script.on("exit", r));
         assert.equal(code, 0, out);
         assert.match(out, new RegExp(`data volume found at ${image} after [1-9]\\d*s`));
