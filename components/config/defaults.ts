@@ -71,6 +71,10 @@ export const DEFAULTS: ConfigDefaults = {
         collectorPort: 30618,
         schedulerPort: 30619,
         keyGeneration: 1,
+        priorityHalfLifeHours: 24,
+        // Half of HTCondor's 1200 s: a user with a long queue gives slots back within 10 minutes of
+        // its claims (plus the running job), yet keeps them across several short jobs.
+        claimWorklifeSeconds: 600,
     },
     cvmfs: {
         repositories: ["atlas.cern.ch", "atlas-condb.cern.ch", "sft.cern.ch", "unpacked.cern.ch"],

@@ -178,6 +178,11 @@ export interface FacilityUser {
     uid: number;
     /** IAM `sub` claim of the user's tokens. */
     iamSubject: string;
+    /**
+     * The user's share of the pool, relative to the other users' (1-100, default 1: equal shares):
+     * the dynamic quota of the user's accounting group (components/htcondor/fairshare.ts).
+     */
+    share?: number;
 }
 
 /** HTCondor pool settings. */
@@ -190,6 +195,13 @@ export interface HTCondorConfig {
     schedulerPort: number;
     /** Bump to re-key the pool and re-mint every token (rotation). */
     keyGeneration: number;
+    /** PRIORITY_HALFLIFE in hours: how fast the negotiator forgets a user's past usage (HTCondor's default 24). */
+    priorityHalfLifeHours: number;
+    /**
+     * CLAIM_WORKLIFE in seconds: how long the schedd may keep starting one user's next jobs on a slot
+     * it claimed, before the slot goes back to the negotiator (and so to the user with the best priority).
+     */
+    claimWorklifeSeconds: number;
 }
 
 /** CVMFS client settings shared by the CSI driver and the submit host. */

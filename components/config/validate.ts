@@ -77,8 +77,10 @@ export const OBJECT_KEYS = {
     }),
     registry: keysOf<RegistryConfig>({ server: true, project: true, username: true }),
     images: keysOf<ImagesConfig>({ worker: true, scheduler: true, centralManager: true, submit: true }),
-    "users[]": keysOf<FacilityUser>({ name: true, uid: true, iamSubject: true }),
-    htcondor: keysOf<HTCondorConfig>({ trustDomain: true, collectorPort: true, schedulerPort: true, keyGeneration: true }),
+    "users[]": keysOf<FacilityUser>({ name: true, uid: true, iamSubject: true, share: true }),
+    htcondor: keysOf<HTCondorConfig>({
+        trustDomain: true, collectorPort: true, schedulerPort: true, keyGeneration: true, priorityHalfLifeHours: true, claimWorklifeSeconds: true,
+    }),
     cvmfs: keysOf<CvmfsConfig>({ repositories: true, httpProxy: true }),
 } as const;
 
@@ -332,6 +334,7 @@ function readUsers(r: Reader, raw: unknown): FacilityUser[] {
             name,
             uid: r.intOrUndefined(`users[${i}].uid`, o.uid, undefined, USER_UID_MIN, USER_UID_MAX),
             iamSubject: r.string(`users[${i}].iamSubject`, o.iamSubject, undefined, GRAMMARS.iamSubject),
+            share: o.share === undefined ? undefined : r.intOrUndefined(`users[${i}].share`, o.share, undefined, 1, 100),
         };
     });
     // Duplicates among the values that were valid: a refused value is already reported.
@@ -345,7 +348,7 @@ function readUsers(r: Reader, raw: unknown): FacilityUser[] {
             else first.set(value, i);
         });
     }
-    return read.map((u) => ({ name: u.name, uid: u.uid ?? USER_UID_MIN, iamSubject: u.iamSubject }));
+    return read.map((u) => ({ name: u.name, uid: u.uid ?? USER_UID_MIN, iamSubject: u.iamSubject, ...(u.share === undefined ? {} : { share: u.share }) }));
 }
 
 /** Checks one of adminCidrs/userCidrs for width, alone and together (docs/security.md). */
@@ -604,6 +607,8 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
         collectorPort: r.int("htcondor.collectorPort", h.collectorPort, d.htcondor.collectorPort, 30000, 32767),
         schedulerPort: r.int("htcondor.schedulerPort", h.schedulerPort, d.htcondor.schedulerPort, 30000, 32767),
         keyGeneration: r.int("htcondor.keyGeneration", h.keyGeneration, d.htcondor.keyGeneration, 1, 1_000_000),
+        priorityHalfLifeHours: r.int("htcondor.priorityHalfLifeHours", h.priorityHalfLifeHours, d.htcondor.priorityHalfLifeHours, 1, 24 * 365),
+        claimWorklifeSeconds: r.int("htcondor.claimWorklifeSeconds", h.claimWorklifeSeconds, d.htcondor.claimWorklifeSeconds, 0, 86_400),
     };
     if (htcondor.collectorPort === htcondor.schedulerPort) r.report("htcondor.schedulerPort", "must differ from htcondor.collectorPort");
 
