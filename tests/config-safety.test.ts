@@ -268,6 +268,8 @@ describe("Nova user-data stays under its limit at every configured maximum (#13 
             htcondor: { trustDomain: dnsName(240) },
             cvmfs: { repositories: Array.from({ length: LIST_LIMITS.cvmfsRepositories }, () => dnsName(250)), httpProxy: `http://${dnsName(230)}:3128` },
             users: Array.from({ length: 200 }, (_, i) => ({ name: `u${rand(lower, 20)}`, uid: 2000 + i, iamSubject: rand(lower + "._@+:=-", 255) })),
+            // The hub needs sft.cern.ch among the repositories above; it adds nothing to any user-data.
+            jupyterhub: { enabled: false },
         };
         const c = validateConfig(raw, { stack: "dev", secretKeys: SECRETS });
         assert.equal(c.sshPublicKey.length, 16_383);

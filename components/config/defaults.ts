@@ -82,3 +82,14 @@ export const DEFAULTS: ConfigDefaults = {
     },
     readinessTimeoutSeconds: 900,
 };
+    // Off unless asked for: it needs an IAM client registered for the hub's URL.
+    jupyterhub: {
+        enabled: false,
+        nodePort: 30443,
+        // The chart's own single-user image of the pinned chart version (jupyterhub-singleuser, JupyterLab).
+        image: "quay.io/jupyterhub/k8s-singleuser-sample:4.4.0",
+        lcgView: "/cvmfs/sft.cern.ch/lcg/views/LCG_107/x86_64-el9-gcc13-opt",
+        cpuLimit: 2,
+        memoryLimitGb: 2,
+        cullIdleSeconds: 3600,
+    },

@@ -216,6 +216,33 @@ export interface FacilityConfig {
     /** Stack name, e.g. "dev" (from the Pulumi runtime). */
     stack: string;
     /** Name of the stack file, used in error messages and docs. */
+/**
+ * JupyterHub, the interactive analysis platform (components/jupyterhub/README.md): IAM login,
+ * each user's server as their own uid with the pool's NFS shares and CVMFS.
+ */
+export interface JupyterHubConfig {
+    /** Install the hub (default false; on in dev). */
+    enabled: boolean;
+    /**
+     * IAM client of the hub (authorization-code flow; redirect URI
+     * `https://<kubernetesApiHost>:<nodePort>/hub/oauth_callback`). Its secret is the config
+     * secret `incant:jupyterhubIamClientSecret`. Required when enabled.
+     */
+    iamClientId?: string;
+    /** HTTPS NodePort of the hub, opened to `network.userCidrs` on the control planes (30000-32767). */
+    nodePort: number;
+    /** The single-user server image (pinned tag): provides `jupyterhub-singleuser`. */
+    image: string;
+    /** The LCG view on sft.cern.ch offered as the analysis kernel (uproot, awkward, coffea, dask, HTCondor bindings). */
+    lcgView: string;
+    /** Per-user CPU limit, cores. */
+    cpuLimit: number;
+    /** Per-user memory limit, GiB. */
+    memoryLimitGb: number;
+    /** Servers idle this long (seconds) are stopped. */
+    cullIdleSeconds: number;
+}
+
     stackFile: string;
     /** Environment label put on every resource; defaults to the stack name. */
     environment: string;
@@ -240,6 +267,7 @@ export interface FacilityConfig {
 }
 
 /** Secret configuration values, kept as Pulumi secrets end to end. */
+    jupyterhub: JupyterHubConfig;
 export interface FacilitySecrets {
     /** OpenStack application credential secret, when `openstack.applicationCredentialId` is set. */
     osApplicationCredentialSecret?: pulumi.Output<string>;
@@ -253,3 +281,5 @@ export interface FacilitySecrets {
     /** Private SSH key the program uses to reach the submit host's Docker daemon. */
     sshPrivateKey?: pulumi.Output<string>;
 }
+    /** Secret of the IAM client `jupyterhub.iamClientId`. */
+    jupyterhubIamClientSecret?: pulumi.Output<string>;

@@ -15,7 +15,7 @@ import { defaultNamePrefix, isStackName, NAME_RE, STACK_NAME_RULE } from "./name
 import { WORKER_OFFSET } from "../network/addressing";
 import { unpinnedReason } from "../../policy/images";
 import {
-    CvmfsConfig, FacilityConfig, FacilityUser, FlavorSize, HTCondorConfig, IamConfig, ImagesConfig, NetworkConfig, NodeGroup,
+    CvmfsConfig, FacilityConfig, JupyterHubConfig, FacilityUser, FlavorSize, HTCondorConfig, IamConfig, ImagesConfig, NetworkConfig, NodeGroup,
     NodesConfig, OpenStackAccess, QuotaConfig, RegistryConfig, S3Config, StorageNode, SubmitNode, VersionsConfig, WideCidrsOverride,
 } from "./schema";
 
@@ -51,7 +51,7 @@ export const OBJECT_KEYS = {
     "": keysOf<TopLevel>({
         environment: true, namePrefix: true, openstack: true, flavors: true, network: true, nodes: true, quota: true,
         sshPublicKey: true, versions: true, iam: true, s3: true, registry: true, images: true, users: true, htcondor: true,
-        cvmfs: true, readinessTimeoutSeconds: true,
+        cvmfs: true, jupyterhub: true, readinessTimeoutSeconds: true,
     }),
     openstack: keysOf<OpenStackAccess>({
         cloud: true, authUrl: true, region: true, image: true, imageId: true, ubuntuRelease: true, externalNetwork: true,
@@ -83,6 +83,9 @@ export const OBJECT_KEYS = {
     }),
     cvmfs: keysOf<CvmfsConfig>({ repositories: true, httpProxy: true }),
 } as const;
+    jupyterhub: keysOf<JupyterHubConfig>({
+        enabled: true, iamClientId: true, nodePort: true, image: true, lcgView: true, cpuLimit: true, memoryLimitGb: true, cullIdleSeconds: true,
+    }),
 
 /** Reads one typed field at a config path, recording a problem instead of throwing. */
 class Reader {
@@ -623,9 +626,11 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
 
     const config: FacilityConfig = {
         stack: ctx.stack, stackFile, environment, namePrefix, openstack, flavors, network, nodes, quota, sshPublicKey,
-        versions, iam, s3, registry, images, users, htcondor, cvmfs, readinessTimeoutSeconds,
+        versions, iam, s3, registry, images, users, htcondor, cvmfs, jupyterhub, readinessTimeoutSeconds,
     };
     // Always, with the values that were valid: a quota overrun is news even beside other problems.
+    const jupyterhub = readJupyterHub(r, raw.jupyterhub, { htcondor, cvmfs, stack: ctx.stack, secretKeys: ctx.secretKeys });
+
     problems.push(...quotaProblems(config).map((p) => `${NAMESPACE}:${p}`));
     problems.push(...platformLimitProblems(config).map((p) => `${NAMESPACE}:${p}`));
     if (problems.length > 0) throw new ConfigValidationError(stackFile, problems.map((p) => `${p} [${stackFile}]`));
@@ -634,11 +639,46 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
 
 /** Secret keys of the `incant:` namespace. */
 export const SECRET_KEYS = ["osApplicationCredentialSecret", "s3AccessKeyId", "s3SecretAccessKey",
-    "s3IamClientSecret", "registryPassword", "sshPrivateKey"] as const;
+    "s3IamClientSecret", "registryPassword", "sshPrivateKey", "jupyterhubIamClientSecret"] as const;
 
 /** The command that sets a secret key, as every message that asks for one spells it. */
 export function setSecretCommand(key: typeof SECRET_KEYS[number], stack: string): string {
     return `pulumi config set --secret ${NAMESPACE}:${key} --stack ${stack}`;
+/** An LCG view on sft.cern.ch: /cvmfs/sft.cern.ch/lcg/views/<release>/<platform>. */
+const LCG_VIEW_RE = /^\/cvmfs\/sft\.cern\.ch\/lcg\/views\/[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
+
+/** `incant:jupyterhub` (components/jupyterhub). */
+function readJupyterHub(r: Reader, raw: unknown,
+    ctx: { htcondor: HTCondorConfig; cvmfs: CvmfsConfig; stack: string; secretKeys: ReadonlySet<string> }): JupyterHubConfig {
+    const d = DEFAULTS.jupyterhub;
+    const j = r.object("jupyterhub", raw, OBJECT_KEYS.jupyterhub) ?? {};
+    const hub: JupyterHubConfig = {
+        enabled: r.bool("jupyterhub.enabled", j.enabled, d.enabled),
+        iamClientId: r.optionalString("jupyterhub.iamClientId", j.iamClientId, GRAMMARS.clientId),
+        nodePort: r.int("jupyterhub.nodePort", j.nodePort, d.nodePort, 30000, 32767),
+        image: r.matching("jupyterhub.image", j.image, d.image, IMAGE_RE, "must be an image reference like registry/project/name:tag", 512),
+        lcgView: r.matching("jupyterhub.lcgView", j.lcgView, d.lcgView, LCG_VIEW_RE, "must be an LCG view like /cvmfs/sft.cern.ch/lcg/views/LCG_107/x86_64-el9-gcc13-opt"),
+        cpuLimit: r.int("jupyterhub.cpuLimit", j.cpuLimit, d.cpuLimit, 1, 64),
+        memoryLimitGb: r.int("jupyterhub.memoryLimitGb", j.memoryLimitGb, d.memoryLimitGb, 1, 512),
+        cullIdleSeconds: r.int("jupyterhub.cullIdleSeconds", j.cullIdleSeconds, d.cullIdleSeconds, 300, 30 * 86400),
+    };
+    if (hub.image && unpinnedReason(hub.image) !== undefined) r.report("jupyterhub.image", `must carry a pinned tag, never latest or none (got ${describe(hub.image)})`);
+    // One NodePort, one Service: the pool's two are taken.
+    for (const key of ["collectorPort", "schedulerPort"] as const) {
+        if (hub.nodePort === ctx.htcondor[key]) r.report("jupyterhub.nodePort", `must differ from htcondor.${key} (${hub.nodePort})`);
+    }
+    if (!hub.enabled) return hub;
+    if (!hub.iamClientId) r.report("jupyterhub.iamClientId", "is required when jupyterhub.enabled is true (the IAM client the hub logs users in with)");
+    if (!ctx.secretKeys.has("jupyterhubIamClientSecret")) {
+        r.report("jupyterhubIamClientSecret", `is required when jupyterhub.enabled is true (${setSecretCommand("jupyterhubIamClientSecret", ctx.stack)})`);
+    }
+    // The kernel and the terminals' setupATLAS read these repositories.
+    for (const repo of ["sft.cern.ch", "atlas.cern.ch"]) {
+        if (!ctx.cvmfs.repositories.includes(repo)) r.report("jupyterhub.enabled", `needs ${repo} in cvmfs.repositories (the hub's kernel and setupATLAS read it)`);
+    }
+    return hub;
+}
+
 }
 
 /**
