@@ -65,6 +65,8 @@ describe("config validation", () => {
         ["duplicate user ids", { users: [{ name: "a", uid: 20001, iamSubject: "x" }, { name: "b", uid: 20001, iamSubject: "y" }] }, "users[1].uid", "duplicates"],
         ["a system uid", { users: [{ name: "a", uid: 0, iamSubject: "x" }] }, "users[0].uid", "between 2000 and 59999 (got 0)"],
         ["a zero share", { users: [{ name: "a", uid: 20001, iamSubject: "x", share: 0 }] }, "users[0].share", "a positive integer up to 100 (got 0)"],
+        ["a user's private key for a public one", { users: [{ name: "a", uid: 20001, iamSubject: "x", sshPublicKey: "-----BEGIN OPENSSH PRIVATE KEY-----" }] }, "users[0].sshPublicKey", "OpenSSH public key"],
+        ["a user's key with a line end", { users: [{ name: "a", uid: 20001, iamSubject: "x", sshPublicKey: "ssh-ed25519 AAAA\ncommand=\"sh\" ssh-ed25519 AAAA" }] }, "users[0].sshPublicKey", ""],
         ["a negative claim worklife", { htcondor: { claimWorklifeSeconds: -1 } }, "htcondor.claimWorklifeSeconds", "between 0 and 86400 (got -1)"],
         ["an issuer without https", { iam: { issuer: "http://iam.example/" } }, "iam.issuer", "https://"],
         ["a CVMFS repository that is not a name", { cvmfs: { repositories: ["atlas.cern.ch", "/cvmfs/sft.cern.ch"] } }, "cvmfs.repositories[1]", "repository name"],

@@ -183,6 +183,11 @@ export interface FacilityUser {
      * the dynamic quota of the user's accounting group (components/htcondor/fairshare.ts).
      */
     share?: number;
+    /**
+     * OpenSSH public key the user logs in with, as themselves, to the submit container's sshd
+     * (components/submit/access.ts). Unset: no login for this user until one is set.
+     */
+    sshPublicKey?: string;
 }
 
 /** HTCondor pool settings. */

@@ -77,7 +77,7 @@ export const OBJECT_KEYS = {
     }),
     registry: keysOf<RegistryConfig>({ server: true, project: true, username: true }),
     images: keysOf<ImagesConfig>({ worker: true, scheduler: true, centralManager: true, submit: true }),
-    "users[]": keysOf<FacilityUser>({ name: true, uid: true, iamSubject: true, share: true }),
+    "users[]": keysOf<FacilityUser>({ name: true, uid: true, iamSubject: true, share: true, sshPublicKey: true }),
     htcondor: keysOf<HTCondorConfig>({
         trustDomain: true, collectorPort: true, schedulerPort: true, keyGeneration: true, priorityHalfLifeHours: true, claimWorklifeSeconds: true,
     }),
@@ -338,6 +338,9 @@ function readUsers(r: Reader, raw: unknown): FacilityUser[] {
             uid: r.intOrUndefined(`users[${i}].uid`, o.uid, undefined, USER_UID_MIN, USER_UID_MAX),
             iamSubject: r.string(`users[${i}].iamSubject`, o.iamSubject, undefined, GRAMMARS.iamSubject),
             share: o.share === undefined ? undefined : r.intOrUndefined(`users[${i}].share`, o.share, undefined, 1, 100),
+            // Lands in the submit container's authorized_keys (components/submit/access.ts).
+            sshPublicKey: o.sshPublicKey === undefined ? undefined : r.matching(`users[${i}].sshPublicKey`, o.sshPublicKey, undefined, SSH_KEY_RE,
+                "must be one OpenSSH public key line (ssh-ed25519, ssh-rsa or ecdsa-sha2-*)", 16_384, true) || undefined,
         };
     });
     // Duplicates among the values that were valid: a refused value is already reported.
@@ -351,7 +354,8 @@ function readUsers(r: Reader, raw: unknown): FacilityUser[] {
             else first.set(value, i);
         });
     }
-    return read.map((u) => ({ name: u.name, uid: u.uid ?? USER_UID_MIN, iamSubject: u.iamSubject, ...(u.share === undefined ? {} : { share: u.share }) }));
+    return read.map((u) => ({ name: u.name, uid: u.uid ?? USER_UID_MIN, iamSubject: u.iamSubject, ...(u.share === undefined ? {} : { share: u.share }),
+        ...(u.sshPublicKey ? { sshPublicKey: u.sshPublicKey } : {}) }));
 }
 
 /** Checks one of adminCidrs/userCidrs for width, alone and together (docs/security.md). */
