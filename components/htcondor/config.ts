@@ -22,6 +22,7 @@ import { isReservedAccount, RESERVED_ACCOUNT_NAMES } from "../config/accounts";
 import { FacilityConfig, FacilityUser } from "../config/schema";
 import { COLLECTOR_SERVICE, PoolEndpoints, SCHEDD_SERVICE } from "./types";
 import { AuthorizationLevel, tokenIdentity } from "./tokens";
+import { FairShareSettings, negotiatorFairShare, scheddFairShare, startdFairShare } from "./fairshare";
 
 /** One line of an HTCondor configuration file. */
 export type ConfigEntry =
@@ -106,6 +107,8 @@ export interface PoolSettings {
     users: FacilityUser[];
     /** CVMFS repositories the workers mount (advertised in the startd ad). */
     cvmfsRepositories: string[];
+    /** Accounting groups, quotas, priority half-life, claim worklife (fairshare.ts). */
+    fairShare: FairShareSettings;
 }
 
 /** SCITOKENS_SERVER_AUDIENCE of the pool: `incant:iam.audience`, by default the trust domain. */
@@ -130,6 +133,11 @@ export function poolSettings(config: FacilityConfig, namespace: string, nodeAddr
         audience: poolAudience(config),
         users: config.users,
         cvmfsRepositories: config.cvmfs.repositories,
+        fairShare: {
+            users: config.users,
+            priorityHalfLifeHours: config.htcondor.priorityHalfLifeHours,
+            claimWorklifeSeconds: config.htcondor.claimWorklifeSeconds,
+        },
     };
 }
 
@@ -234,6 +242,7 @@ export function centralManagerConfig(s: PoolSettings): ConfigEntry[] {
         // cycle delay for the next (docs/benchmarks.md). Cycles over a few dozen slots take well
         // under a second.
         { key: "NEGOTIATOR_CYCLE_DELAY", value: NEGOTIATOR_CYCLE_DELAY_SECONDS },
+        ...negotiatorFairShare(s.fairShare),
         ...sciTokens(s),
         ...allow({
             // Users query the pool (condor_status, condor_submit -remote locates the schedd).
@@ -261,6 +270,7 @@ export function schedulerConfig(s: PoolSettings): ConfigEntry[] {
         { key: "SEC_CLIENT_AUTHENTICATION_METHODS", value: ["FS", "IDTOKENS"] },
         { key: "SCHEDD_NAME", value: s.scheddName },
         ...behindNodePort(s, s.schedulerPort, s.scheddHostName),
+        ...scheddFairShare(),
         ...sciTokens(s),
         ...allow({
             READ: [condor, root, ...users],
@@ -299,6 +309,7 @@ export function workerConfig(s: PoolSettings): ConfigEntry[] {
         // The shadow's host name is a pod name, outside UID_DOMAIN; the starter trusts the domain of
         // the schedd it reached through the negotiator's match (jic_shadow.cpp sameUidDomain).
         { key: "TRUST_UID_DOMAIN", value: true },
+        ...startdFairShare(s.fairShare),
         { key: "HasCvmfs", value: true },
         { key: "CvmfsRepositories", value: `"${s.cvmfsRepositories.join(",")}"` },
         { key: "STARTD_ATTRS", value: "$(STARTD_ATTRS) HasCvmfs CvmfsRepositories" },
