@@ -44,12 +44,12 @@ export class LoopbackPool {
     private constructor(readonly dir: string, readonly install: HtcondorInstall) {}
 
     /** Renders the dev stack, makes the network, the issuer and the volumes; starts nothing of HTCondor. */
-    static async create(install: HtcondorInstall): Promise<LoopbackPool> {
+    static async create(install: HtcondorInstall, opts: { stackFile?: string } = {}): Promise<LoopbackPool> {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "incant-pool-"));
         fs.chmodSync(dir, 0o755);
         const pool = new LoopbackPool(dir, install);
         try {
-            await pool.setUp();
+            await pool.setUp(opts.stackFile);
         } catch (e) {
             await pool.stop();
             throw e;
@@ -57,8 +57,8 @@ export class LoopbackPool {
         return pool;
     }
 
-    private async setUp(): Promise<void> {
-        this.rendered = renderDev(path.join(this.dir, "render"));
+    private async setUp(stackFile?: string): Promise<void> {
+        this.rendered = renderDev(path.join(this.dir, "render"), stackFile);
         const nodeAddress = setting(this.rendered.conf["central-manager"], "TCP_FORWARDING_HOST")!;
         await this.startNetwork([nodeAddress, ...Object.values(ADDRESSES)]);
         const issuerUrl = this.issuerUrl();

@@ -53,9 +53,10 @@ export interface RenderedStack {
  * Runs the render (about 4 s) into `out`, which must not exist yet. INCANT_POOL_RENDERED=<dir>
  * reads an earlier `--show-secrets` render of the dev stack instead (debugging the harness).
  */
-export function renderDev(out: string): RenderedStack {
-    if (process.env.INCANT_POOL_RENDERED) return readRendered(process.env.INCANT_POOL_RENDERED);
-    const r = spawnSync("npm", ["run", "--silent", "render", "--", "--stack", "dev", "--show-secrets", "--out", out],
+export function renderDev(out: string, stackFile?: string): RenderedStack {
+    if (process.env.INCANT_POOL_RENDERED && !stackFile) return readRendered(process.env.INCANT_POOL_RENDERED);
+    // stackFile: a variant of Pulumi.dev.yaml (a test's own settings, e.g. tests/pool/fairshare.test.ts).
+    const r = spawnSync("npm", ["run", "--silent", "render", "--", "--stack", "dev", ...(stackFile ? ["--config-file", stackFile] : []), "--show-secrets", "--out", out],
         { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
     if (r.status !== 0) throw new Error(`render failed (${r.status}): ${r.stdout}${r.stderr}`);
     return readRendered(out);
