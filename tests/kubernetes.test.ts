@@ -21,6 +21,7 @@ import { BOOTSTRAP_TOKEN_RE, CLUSTER_ADMINS_GROUP, caCertHash } from "../compone
 import { PRIVILEGED_NAMESPACES, privilegedNamespaceLabels, CVMFS_CSI_NAMESPACE } from "../components/kubernetes/podsecurity";
 import { METADATA_SERVICE_CIDR } from "../components/kubernetes/calico";
 import { flows } from "../components/network/ports";
+import { cidrsOverlap, parseCidr } from "../components/config/cidr";
 import { renderKubeconfig } from "../components/kubernetes/kubeconfig";
 
 type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -49,6 +50,13 @@ function args(list: { name: string; value: string }[]): Map<string, string[]> {
 function envOf(doc: CloudDoc): Record<string, string> {
     return Object.fromEntries(file(doc, "/etc/incant/kubernetes.env").content.trim().split("\n")
         .map((l) => /^([A-Z_][A-Z0-9_]*)='(.*)'$/.exec(l)!).map((m) => [m[1], m[2]]));
+}
+
+/** Whether an IPv4 address lies in a CIDR. */
+function cidrContains(cidr: string, address: string): boolean {
+    const c = parseCidr(cidr);
+    const a = parseCidr(`${address}/32`);
+    return c !== undefined && a !== undefined && cidrsOverlap(c, a);
 }
 
 const k8sObjects = (run: ProgramRun) => run.resources.filter((r) => r.type.startsWith("kubernetes:") && r.custom);
@@ -209,8 +217,8 @@ describe("Kubernetes cluster (dev: 1 control plane, 7 workers, Ubuntu 22.04)", (
         assert.equal(envOf(worker).JOIN_AFTER, "");
         assert.equal(envOf(cp).JOIN_AFTER, "", "the first control plane waits for nobody");
         assert.equal(envOf(cp).UBUNTU_RELEASE, "22.04");
-        assert.equal(envOf(cp).KUBERNETES_VERSION, "1.31.4");
-        assert.equal(envOf(cp).KUBERNETES_MINOR, "1.31");
+        assert.equal(envOf(cp).KUBERNETES_VERSION, "1.35.9");
+        assert.equal(envOf(cp).KUBERNETES_MINOR, "1.35");
         assert.ok(!worker.write_files.some((f) => f.path.includes("/pki/")), "no CA or key on workers");
         assert.ok(!worker.write_files.some((f) => f.path.includes("renew-join-token")));
         // kubeadm reset wipes /etc/kubernetes/pki: the program's PKI lives elsewhere and is restored each attempt.
@@ -294,7 +302,7 @@ describe("Kubernetes cluster (dev: 1 control plane, 7 workers, Ubuntu 22.04)", (
         const calico = run.get("kubernetes:helm.sh/v3:Release", "kubernetes-calico");
         const i = calico.inputs as Doc;
         assert.equal(i.chart, "tigera-operator");
-        assert.equal(i.version, "v3.29.1");
+        assert.equal(i.version, "v3.32.3");
         assert.equal(i.repositoryOpts.repo, "https://docs.tigera.io/calico/charts");
         const net = i.values.installation.calicoNetwork;
         assert.equal(net.bgp, "Disabled");
@@ -311,7 +319,8 @@ describe("Kubernetes cluster (dev: 1 control plane, 7 workers, Ubuntu 22.04)", (
         const spec = (gnp.inputs as Doc).spec;
         assert.equal(tier.spec.defaultAction, "Pass", "other traffic continues to NetworkPolicies");
         assert.equal(spec.tier, tier.metadata.name);
-        assert.ok((gnp.inputs as Doc).metadata.name.startsWith(`${tier.metadata.name}.`));
+        // Calico 3.30 on: the plain name (tierPolicyName, tests/kubernetes-versions.test.ts).
+        assert.equal((gnp.inputs as Doc).metadata.name, "deny-instance-metadata");
         assert.equal(spec.selector, "all()");
         assert.deepEqual(spec.types, ["Egress"]);
         assert.deepEqual(spec.egress, [{ action: "Deny", destination: { nets: [METADATA_SERVICE_CIDR] } }]);
@@ -355,6 +364,32 @@ describe("Kubernetes cluster (dev: 1 control plane, 7 workers, Ubuntu 22.04)", (
         // node-exporter answers on each node's address: Prometheus must reach it across nodes.
         assert.ok(flows({ collectorPort: 30618, schedulerPort: 30619 }).some((f) => "role" in f.from && f.from.role === "worker"
             && f.to === "control-plane" && f.protocol === "tcp" && f.ports?.[0] === 9100));
+    });
+
+    it("kubelet serving certificates come from the cluster CA: requested by CSR, checked by the API server, approved only for our nodes", () => {
+        const docs = kubeadmDocs(cp);
+        assert.equal(docs.KubeletConfiguration.serverTLSBootstrap, true);
+        assert.deepEqual(args(docs.ClusterConfiguration.apiServer.extraArgs).get("kubelet-certificate-authority"),
+            [docs.KubeletConfiguration.authentication.x509.clientCAFile]);
+        const approver = run.get("kubernetes:helm.sh/v3:Release", "kubernetes-csr-approver").inputs as Doc;
+        assert.equal(approver.chart, "kubelet-csr-approver");
+        assert.match(approver.version, /^\d+\.\d+\.\d+$/);
+        assert.equal(approver.namespace, "kube-system");
+        const v = approver.values;
+        const re = new RegExp(v.providerRegex);
+        const vms = run.ofType(INSTANCE);
+        const nodes = vms.filter((i) => /-(worker|control-plane)-/.test(String(i.inputs.name)));
+        assert.equal(nodes.length, 8);
+        for (const vm of nodes) {
+            assert.ok(re.test(String(vm.inputs.name)), `${vm.inputs.name} would not be approved`);
+            assert.ok(v.providerIpPrefixes.some((c: string) => cidrContains(c, run.addressOf(vm))), `${vm.inputs.name}'s address is outside ${v.providerIpPrefixes}`);
+        }
+        for (const other of [...vms.filter((i) => !nodes.includes(i)).map((i) => String(i.inputs.name)),
+            "incant-dev-worker-0.evil.example", "incant-prod-worker-0", "xincant-dev-worker-0", "incant-dev-worker-", "incant-dev-worker-0-1"]) {
+            assert.ok(!re.test(other), `${other} would be approved`);
+        }
+        assert.equal(v.bypassDnsResolution, true, "the VMs have no DNS records: the subnet check carries it");
+        assert.ok(Number(v.maxExpirationSeconds) <= 367 * 86400);
     });
 
     it("monitoring: the control-plane components are scraped where kubeadm makes them listen, and the security groups admit it", () => {

@@ -39,12 +39,14 @@ export const DEFAULTS: ConfigDefaults = {
     // Table 1: the INCANT R&D resource pool.
     quota: { vcpus: 92, ramGb: 168, blockStorageGb: 1000 },
     versions: {
-        kubernetes: "1.31",
-        kubernetesPatch: "1.31.4",
+        // 1.35 (end of life 2027-02-28) is the last minor for Ubuntu's containerd 1.7: components/kubernetes/versions.ts.
+        kubernetes: "1.35",
+        kubernetesPatch: "1.35.9",
         // At or above the fixed versions of HTCONDOR-2026-0001 (24.0.22) and -0002 (25.13.3 for 25.x),
         // and 24.0.23 for FS authentication with TCP_FORWARDING_HOST (HTCONDOR-3860), which the pool sets.
         htcondor: "24.0.23",
-        calico: "v3.29.1",
+        // A maintained line tested on Kubernetes 1.35 (docs.tigera.io, requirements; v3.32.3 of 2026-10-28).
+        calico: "v3.32.3",
         monitoring: "66.3.1",
         cvmfsCsi: "2.5.0",
         cvmfsService: "2.12.6-1",
@@ -80,8 +82,6 @@ export const DEFAULTS: ConfigDefaults = {
         repositories: ["atlas.cern.ch", "atlas-condb.cern.ch", "sft.cern.ch", "unpacked.cern.ch"],
         httpProxy: "DIRECT",
     },
-    readinessTimeoutSeconds: 900,
-};
     // Off unless asked for: it needs an IAM client registered for the hub's URL.
     jupyterhub: {
         enabled: false,
@@ -93,3 +93,5 @@ export const DEFAULTS: ConfigDefaults = {
         memoryLimitGb: 2,
         cullIdleSeconds: 3600,
     },
+    readinessTimeoutSeconds: 900,
+};

@@ -216,11 +216,6 @@ export interface CvmfsConfig {
     httpProxy: string;
 }
 
-/** Everything the program reads from the stack configuration, validated. */
-export interface FacilityConfig {
-    /** Stack name, e.g. "dev" (from the Pulumi runtime). */
-    stack: string;
-    /** Name of the stack file, used in error messages and docs. */
 /**
  * JupyterHub, the interactive analysis platform (components/jupyterhub/README.md): IAM login,
  * each user's server as their own uid with the pool's NFS shares and CVMFS.
@@ -248,6 +243,11 @@ export interface JupyterHubConfig {
     cullIdleSeconds: number;
 }
 
+/** Everything the program reads from the stack configuration, validated. */
+export interface FacilityConfig {
+    /** Stack name, e.g. "dev" (from the Pulumi runtime). */
+    stack: string;
+    /** Name of the stack file, used in error messages and docs. */
     stackFile: string;
     /** Environment label put on every resource; defaults to the stack name. */
     environment: string;
@@ -267,12 +267,12 @@ export interface JupyterHubConfig {
     users: FacilityUser[];
     htcondor: HTCondorConfig;
     cvmfs: CvmfsConfig;
+    jupyterhub: JupyterHubConfig;
     /** How long the program waits for the Kubernetes API and the submit host, in seconds. */
     readinessTimeoutSeconds: number;
 }
 
 /** Secret configuration values, kept as Pulumi secrets end to end. */
-    jupyterhub: JupyterHubConfig;
 export interface FacilitySecrets {
     /** OpenStack application credential secret, when `openstack.applicationCredentialId` is set. */
     osApplicationCredentialSecret?: pulumi.Output<string>;
@@ -283,8 +283,8 @@ export interface FacilitySecrets {
     s3IamClientSecret?: pulumi.Output<string>;
     /** Registry robot password, when a registry is configured. */
     registryPassword?: pulumi.Output<string>;
+    /** Secret of the IAM client `jupyterhub.iamClientId`. */
+    jupyterhubIamClientSecret?: pulumi.Output<string>;
     /** Private SSH key the program uses to reach the submit host's Docker daemon. */
     sshPrivateKey?: pulumi.Output<string>;
 }
-    /** Secret of the IAM client `jupyterhub.iamClientId`. */
-    jupyterhubIamClientSecret?: pulumi.Output<string>;

@@ -13,6 +13,7 @@ import { Grammar, GRAMMARS, grammarProblem, looksSecret, nearestKey, showKey, sh
 import { platformLimitProblems } from "./limits";
 import { defaultNamePrefix, isStackName, NAME_RE, STACK_NAME_RULE } from "./names";
 import { WORKER_OFFSET } from "../network/addressing";
+import { unsupportedMinorReason } from "../kubernetes/versions";
 import { unpinnedReason } from "../../policy/images";
 import {
     CvmfsConfig, FacilityConfig, JupyterHubConfig, FacilityUser, FlavorSize, HTCondorConfig, IamConfig, ImagesConfig, NetworkConfig, NodeGroup,
@@ -82,10 +83,10 @@ export const OBJECT_KEYS = {
         trustDomain: true, collectorPort: true, schedulerPort: true, keyGeneration: true, priorityHalfLifeHours: true, claimWorklifeSeconds: true,
     }),
     cvmfs: keysOf<CvmfsConfig>({ repositories: true, httpProxy: true }),
-} as const;
     jupyterhub: keysOf<JupyterHubConfig>({
         enabled: true, iamClientId: true, nodePort: true, image: true, lcgView: true, cpuLimit: true, memoryLimitGb: true, cullIdleSeconds: true,
     }),
+} as const;
 
 /** Reads one typed field at a config path, recording a problem instead of throwing. */
 class Reader {
@@ -528,11 +529,13 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
     const v = r.object("versions", raw.versions, OBJECT_KEYS.versions) ?? {};
     const pinned = (key: keyof VersionsConfig) => r.matching(`versions.${key}`, v[key], d.versions[key], VERSION_RE, "must be a pinned version", 64);
     const versions = {
-        kubernetes: r.matching("versions.kubernetes", v.kubernetes, d.versions.kubernetes, /^1\.(3[0-9]|[4-9][0-9])$/, "must be a Kubernetes minor version from 1.30 on, like \"1.31\""),
-        kubernetesPatch: r.matching("versions.kubernetesPatch", v.kubernetesPatch, d.versions.kubernetesPatch, /^1\.\d+\.\d+$/, "must be an exact version like \"1.31.4\""),
+        kubernetes: r.matching("versions.kubernetes", v.kubernetes, d.versions.kubernetes, /^1\.(3[0-9]|[4-9][0-9])$/, "must be a Kubernetes minor version from 1.30 on, like \"1.35\""),
+        kubernetesPatch: r.matching("versions.kubernetesPatch", v.kubernetesPatch, d.versions.kubernetesPatch, /^1\.\d+\.\d+$/, "must be an exact version like \"1.35.9\""),
         htcondor: pinned("htcondor"), calico: pinned("calico"), monitoring: pinned("monitoring"),
         cvmfsCsi: pinned("cvmfsCsi"), cvmfsService: pinned("cvmfsService"),
     };
+    const minorProblem = versions.kubernetes ? unsupportedMinorReason(versions.kubernetes) : undefined;
+    if (minorProblem) r.report("versions.kubernetes", `(${versions.kubernetes}) ${minorProblem}`);
     if (versions.kubernetesPatch && versions.kubernetes && !versions.kubernetesPatch.startsWith(`${versions.kubernetes}.`)) {
         r.report("versions.kubernetesPatch", `(${versions.kubernetesPatch}) is not inside versions.kubernetes (${versions.kubernetes})`);
     }
@@ -626,6 +629,8 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
     };
     if (Array.isArray(c.repositories) && c.repositories.length === 0) r.report("cvmfs.repositories", "must list at least one repository (atlas.cern.ch)");
 
+    const jupyterhub = readJupyterHub(r, raw.jupyterhub, { htcondor, cvmfs, stack: ctx.stack, secretKeys: ctx.secretKeys });
+
     const readinessTimeoutSeconds = r.int("readinessTimeoutSeconds", raw.readinessTimeoutSeconds, d.readinessTimeoutSeconds, 30, 7200);
 
     const config: FacilityConfig = {
@@ -633,21 +638,12 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
         versions, iam, s3, registry, images, users, htcondor, cvmfs, jupyterhub, readinessTimeoutSeconds,
     };
     // Always, with the values that were valid: a quota overrun is news even beside other problems.
-    const jupyterhub = readJupyterHub(r, raw.jupyterhub, { htcondor, cvmfs, stack: ctx.stack, secretKeys: ctx.secretKeys });
-
     problems.push(...quotaProblems(config).map((p) => `${NAMESPACE}:${p}`));
     problems.push(...platformLimitProblems(config).map((p) => `${NAMESPACE}:${p}`));
     if (problems.length > 0) throw new ConfigValidationError(stackFile, problems.map((p) => `${p} [${stackFile}]`));
     return config;
 }
 
-/** Secret keys of the `incant:` namespace. */
-export const SECRET_KEYS = ["osApplicationCredentialSecret", "s3AccessKeyId", "s3SecretAccessKey",
-    "s3IamClientSecret", "registryPassword", "sshPrivateKey", "jupyterhubIamClientSecret"] as const;
-
-/** The command that sets a secret key, as every message that asks for one spells it. */
-export function setSecretCommand(key: typeof SECRET_KEYS[number], stack: string): string {
-    return `pulumi config set --secret ${NAMESPACE}:${key} --stack ${stack}`;
 /** An LCG view on sft.cern.ch: /cvmfs/sft.cern.ch/lcg/views/<release>/<platform>. */
 const LCG_VIEW_RE = /^\/cvmfs\/sft\.cern\.ch\/lcg\/views\/[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
 
@@ -683,6 +679,13 @@ function readJupyterHub(r: Reader, raw: unknown,
     return hub;
 }
 
+/** Secret keys of the `incant:` namespace. */
+export const SECRET_KEYS = ["osApplicationCredentialSecret", "s3AccessKeyId", "s3SecretAccessKey",
+    "s3IamClientSecret", "registryPassword", "sshPrivateKey", "jupyterhubIamClientSecret"] as const;
+
+/** The command that sets a secret key, as every message that asks for one spells it. */
+export function setSecretCommand(key: typeof SECRET_KEYS[number], stack: string): string {
+    return `pulumi config set --secret ${NAMESPACE}:${key} --stack ${stack}`;
 }
 
 /**

@@ -20,7 +20,7 @@ export const METADATA_SERVICE_CIDR = "169.254.169.254/32";
 export const PLATFORM_TIER = "incant-platform";
 
 export interface CalicoArgs {
-    /** tigera-operator chart version (= Calico version), e.g. "v3.29.1". */
+    /** tigera-operator chart version (= Calico version), e.g. "v3.32.3". */
     version: string;
     /** Pod network; must equal kubeadm's podSubnet. */
     podCidr: string;
@@ -57,19 +57,29 @@ export function platformTier() {
     return { apiVersion: "projectcalico.org/v3", kind: "Tier", metadata: { name: PLATFORM_TIER }, spec: { order: 100, defaultAction: "Pass" } };
 }
 
+/**
+ * The name of a policy in a tier other than the default: Calico up to 3.29 requires the tier name
+ * as its prefix; 3.30 dropped that rule and 3.32 stores the plain name ("calicoctl datastore
+ * migrate-policy-names", docs.tigera.io), so from 3.30 on the name is used as it is.
+ */
+export function tierPolicyName(calicoVersion: string, tier: string, name: string): string {
+    const m = /^v?(\d+)\.(\d+)/.exec(calicoVersion);
+    const needsPrefix = !m || Number(m[1]) < 3 || (Number(m[1]) === 3 && Number(m[2]) < 30);
+    return needsPrefix ? `${tier}.${name}` : name;
+}
+
 /** A policy of the platform tier that denies every pod one kind of egress. */
-function platformEgressDeny(name: string, order: number, rule: Record<string, unknown>) {
+function platformEgressDeny(calicoVersion: string, name: string, order: number, rule: Record<string, unknown>) {
     return {
         apiVersion: "projectcalico.org/v3",
         kind: "GlobalNetworkPolicy",
-        // Calico 3.29 requires the tier name as prefix of a policy outside the default tier.
-        metadata: { name: `${PLATFORM_TIER}.${name}` },
+        metadata: { name: tierPolicyName(calicoVersion, PLATFORM_TIER, name) },
         spec: { tier: PLATFORM_TIER, order, selector: "all()", types: ["Egress"], egress: [{ action: "Deny", ...rule }] },
     };
 }
 
-export function denyMetadataPolicy() {
-    return platformEgressDeny("deny-instance-metadata", 10, { destination: { nets: [METADATA_SERVICE_CIDR] } });
+export function denyMetadataPolicy(calicoVersion: string) {
+    return platformEgressDeny(calicoVersion, "deny-instance-metadata", 10, { destination: { nets: [METADATA_SERVICE_CIDR] } });
 }
 
 /**
@@ -78,8 +88,8 @@ export function denyMetadataPolicy() {
  * NATs pod egress) and the exports trust the nodes; with AUTH_SYS any uid it claimed would be
  * believed, so a user-space NFS client in a pod could read and write every home.
  */
-export function denyPodNfsPolicy(storageAddress: string) {
-    return platformEgressDeny("deny-pod-nfs", 20, { protocol: "TCP", destination: { nets: [`${storageAddress}/32`], ports: [NFS_PORT] } });
+export function denyPodNfsPolicy(calicoVersion: string, storageAddress: string) {
+    return platformEgressDeny(calicoVersion, "deny-pod-nfs", 20, { protocol: "TCP", destination: { nets: [`${storageAddress}/32`], ports: [NFS_PORT] } });
 }
 
 export interface Calico {
@@ -111,8 +121,8 @@ export function installCalico(name: string, a: CalicoArgs, opts: { parent: pulum
     }, { ...opts, dependsOn: [release] });
     const tier = new k8s.apiextensions.CustomResource(`${name}-platform-tier`, platformTier(), { ...opts, dependsOn: [apiServer] });
     const policies = [
-        new k8s.apiextensions.CustomResource(`${name}-deny-metadata`, denyMetadataPolicy(), { ...opts, dependsOn: [tier] }),
-        new k8s.apiextensions.CustomResource(`${name}-deny-pod-nfs`, denyPodNfsPolicy(a.storageAddress), { ...opts, dependsOn: [tier] }),
+        new k8s.apiextensions.CustomResource(`${name}-deny-metadata`, denyMetadataPolicy(a.version), { ...opts, dependsOn: [tier] }),
+        new k8s.apiextensions.CustomResource(`${name}-deny-pod-nfs`, denyPodNfsPolicy(a.version, a.storageAddress), { ...opts, dependsOn: [tier] }),
     ];
     return { release, policies };
 }

@@ -35,11 +35,14 @@ import { apiVipAddress, vmAddress } from "../network/addressing";
 import { parseCidr } from "../config/cidr";
 import { API_SERVER_PORT } from "../network/ports";
 import { installCalico } from "./calico";
+import { installCsrApprover } from "./csr-approver";
 import { renderKubeconfig } from "./kubeconfig";
 import { installMonitoring } from "./monitoring";
 import { HighAvailability, InitClusterSettings, controlPlaneNode, renderWorkerUserData } from "./nodes";
 import { caCertHash, createClusterPki } from "./pki";
 import { shouldWaitForApiServer, waitForApiServer } from "./readiness";
+import { endOfLifeWarning } from "./versions";
+import { onMockMonitor } from "../runtime";
 
 export interface KubernetesClusterArgs {
     config: FacilityConfig;
@@ -84,6 +87,8 @@ export class KubernetesCluster extends pulumi.ComponentResource {
     constructor(name: string, args: KubernetesClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("incant:kubernetes:KubernetesCluster", name, {}, opts);
         const { config, placement } = args;
+        const endOfLife = endOfLifeWarning(config.versions.kubernetes, new Date());
+        if (endOfLife && !onMockMonitor()) pulumi.log.warn(`incant:versions.kubernetes: ${endOfLife}`, this);
         const clusterName = config.namePrefix;
         const controlPlaneVms = args.vms.filter((v) => v.role === "control-plane");
         const workerVms = args.vms.filter((v) => v.role === "worker");
@@ -200,6 +205,9 @@ export class KubernetesCluster extends pulumi.ComponentResource {
             storageAddress: vmAddress(placement.subnetCidr, { role: "storage", index: 0 }),
         }, onCluster);
         this.networkReady = [calico.release, ...calico.policies];
+        // Kubelets' serving certificates wait for it (kubectl logs/exec and metrics need them).
+        installCsrApprover(`${name}-csr-approver`, { namePrefix: config.namePrefix, subnetCidr: placement.subnetCidr },
+            { ...onCluster, dependsOn: this.networkReady });
         const monitoring = installMonitoring(`${name}-monitoring`, { version: config.versions.monitoring },
             { ...onCluster, dependsOn: this.networkReady });
         this.grafanaAdminPassword = monitoring.grafanaAdminPassword;

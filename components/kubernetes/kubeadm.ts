@@ -107,6 +107,9 @@ export function apiServerArgs(c: ClusterSettings): Arg[] {
         // Pod Security Admission defaults; NodeRestriction (CIS) is kubeadm's default, made explicit.
         { name: "admission-control-config-file", value: PATHS.admissionConfig },
         { name: "enable-admission-plugins", value: "NodeRestriction" },
+        // CIS 1.2.5: kubelets' serving certificates are checked against the cluster CA (they come
+        // from it: serverTLSBootstrap below, approved by csr-approver.ts).
+        { name: "kubelet-certificate-authority", value: "/etc/kubernetes/pki/ca.crt" },
         // CIS: strong TLS cipher suites only.
         { name: "tls-min-version", value: "VersionTLS12" },
         { name: "tls-cipher-suites", value: STRONG_CIPHER_SUITES.join(",") },
@@ -188,6 +191,9 @@ export function kubeletConfiguration() {
         readOnlyPort: 0,
         // CIS: client certificate rotation.
         rotateCertificates: true,
+        // CIS 4.2.11/4.2.12: the serving certificate comes from the cluster CA by a CSR, approved by
+        // csr-approver.ts and renewed like the client one (not a self-signed one nobody checks).
+        serverTLSBootstrap: true,
         // CIS: protect kernel defaults (refuse to start on other values; SYSCTLS below sets them).
         protectKernelDefaults: true,
         // RuntimeDefault seccomp for every container that does not ask otherwise.

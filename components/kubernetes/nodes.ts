@@ -22,6 +22,7 @@ import { EXEMPT_NAMESPACES } from "./podsecurity";
 import { KEEPALIVED_PATHS, keepalivedConf } from "./keepalived";
 import { API_SERVER_PORT } from "../network/ports";
 import { METADATA_SERVICE_CIDR } from "./calico";
+import { containerdConfig, kubernetesMinor } from "./versions";
 import YAML from "yaml";
 
 /** The signing key of pkgs.k8s.io (isv:kubernetes OBS Project), checked before it is trusted. */
@@ -96,6 +97,13 @@ export interface NodeCommon {
     joinAfter?: string;
 }
 
+/** The pause image of a minor that config validation accepted (components/kubernetes/versions.ts). */
+function pauseImageFor(minor: string): string {
+    const m = kubernetesMinor(minor);
+    if (!m) throw new Error(`Kubernetes ${minor} is not in components/kubernetes/versions.ts (config validation lets none through)`);
+    return m.pauseImage;
+}
+
 /** Files and commands every Kubernetes node has. */
 export function nodeBase(c: NodeCommon, extraEnv: Record<string, string> = {}): CloudConfig {
     const env = renderEnvFile({
@@ -130,7 +138,7 @@ export function nodeBase(c: NodeCommon, extraEnv: Record<string, string> = {}): 
             { path: NODE_PATHS.env, content: env, permissions: "0644" },
             { path: NODE_PATHS.modulesFile, content: KERNEL_MODULES.join("\n") + "\n", permissions: "0644" },
             { path: "/etc/sysctl.d/90-incant-kubernetes.conf", content: renderSysctls(SYSCTLS), permissions: "0644" },
-            { path: NODE_PATHS.containerdConfig, content: readScript(__dirname, "containerd-config.toml"), permissions: "0644" },
+            { path: NODE_PATHS.containerdConfig, content: containerdConfig(pauseImageFor(c.kubernetesMinor)), permissions: "0644" },
             // crictl talks to containerd without flags: handy when debugging a node.
             { path: "/etc/crictl.yaml", content: YAML.stringify({ "runtime-endpoint": PATHS.criSocket, "image-endpoint": PATHS.criSocket }), permissions: "0644" },
             { path: NODE_PATHS.setup, content: readScript(SCRIPTS, "node-setup.sh"), permissions: "0755" },
