@@ -62,6 +62,8 @@ describe("config validation", () => {
         ["an unpinned image", { images: { worker: "htcondor/execute:latest" } }, "images.worker", "pinned tag"],
         ["a tagless image behind a registry port", { images: { worker: "harbor.example:5000/atlas/execute" } }, "images.worker", "pinned tag"],
         ["a minor the node setup does not know", { versions: { kubernetes: "1.36", kubernetesPatch: "1.36.4" } }, "versions.kubernetes", "containerd 2"],
+        ["a negative home quota", { users: [{ name: "a", uid: 20001, iamSubject: "x", homeQuotaGb: -1 }] }, "users[0].homeQuotaGb", "between 0"],
+        ["a fractional scratch quota", { nodes: { storage: { scratchQuotaGb: 1.5 } } }, "nodes.storage.scratchQuotaGb", "integer"],
         ["a patch outside the minor", { versions: { kubernetes: "1.31", kubernetesPatch: "1.30.2" } }, "versions.kubernetesPatch", "not inside"],
         ["duplicate user ids", { users: [{ name: "a", uid: 20001, iamSubject: "x" }, { name: "b", uid: 20001, iamSubject: "y" }] }, "users[1].uid", "duplicates"],
         ["a system uid", { users: [{ name: "a", uid: 0, iamSubject: "x" }] }, "users[0].uid", "between 2000 and 59999 (got 0)"],

@@ -33,7 +33,8 @@ export const DEFAULTS: ConfigDefaults = {
     nodes: {
         controlPlane: { count: 1, flavor: "large", diskGb: 100 },
         workers: { count: 7, flavor: "large", diskGb: 100 },
-        storage: { flavor: "medium", diskGb: 30, dataVolumeGb: 100 },
+        // Quotas are limits, not reservations: their sum may exceed the volume (components/storage/quotas.ts).
+        storage: { flavor: "medium", diskGb: 30, dataVolumeGb: 100, homeQuotaGb: 100, scratchQuotaGb: 100 },
         submit: { flavor: "large", diskGb: 50 },
     },
     // Table 1: the INCANT R&D resource pool.

@@ -80,8 +80,12 @@ export interface NodeGroup {
 export interface StorageNode {
     flavor: string;
     diskGb: number;
-    /** Cinder data volume for homes, scratch and the rclone cache, in GB. */
+    /** Cinder data volume for homes and scratch, in GB. */
     dataVolumeGb: number;
+    /** Each user's home quota in GB (ext4 project quota; 0: no limit); users[].homeQuotaGb overrides it. */
+    homeQuotaGb: number;
+    /** Each user's scratch quota in GB (0: no limit); users[].scratchQuotaGb overrides it. */
+    scratchQuotaGb: number;
 }
 
 /** The detached submit host VM. */
@@ -188,6 +192,10 @@ export interface FacilityUser {
      * (components/submit/access.ts). Unset: no login for this user until one is set.
      */
     sshPublicKey?: string;
+    /** This user's home quota in GB (0: no limit); default nodes.storage.homeQuotaGb. */
+    homeQuotaGb?: number;
+    /** This user's scratch quota in GB (0: no limit); default nodes.storage.scratchQuotaGb. */
+    scratchQuotaGb?: number;
 }
 
 /** HTCondor pool settings. */

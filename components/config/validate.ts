@@ -66,7 +66,7 @@ export const OBJECT_KEYS = {
     nodes: keysOf<NodesConfig>({ controlPlane: true, workers: true, storage: true, submit: true }),
     "nodes.controlPlane": keysOf<NodeGroup>({ count: true, flavor: true, diskGb: true }),
     "nodes.workers": keysOf<NodeGroup>({ count: true, flavor: true, diskGb: true }),
-    "nodes.storage": keysOf<StorageNode>({ flavor: true, diskGb: true, dataVolumeGb: true }),
+    "nodes.storage": keysOf<StorageNode>({ flavor: true, diskGb: true, dataVolumeGb: true, homeQuotaGb: true, scratchQuotaGb: true }),
     "nodes.submit": keysOf<SubmitNode>({ flavor: true, diskGb: true }),
     quota: keysOf<QuotaConfig>({ vcpus: true, ramGb: true, blockStorageGb: true }),
     versions: keysOf<VersionsConfig>({
@@ -78,7 +78,7 @@ export const OBJECT_KEYS = {
     }),
     registry: keysOf<RegistryConfig>({ server: true, project: true, username: true }),
     images: keysOf<ImagesConfig>({ worker: true, scheduler: true, centralManager: true, submit: true }),
-    "users[]": keysOf<FacilityUser>({ name: true, uid: true, iamSubject: true, share: true, sshPublicKey: true }),
+    "users[]": keysOf<FacilityUser>({ name: true, uid: true, iamSubject: true, share: true, sshPublicKey: true, homeQuotaGb: true, scratchQuotaGb: true }),
     htcondor: keysOf<HTCondorConfig>({
         trustDomain: true, collectorPort: true, schedulerPort: true, keyGeneration: true, priorityHalfLifeHours: true, claimWorklifeSeconds: true,
     }),
@@ -342,6 +342,8 @@ function readUsers(r: Reader, raw: unknown): FacilityUser[] {
             // Lands in the submit container's authorized_keys (components/submit/access.ts).
             sshPublicKey: o.sshPublicKey === undefined ? undefined : r.matching(`users[${i}].sshPublicKey`, o.sshPublicKey, undefined, SSH_KEY_RE,
                 "must be one OpenSSH public key line (ssh-ed25519, ssh-rsa or ecdsa-sha2-*)", 16_384, true) || undefined,
+            homeQuotaGb: o.homeQuotaGb === undefined ? undefined : r.intOrUndefined(`users[${i}].homeQuotaGb`, o.homeQuotaGb, undefined, 0, 65_536),
+            scratchQuotaGb: o.scratchQuotaGb === undefined ? undefined : r.intOrUndefined(`users[${i}].scratchQuotaGb`, o.scratchQuotaGb, undefined, 0, 65_536),
         };
     });
     // Duplicates among the values that were valid: a refused value is already reported.
@@ -356,7 +358,9 @@ function readUsers(r: Reader, raw: unknown): FacilityUser[] {
         });
     }
     return read.map((u) => ({ name: u.name, uid: u.uid ?? USER_UID_MIN, iamSubject: u.iamSubject, ...(u.share === undefined ? {} : { share: u.share }),
-        ...(u.sshPublicKey ? { sshPublicKey: u.sshPublicKey } : {}) }));
+        ...(u.sshPublicKey ? { sshPublicKey: u.sshPublicKey } : {}),
+        ...(u.homeQuotaGb === undefined ? {} : { homeQuotaGb: u.homeQuotaGb }),
+        ...(u.scratchQuotaGb === undefined ? {} : { scratchQuotaGb: u.scratchQuotaGb }) }));
 }
 
 /** Checks one of adminCidrs/userCidrs for width, alone and together (docs/security.md). */
@@ -487,6 +491,8 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
         flavor: r.string("nodes.storage.flavor", st.flavor, d.nodes.storage.flavor, GRAMMARS.flavorName),
         diskGb: r.int("nodes.storage.diskGb", st.diskGb, d.nodes.storage.diskGb, 10, 16_384),
         dataVolumeGb: r.int("nodes.storage.dataVolumeGb", st.dataVolumeGb, d.nodes.storage.dataVolumeGb, 1, 65_536),
+        homeQuotaGb: r.int("nodes.storage.homeQuotaGb", st.homeQuotaGb, d.nodes.storage.homeQuotaGb, 0, 65_536),
+        scratchQuotaGb: r.int("nodes.storage.scratchQuotaGb", st.scratchQuotaGb, d.nodes.storage.scratchQuotaGb, 0, 65_536),
     };
     checkFlavor(r, "nodes.storage.flavor", storage.flavor, flavors);
     const sb = r.object("nodes.submit", nodesRaw.submit, OBJECT_KEYS["nodes.submit"]) ?? {};
