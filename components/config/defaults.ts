@@ -94,5 +94,15 @@ export const DEFAULTS: ConfigDefaults = {
         memoryLimitGb: 2,
         cullIdleSeconds: 3600,
     },
+    // Off unless asked for (the kill switch); max defaults to nodes.workers.count (validate.ts).
+    autoscaling: {
+        enabled: false,
+        min: 1,
+        max: 0,
+        scaleUpCooldownSeconds: 60,
+        scaleDownCooldownSeconds: 300,
+        idleSeconds: 600,
+        intervalSeconds: 30,
+    },
     readinessTimeoutSeconds: 900,
 };

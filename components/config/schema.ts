@@ -225,6 +225,27 @@ export interface CvmfsConfig {
 }
 
 /**
+ * The elastic pool (components/autoscaler, docs/elasticity.md): worker pods follow the queue
+ * between `min` and `max`, inside the quota; scale-in drains first and removes idle workers only.
+ */
+export interface AutoscalingConfig {
+    /** The kill switch: false = the controller observes and reports but changes nothing (and Pulumi keeps `nodes.workers.count` worker pods). Default false. */
+    enabled: boolean;
+    /** Worker pods at least (0 allowed: the central manager and the schedd do not run on worker pods' slots). */
+    min: number;
+    /** Worker pods at most; at most `nodes.workers.count` (one worker pod per worker VM). Default: `nodes.workers.count`. */
+    max: number;
+    /** Seconds after any change before the next scale-up. */
+    scaleUpCooldownSeconds: number;
+    /** Seconds after any change before the next scale-in step (a drain, then a removal). */
+    scaleDownCooldownSeconds: number;
+    /** A worker must have run nothing this long before it is drained. */
+    idleSeconds: number;
+    /** Seconds between two controller cycles. */
+    intervalSeconds: number;
+}
+
+/**
  * JupyterHub, the interactive analysis platform (components/jupyterhub/README.md): IAM login,
  * each user's server as their own uid with the pool's NFS shares and CVMFS.
  */
@@ -276,6 +297,7 @@ export interface FacilityConfig {
     htcondor: HTCondorConfig;
     cvmfs: CvmfsConfig;
     jupyterhub: JupyterHubConfig;
+    autoscaling: AutoscalingConfig;
     /** How long the program waits for the Kubernetes API and the submit host, in seconds. */
     readinessTimeoutSeconds: number;
 }

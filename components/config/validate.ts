@@ -16,7 +16,7 @@ import { WORKER_OFFSET } from "../network/addressing";
 import { unsupportedMinorReason } from "../kubernetes/versions";
 import { unpinnedReason } from "../../policy/images";
 import {
-    CvmfsConfig, FacilityConfig, JupyterHubConfig, FacilityUser, FlavorSize, HTCondorConfig, IamConfig, ImagesConfig, NetworkConfig, NodeGroup,
+    AutoscalingConfig, CvmfsConfig, FacilityConfig, JupyterHubConfig, FacilityUser, FlavorSize, HTCondorConfig, IamConfig, ImagesConfig, NetworkConfig, NodeGroup,
     NodesConfig, OpenStackAccess, QuotaConfig, RegistryConfig, S3Config, StorageNode, SubmitNode, VersionsConfig, WideCidrsOverride,
 } from "./schema";
 
@@ -52,7 +52,7 @@ export const OBJECT_KEYS = {
     "": keysOf<TopLevel>({
         environment: true, namePrefix: true, openstack: true, flavors: true, network: true, nodes: true, quota: true,
         sshPublicKey: true, versions: true, iam: true, s3: true, registry: true, images: true, users: true, htcondor: true,
-        cvmfs: true, jupyterhub: true, readinessTimeoutSeconds: true,
+        cvmfs: true, jupyterhub: true, autoscaling: true, readinessTimeoutSeconds: true,
     }),
     openstack: keysOf<OpenStackAccess>({
         cloud: true, authUrl: true, region: true, image: true, imageId: true, ubuntuRelease: true, externalNetwork: true,
@@ -83,6 +83,9 @@ export const OBJECT_KEYS = {
         trustDomain: true, collectorPort: true, schedulerPort: true, keyGeneration: true, priorityHalfLifeHours: true, claimWorklifeSeconds: true,
     }),
     cvmfs: keysOf<CvmfsConfig>({ repositories: true, httpProxy: true }),
+    autoscaling: keysOf<AutoscalingConfig>({
+        enabled: true, min: true, max: true, scaleUpCooldownSeconds: true, scaleDownCooldownSeconds: true, idleSeconds: true, intervalSeconds: true,
+    }),
     jupyterhub: keysOf<JupyterHubConfig>({
         enabled: true, iamClientId: true, nodePort: true, image: true, lcgView: true, cpuLimit: true, memoryLimitGb: true, cullIdleSeconds: true,
     }),
@@ -637,17 +640,38 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
 
     const jupyterhub = readJupyterHub(r, raw.jupyterhub, { htcondor, cvmfs, stack: ctx.stack, secretKeys: ctx.secretKeys });
 
+    const autoscaling = readAutoscaling(r, raw.autoscaling, nodes.workers.count);
+
     const readinessTimeoutSeconds = r.int("readinessTimeoutSeconds", raw.readinessTimeoutSeconds, d.readinessTimeoutSeconds, 30, 7200);
 
     const config: FacilityConfig = {
         stack: ctx.stack, stackFile, environment, namePrefix, openstack, flavors, network, nodes, quota, sshPublicKey,
-        versions, iam, s3, registry, images, users, htcondor, cvmfs, jupyterhub, readinessTimeoutSeconds,
+        versions, iam, s3, registry, images, users, htcondor, cvmfs, jupyterhub, autoscaling, readinessTimeoutSeconds,
     };
     // Always, with the values that were valid: a quota overrun is news even beside other problems.
     problems.push(...quotaProblems(config).map((p) => `${NAMESPACE}:${p}`));
     problems.push(...platformLimitProblems(config).map((p) => `${NAMESPACE}:${p}`));
     if (problems.length > 0) throw new ConfigValidationError(stackFile, problems.map((p) => `${p} [${stackFile}]`));
     return config;
+}
+
+/** `incant:autoscaling` (components/autoscaler): bounds within the worker VMs the stack creates. */
+function readAutoscaling(r: Reader, raw: unknown, workerVms: number): AutoscalingConfig {
+    const d = DEFAULTS.autoscaling;
+    const a = r.object("autoscaling", raw, OBJECT_KEYS.autoscaling) ?? {};
+    const out: AutoscalingConfig = {
+        enabled: r.bool("autoscaling.enabled", a.enabled, d.enabled),
+        min: r.int("autoscaling.min", a.min, d.min, 0, 10_000),
+        max: r.int("autoscaling.max", a.max, workerVms, 0, 10_000),
+        scaleUpCooldownSeconds: r.int("autoscaling.scaleUpCooldownSeconds", a.scaleUpCooldownSeconds, d.scaleUpCooldownSeconds, 0, 86_400),
+        scaleDownCooldownSeconds: r.int("autoscaling.scaleDownCooldownSeconds", a.scaleDownCooldownSeconds, d.scaleDownCooldownSeconds, 0, 86_400),
+        idleSeconds: r.int("autoscaling.idleSeconds", a.idleSeconds, d.idleSeconds, 0, 7 * 86_400),
+        intervalSeconds: r.int("autoscaling.intervalSeconds", a.intervalSeconds, d.intervalSeconds, 5, 3600),
+    };
+    // One worker pod per worker VM: more would stay Pending (VM scaling: docs/elasticity.md).
+    if (out.max > workerVms) r.report("autoscaling.max", `must be at most nodes.workers.count (${workerVms}): one worker pod per worker VM (got ${out.max})`);
+    if (out.min > out.max) r.report("autoscaling.min", `must be at most autoscaling.max (${out.max}) (got ${out.min})`);
+    return out;
 }
 
 /** An LCG view on sft.cern.ch: /cvmfs/sft.cern.ch/lcg/views/<release>/<platform>. */
