@@ -95,15 +95,16 @@ describe("HTCondor IDTOKEN minting", () => {
 
     it("gives each role the least privilege it needs, and nothing an operator or the negotiator has", () => {
         const file = keyFileFor(KEY);
-        const scopesOf = (role: "startd" | "schedd") => String(decodeIdToken(mintRoleToken(file, role, "incant.cloud.infn.it")).claims.scope).split(" ");
+        const scopesOf = (role: "startd" | "schedd" | "autoscaler") => String(decodeIdToken(mintRoleToken(file, role, "incant.cloud.infn.it")).claims.scope).split(" ");
         assert.deepEqual(scopesOf("startd"), ["condor:/READ", "condor:/ADVERTISE_MASTER", "condor:/ADVERTISE_STARTD"]);
         assert.deepEqual(scopesOf("schedd"), ["condor:/READ", "condor:/ADVERTISE_MASTER", "condor:/ADVERTISE_SCHEDD"]);
-        for (const role of ["startd", "schedd"] as const) {
+        assert.deepEqual(scopesOf("autoscaler"), ["condor:/READ"]);
+        for (const role of ["startd", "schedd", "autoscaler"] as const) {
             for (const forbidden of ["WRITE", "DAEMON", "NEGOTIATOR", "ADMINISTRATOR", "CONFIG"]) {
                 assert.ok(!scopesOf(role).includes(`condor:/${forbidden}`), `${role} token has ${forbidden}`);
             }
         }
-        assert.deepEqual(Object.keys(TOKEN_ROLES).sort(), ["schedd", "startd"]);
+        assert.deepEqual(Object.keys(TOKEN_ROLES).sort(), ["autoscaler", "schedd", "startd"]);
     });
 
     it("mints role tokens deterministically: same key, same token; new key, new jti and signature", () => {

@@ -110,8 +110,12 @@ describe("HTCondor pool (dev)", () => {
                 assert.equal(secretVolumes(podSpecOf(d)).includes(secretName), r === role, `${secretName} in ${r}`);
             }
         }
+        // The autoscaler's (READ only, components/autoscaler) is mounted by no pool pod.
+        const autoscaler = decodeIdToken((tokenOf(SECRETS.autoscalerToken).revealedInputs as Doc).stringData.token as string).claims;
+        assert.deepEqual([autoscaler.sub, autoscaler.scope], ["autoscaler@incant.cloud.infn.it", "condor:/READ"]);
+        for (const d of deployments(run)) assert.ok(!secretVolumes(podSpecOf(d)).includes(SECRETS.autoscalerToken));
         // No token for the central manager (it holds the key) and none for the submit host.
-        assert.equal(run.ofType("kubernetes:core/v1:Secret").filter((s) => /token/.test((s.inputs.metadata as Doc).name)).length, 2);
+        assert.equal(run.ofType("kubernetes:core/v1:Secret").filter((s) => /token/.test((s.inputs.metadata as Doc).name)).length, 3);
         assert.doesNotMatch((run.outputs.submitHostConfig as string), /TOKEN_DIRECTORY|IDTOKENS/);
     });
 

@@ -75,6 +75,21 @@ export const NEGOTIATOR_CYCLE_DELAY_SECONDS = 5;
 export const STARTER_UPDATE_SECONDS = 15;
 
 /**
+ * Scale-in without killing (issue #19, components/autoscaler): the autoscaler annotates a worker
+ * pod it wants gone with `annotation: "true"`; the kubelet projects that annotation into `dir/file`
+ * (a downward API volume, updated in place); a startd cron job publishes it as `attribute` every
+ * `periodSeconds`, and START refuses new jobs while it is true. Running jobs go on; the autoscaler
+ * removes the pod only once the startd advertises `attribute` and runs nothing.
+ */
+export const DRAIN = {
+    annotation: "incant.cloud.infn.it/drain",
+    dir: "/etc/incant/drain",
+    file: "drain",
+    attribute: "IncantDrain",
+    periodSeconds: 10,
+} as const;
+
+/**
  * User names that would collide with the pool's own identities or with accounts the images
  * already have (pre-exec.sh would keep the image's account and its uid): the program's one list,
  * components/config/accounts.ts, which config validation also applies.
@@ -245,8 +260,9 @@ export function centralManagerConfig(s: PoolSettings): ConfigEntry[] {
         ...negotiatorFairShare(s.fairShare),
         ...sciTokens(s),
         ...allow({
-            // Users query the pool (condor_status, condor_submit -remote locates the schedd).
-            READ: [condor, startd, schedd, root, ...userIds(s)],
+            // Users query the pool (condor_status, condor_submit -remote locates the schedd); the
+            // autoscaler reads startd and submitter ads (components/autoscaler).
+            READ: [condor, startd, schedd, tokenIdentity("autoscaler", s.trustDomain), root, ...userIds(s)],
             WRITE: [condor, root],
             DAEMON: [condor],
             NEGOTIATOR: [condor],
@@ -310,6 +326,7 @@ export function workerConfig(s: PoolSettings): ConfigEntry[] {
         // the schedd it reached through the negotiator's match (jic_shadow.cpp sameUidDomain).
         { key: "TRUST_UID_DOMAIN", value: true },
         ...startdFairShare(s.fairShare),
+        ...drainPolicy(),
         { key: "HasCvmfs", value: true },
         { key: "CvmfsRepositories", value: `"${s.cvmfsRepositories.join(",")}"` },
         { key: "STARTD_ATTRS", value: "$(STARTD_ATTRS) HasCvmfs CvmfsRepositories" },
@@ -320,6 +337,25 @@ export function workerConfig(s: PoolSettings): ConfigEntry[] {
             NEGOTIATOR: [condor],
             ADMINISTRATOR: [root],
         }),
+    ];
+}
+
+/**
+ * The autoscaler's drain (DRAIN): a startd cron job (HTCondor manual, "Startd Cron and Schedd Cron
+ * Daemon ClassAd Hooks") prints the projected annotation as a ClassAd attribute into every slot ad,
+ * and START refuses new claims while it is true. No `$` in ARGS: the configuration would expand it.
+ */
+export function drainPolicy(): ConfigEntry[] {
+    const job = "INCANT_DRAIN";
+    const file = `${DRAIN.dir}/${DRAIN.file}`;
+    return [
+        { comment: `Autoscaler drain: ${DRAIN.attribute} from the pod annotation ${DRAIN.annotation} (projected at ${file}).` },
+        { key: "STARTD_CRON_JOBLIST", value: `$(STARTD_CRON_JOBLIST) ${job}` },
+        { key: `STARTD_CRON_${job}_EXECUTABLE`, value: "/bin/sh" },
+        { key: `STARTD_CRON_${job}_ARGS`, value: `"-c 'if grep -qsx true ${file}; then echo ${DRAIN.attribute} = true; else echo ${DRAIN.attribute} = false; fi'"` },
+        { key: `STARTD_CRON_${job}_MODE`, value: "Periodic" },
+        { key: `STARTD_CRON_${job}_PERIOD`, value: `${DRAIN.periodSeconds}s` },
+        { key: "START", value: `($(START)) && (${DRAIN.attribute} =!= true)` },
     ];
 }
 

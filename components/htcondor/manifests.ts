@@ -16,7 +16,7 @@ import { FlavorSize } from "../config/schema";
 import { METADATA_SERVICE_CIDR } from "../kubernetes/calico";
 import { NfsShare } from "../storage/types";
 import { NFS_CLIENT_OPTIONS } from "../storage/nfs";
-import { PATHS, WORKER_PORT } from "./config";
+import { DRAIN, PATHS, WORKER_PORT } from "./config";
 import { cvmfsVolumeMounts, CVMFS_CLAIM } from "./cvmfs";
 import { COLLECTOR_SERVICE, PART_OF, SCHEDD_SERVICE } from "./types";
 
@@ -36,6 +36,7 @@ export const SECRETS = {
     signingKey: "htcondor-pool-signing-key",
     startdToken: "htcondor-startd-token",
     scheddToken: "htcondor-schedd-token",
+    autoscalerToken: "htcondor-autoscaler-token",
     centralManagerTls: "htcondor-central-manager-tls",
     schedulerTls: "htcondor-scheduler-tls",
 } as const;
@@ -264,6 +265,9 @@ export function podSpec(d: DeploymentInputs): PodSpec {
         mounts.push({ name: "execute", mountPath: "/var/lib/condor/execute" });
         volumes.push({ name: "cvmfs", persistentVolumeClaim: { claimName: CVMFS_CLAIM, readOnly: true } });
         mounts.push(...cvmfsVolumeMounts("cvmfs", d.cvmfsRepositories ?? []));
+        // The autoscaler's drain flag: the pod's own annotation, which the kubelet keeps up to date (config.ts DRAIN).
+        volumes.push({ name: "drain", downwardAPI: { items: [{ path: DRAIN.file, fieldRef: { fieldPath: `metadata.annotations['${DRAIN.annotation}']` } }] } });
+        mounts.push({ name: "drain", mountPath: DRAIN.dir, readOnly: true });
         // The slot is the container's request (downward API), not the node.
         env.push(
             { name: "NUM_CPUS", valueFrom: { resourceFieldRef: { containerName: "startd", resource: "requests.cpu", divisor: "1" } } },

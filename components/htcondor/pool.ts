@@ -32,7 +32,7 @@ import {
     CONFIG_KEY, deployment, DeploymentInputs, labels, networkPolicies, nfsReservedVolume, nfsVolumes,
     CENTRAL_MANAGER_SPOOL, nodePortService, PoolRole, poolNamespace, ReservedVolume, SECRETS, spoolReservedVolume, workerResources,
 } from "./manifests";
-import { keyFileFor, mintRoleToken, SIGNING_KEY_BYTES } from "./tokens";
+import { keyFileFor, mintRoleToken, SIGNING_KEY_BYTES, TokenRole } from "./tokens";
 import { PoolEndpoints } from "./types";
 
 /** The namespace of the pool. */
@@ -129,10 +129,12 @@ export class HTCondorPool extends pulumi.ComponentResource {
         }, child);
         // The file HTCondor reads (scrambled key bytes), base64 for the Secret's data.
         const keyFile = pulumi.secret(key.base64).apply((b64) => sensitive(keyFileFor(Buffer.from(b64, "base64")).toString("base64")));
-        const token = (role: "startd" | "schedd") => pulumi.secret(keyFile.apply((file) =>
+        const token = (role: TokenRole) => pulumi.secret(keyFile.apply((file) =>
             sensitive(mintRoleToken(Buffer.from(file, "base64"), role, settings.trustDomain))));
         const startdToken = token("startd");
         const scheddToken = token("schedd");
+        // The autoscaler's (components/autoscaler): READ at the collector only.
+        const autoscalerToken = token("autoscaler");
         const secrets: pulumi.Resource[] = [
             new k8s.core.v1.Secret(`${name}-signing-key`, {
                 metadata: { name: SECRETS.signingKey, namespace: ns, labels: labels("central-manager") },
@@ -143,6 +145,11 @@ export class HTCondorPool extends pulumi.ComponentResource {
                 metadata: { name: SECRETS.startdToken, namespace: ns, labels: labels("worker") },
                 type: "Opaque",
                 stringData: { token: startdToken },
+            }, inNs),
+            new k8s.core.v1.Secret(`${name}-autoscaler-token`, {
+                metadata: { name: SECRETS.autoscalerToken, namespace: ns, labels: { "app.kubernetes.io/name": "htcondor-autoscaler", "app.kubernetes.io/part-of": "incant" } },
+                type: "Opaque",
+                stringData: { token: autoscalerToken },
             }, inNs),
             new k8s.core.v1.Secret(`${name}-schedd-token`, {
                 metadata: { name: SECRETS.scheddToken, namespace: ns, labels: labels("scheduler") },
@@ -200,6 +207,8 @@ export class HTCondorPool extends pulumi.ComponentResource {
         ];
         for (const d of daemons) {
             new k8s.apps.v1.Deployment(`${name}-${d.role}`, deployment(d), {
+                // With autoscaling on, the autoscaler owns the workers' replicas (docs/elasticity.md); off, Pulumi resets them.
+                ignoreChanges: d.role === "worker" && config.autoscaling.enabled ? ["spec.replicas"] : [],
                 parent: this, dependsOn: [namespace, configMaps[d.role], ...secrets, ...claims, ...services, ...(args.networkReady ?? [])],
             });
         }

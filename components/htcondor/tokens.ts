@@ -114,6 +114,8 @@ export const TOKEN_ROLES = {
     startd: ["READ", "ADVERTISE_MASTER", "ADVERTISE_STARTD"],
     // The access point: advertise the schedd and its submitters, query the pool.
     schedd: ["READ", "ADVERTISE_MASTER", "ADVERTISE_SCHEDD"],
+    // The autoscaler (components/autoscaler): reads startd and submitter ads at the collector, nothing else.
+    autoscaler: ["READ"],
 } as const satisfies Record<string, readonly AuthorizationLevel[]>;
 
 export type TokenRole = keyof typeof TOKEN_ROLES;
