@@ -12,6 +12,7 @@ import * as os from "os";
 import * as path from "path";
 import YAML from "yaml";
 import { DATA_WAIT_SECONDS, StorageCloudConfigArgs, storageCloudConfig, storageFiles, usersEnv } from "../components/storage/cloudconfig";
+import { SCRATCH_PROJECT_OFFSET } from "../components/storage/quotas";
 import { ARCHIVE_CACHE_GB, ARCHIVE_CLIENT, archiveClientFiles, archiveCsiVolume, archiveMountArgs } from "../components/storage/archive";
 import { nfsClients } from "../components/storage/controller";
 import { parseIni, renderIni, systemdCommand } from "../components/compute/ini";
@@ -259,7 +260,7 @@ describe("storage: systemd units", () => {
         assert.deepEqual(prep.Service.EnvironmentFile, [LAYOUT.storageEnv]);
         assert.ok(Number(prep.Service.TimeoutStartSec[0]) > DATA_WAIT_SECONDS);
         const mount = unitAt(files, UNITS.dataMount);
-        assert.deepEqual(mount.Mount, { What: [LAYOUT.dataLink], Where: [LAYOUT.dataMount], Type: ["ext4"], Options: ["defaults,noatime"] });
+        assert.deepEqual(mount.Mount, { What: [LAYOUT.dataLink], Where: [LAYOUT.dataMount], Type: ["ext4"], Options: ["defaults,noatime,prjquota"] });
         // systemd adds a device dependency (and its 90 s job timeout) only for What= under /dev
         // (src/core/mount.c): the link lives in /run, written by the script once the volume is there.
         assert.ok(!/^\/(dev|sys)\//.test(mount.Mount.What[0]), `the mount names a device path: ${mount.Mount.What[0]}`);
@@ -344,8 +345,8 @@ describe("storage: cloud-init files", () => {
         assert.match(env, new RegExp(`^DATA_DEVICES='${volumeDevicePath(VOLUME_ID)} `, "m"));
         assert.match(env, new RegExp(`^NFS_STATE_DIR='${LAYOUT.nfsState}'$`, "m"));
         assert.doesNotMatch(env, /FACILITY_USERS/, "users are not in user-data: adding one must not replace the VM");
-        assert.equal(usersEnv([{ name: "atlasuser1", uid: 20001, iamSubject: "s1" }, { name: "atlasuser2", uid: 20002, iamSubject: "s2" }]),
-            "FACILITY_USERS='atlasuser1:20001 atlasuser2:20002'\n");
+        assert.equal(usersEnv([{ name: "atlasuser1", uid: 20001, iamSubject: "s1" }, { name: "atlasuser2", uid: 20002, iamSubject: "s2", homeQuotaGb: 0, scratchQuotaGb: 500 }],
+            { homeQuotaGb: 100, scratchQuotaGb: 50 }), "FACILITY_USERS='atlasuser1:20001:100:50 atlasuser2:20002:0:500'\n");
     });
 
     // tests/cloudinit.test.ts checks every VM of the stacks; this checks the scripts by name.
@@ -365,9 +366,9 @@ describe("storage: cloud-init files", () => {
         assert.ok(helper.ok, helper.output);
     });
 
-    it("install only the NFS server and start it last, with rpcbind and statd masked", () => {
+    it("install only the NFS server and the quota tools, and start the server last, with rpcbind and statd masked", () => {
         const c = storageCloudConfig(ARGS);
-        assert.deepEqual(c.packages, ["nfs-kernel-server"]);
+        assert.deepEqual(c.packages, ["nfs-kernel-server", "quota"]);
         assert.deepEqual(c.runcmd?.at(-1), ["systemctl", "restart", UNITS.nfsdcld, UNITS.nfsServer]);
         assert.ok(c.runcmd?.some((cmd) => cmd.join(" ") === "systemctl mask --now rpcbind.service rpcbind.socket rpc-statd.service"));
     });
@@ -403,6 +404,46 @@ describe("storage: the data volume script, run on image files", function () {
         assert.equal(second.status, 0, second.stderr);
         assert.match(second.stdout, /kept as it is/);
         assert.equal(probe(image, "UUID"), uuid, "the file system was not recreated");
+    });
+
+    const features = (file: string) => spawnSync("dumpe2fs", ["-h", file], { encoding: "utf8" }).stdout;
+
+    it("makes a new volume ready for the per-user project quotas", () => {
+        const image = path.join(dir, "quota-new.img");
+        fs.writeFileSync(image, Buffer.alloc(32 * 1024 * 1024));
+        const r = prepare(image);
+        assert.equal(r.status, 0, r.stderr);
+        assert.match(features(image), /^Filesystem features:.*\bquota\b.*\bproject\b/m);
+        assert.match(features(image), /^Project quota inode:\s+\d+/m);
+    });
+
+    it("adds project quotas to a volume made before them, keeping its file system and files", () => {
+        const image = path.join(dir, "quota-old.img");
+        fs.writeFileSync(image, Buffer.alloc(32 * 1024 * 1024));
+        assert.equal(spawnSync("mkfs.ext4", ["-q", "-m", "1", "-L", "incant-data", image]).status, 0);
+        const content = path.join(dir, "thesis.txt");
+        fs.writeFileSync(content, "a user's file from before\n");
+        assert.equal(spawnSync("debugfs", ["-w", "-R", `write ${content} thesis.txt`, image]).status, 0);
+        const uuid = probe(image, "UUID");
+        assert.doesNotMatch(features(image), /^Project quota inode/m);
+        const r = prepare(image);
+        assert.equal(r.status, 0, r.stderr);
+        assert.match(r.stdout, /adding it .*kept as it is/s);
+        assert.match(features(image), /^Project quota inode:\s+\d+/m);
+        assert.equal(probe(image, "UUID"), uuid, "the same file system");
+        assert.equal(spawnSync("debugfs", ["-R", "cat thesis.txt", image], { encoding: "utf8" }).stdout, "a user's file from before\n");
+        const again = prepare(image);
+        assert.doesNotMatch(again.stdout, /adding it/, "added once");
+    });
+
+    it("serves a volume that cannot take project quotas (128-byte inodes) without them, saying so", () => {
+        const image = path.join(dir, "quota-small-inodes.img");
+        fs.writeFileSync(image, Buffer.alloc(32 * 1024 * 1024));
+        assert.equal(spawnSync("mkfs.ext4", ["-q", "-I", "128", "-L", "incant-data", image]).status, 0);
+        const r = prepare(image);
+        assert.equal(r.status, 0, r.stderr);
+        assert.match(r.stderr, /could not add project quotas .*without per-user limits/);
+        assert.equal(fs.readlinkSync(path.join(dir, "run", "data-volume")), image, "linked for the mount all the same");
     });
 
     it("refuses to format or use a volume holding something else (a partition table)", () => {
@@ -456,7 +497,8 @@ describe("storage: the users' directories script", function () {
         try {
             const env = {
                 PATH: "/usr/sbin:/usr/bin:/sbin:/bin", HOME_ROOT: path.join(dir, "home"), SCRATCH_ROOT: path.join(dir, "scratch"),
-                NFS_STATE_DIR: path.join(dir, "nfs-state"), FACILITY_USERS: "atlasuser1:20001 atlasuser2:20002",
+                NFS_STATE_DIR: path.join(dir, "nfs-state"), FACILITY_USERS: "atlasuser1:20001:100:100 atlasuser2:20002:100:100",
+                DATA_MOUNT: dir, SCRATCH_PROJECT_OFFSET: String(SCRATCH_PROJECT_OFFSET),
             };
             for (let run = 0; run < 2; run++) {
                 const r = spawnSync("bash", [path.join(SCRIPTS, "user-dirs.sh")], { encoding: "utf8", env, timeout: 30_000 });
@@ -469,8 +511,74 @@ describe("storage: the users' directories script", function () {
                 assert.deepEqual([scratch.uid, scratch.gid, scratch.mode & 0o7777], [uid, uid, 0o755]);
             }
             assert.equal(fs.statSync(path.join(dir, "nfs-state")).mode & 0o777, 0o700);
-            const bad = spawnSync("bash", [path.join(SCRIPTS, "user-dirs.sh")], { encoding: "utf8", env: { ...env, FACILITY_USERS: "../etc:0" }, timeout: 30_000 });
+            const bad = spawnSync("bash", [path.join(SCRIPTS, "user-dirs.sh")], { encoding: "utf8", env: { ...env, FACILITY_USERS: "../etc:0:1:1" }, timeout: 30_000 });
             assert.notEqual(bad.status, 0);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    /**
+     * ext4 project quotas need a mounted ext4 with prjquota, which this machine's kernel does not
+     * give a test; chattr, lsattr, findmnt and setquota are stand-ins that keep the project ids in
+     * a state file and log every call (the volume side runs for real: "the data volume script").
+     */
+    function quotaStubs(dir: string, mountOptions: string) {
+        const bin = path.join(dir, "bin");
+        fs.mkdirSync(bin, { recursive: true });
+        const log = path.join(dir, "calls.log");
+        const state = path.join(dir, "projects");
+        fs.writeFileSync(state, "");
+        const stub = (name: string, body: string) => fs.writeFileSync(path.join(bin, name), `#!/bin/bash\necho "${name} $*" >> ${log}\n${body}\n`, { mode: 0o755 });
+        stub("findmnt", `echo "${mountOptions}"`);
+        // lsattr -d -p DIR: "<project> <flags> DIR", the project from the state file (0 if none).
+        stub("lsattr", `p=$(awk -v d="$3" '$2 == d { p = $1 } END { print p + 0 }' ${state}); echo "$p -------------------- $3"`);
+        stub("chattr", `if [ "$1" = -p ]; then id=$2; shift 2; for f in "$@"; do echo "$id $f" >> ${state}; done; fi`);
+        stub("setquota", "");
+        return { bin, calls: () => fs.readFileSync(log, "utf8").trim().split("\n") };
+    }
+
+    it("puts each home and scratch tree in its own project with the user's limits, once, and keeps serving without prjquota", function () {
+        requireCondition(this, process.getuid?.() === 0, "this test needs root (chown)");
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "incant-quota-"));
+        try {
+            const stubs = quotaStubs(dir, "rw,noatime,prjquota");
+            const env = {
+                PATH: `${stubs.bin}:/usr/sbin:/usr/bin:/sbin:/bin`, HOME_ROOT: path.join(dir, "home"), SCRATCH_ROOT: path.join(dir, "scratch"),
+                NFS_STATE_DIR: path.join(dir, "nfs-state"), DATA_MOUNT: dir, SCRATCH_PROJECT_OFFSET: String(SCRATCH_PROJECT_OFFSET),
+                FACILITY_USERS: usersEnv([{ name: "atlasuser1", uid: 20001, iamSubject: "s1" }, { name: "atlasuser2", uid: 20002, iamSubject: "s2", scratchQuotaGb: 0 }],
+                    { homeQuotaGb: 100, scratchQuotaGb: 7 }).replace(/^FACILITY_USERS='(.*)'\n$/, "$1"),
+            };
+            fs.mkdirSync(path.join(dir, "home", "atlasuser1", "old"), { recursive: true });
+            fs.writeFileSync(path.join(dir, "home", "atlasuser1", "old", "file"), "data written before the quotas");
+            const first = spawnSync("bash", [path.join(SCRIPTS, "user-dirs.sh")], { encoding: "utf8", env, timeout: 30_000 });
+            assert.equal(first.status, 0, first.stderr);
+            const calls = stubs.calls();
+            const gib = (n: number) => String(n * 1024 * 1024);
+            for (const [id, gb] of [[20001, 100], [20001 + SCRATCH_PROJECT_OFFSET, 7], [20002, 100], [20002 + SCRATCH_PROJECT_OFFSET, 0]]) {
+                assert.ok(calls.includes(`setquota -P ${id} ${gib(gb)} ${gib(gb)} 0 0 ${dir}`), `no limit for project ${id}:\n${calls.join("\n")}`);
+            }
+            // Existing files join the home's project; directories inherit it for what comes later.
+            const projects = fs.readFileSync(path.join(dir, "projects"), "utf8");
+            assert.match(projects, new RegExp(`^20001 ${path.join(dir, "home", "atlasuser1", "old", "file")}$`, "m"));
+            assert.match(projects, new RegExp(`^${20001 + SCRATCH_PROJECT_OFFSET} ${path.join(dir, "scratch", "atlasuser1")}$`, "m"));
+            assert.ok(calls.some((c) => c.startsWith("chattr +P ") && c.includes(path.join(dir, "home", "atlasuser1", "old"))), "inherit flag on directories");
+
+            // A second run (every users update) sets the limits again but walks no tree again.
+            fs.writeFileSync(path.join(dir, "calls.log"), "");
+            const second = spawnSync("bash", [path.join(SCRIPTS, "user-dirs.sh")], { encoding: "utf8", env, timeout: 30_000 });
+            assert.equal(second.status, 0, second.stderr);
+            assert.ok(!stubs.calls().some((c) => c.startsWith("chattr")), stubs.calls().join("\n"));
+            assert.equal(stubs.calls().filter((c) => c.startsWith("setquota")).length, 4);
+
+            // Mounted without prjquota: directories still made, no limit, and the log says so.
+            const plain = quotaStubs(path.join(dir, "plain"), "rw,noatime");
+            const r = spawnSync("bash", [path.join(SCRIPTS, "user-dirs.sh")], { encoding: "utf8", timeout: 30_000,
+                env: { ...env, PATH: `${plain.bin}:/usr/sbin:/usr/bin:/sbin:/bin`, HOME_ROOT: path.join(dir, "plain", "home") } });
+            assert.equal(r.status, 0, r.stderr);
+            assert.match(r.stderr, /project quotas are not enabled .*no limit set/);
+            assert.ok(fs.existsSync(path.join(dir, "plain", "home", "atlasuser2")));
+            assert.ok(!plain.calls().some((c) => /^(setquota|chattr)/.test(c)));
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }
@@ -486,6 +594,7 @@ describe("storage: the users update script, run with stand-in cloud-init and sys
         fs.writeFileSync(path.join(stubs, "systemctl"), `#!/bin/sh\nexit ${mounted ? 0 : 3}\n`, { mode: 0o755 });
         fs.writeFileSync(path.join(dir, "storage.env"), renderEnvFile({
             HOME_ROOT: path.join(dir, "home"), SCRATCH_ROOT: path.join(dir, "scratch"), NFS_STATE_DIR: path.join(dir, "nfs-state"),
+            DATA_MOUNT: dir, SCRATCH_PROJECT_OFFSET,
         }));
         return spawnSync("bash", [path.join(SCRIPTS, "update-users.sh"), "5"], {
             encoding: "utf8", input: stdin, timeout: 30_000,
@@ -513,9 +622,9 @@ describe("storage: the users update script, run with stand-in cloud-init and sys
         requireCondition(this, process.getuid?.() === 0, "this test needs root (chown)");
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "incant-users-"));
         try {
-            const r = runUpdate(dir, usersEnv(USERS));
+            const r = runUpdate(dir, usersEnv(USERS, DEFAULTS.nodes.storage));
             assert.equal(r.status, 0, r.stderr);
-            assert.equal(fs.readFileSync(path.join(dir, "storage-users.env"), "utf8"), usersEnv(USERS));
+            assert.equal(fs.readFileSync(path.join(dir, "storage-users.env"), "utf8"), usersEnv(USERS, DEFAULTS.nodes.storage));
             const home = fs.statSync(path.join(dir, "home", "atlasuser6"));
             assert.deepEqual([home.uid, home.mode & 0o7777], [20006, 0o700]);
         } finally {
@@ -526,10 +635,10 @@ describe("storage: the users update script, run with stand-in cloud-init and sys
     it("refuses when cloud-init failed, when the data volume is not mounted, or on a malformed list", () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "incant-users-"));
         try {
-            const failed = runUpdate(dir, usersEnv(USERS), 1);
+            const failed = runUpdate(dir, usersEnv(USERS, DEFAULTS.nodes.storage), 1);
             assert.notEqual(failed.status, 0);
             assert.match(failed.stderr, /FAILED: cloud-init did not finish within 5 s \(status 1\)/);
-            const unmounted = runUpdate(dir, usersEnv(USERS), 0, false);
+            const unmounted = runUpdate(dir, usersEnv(USERS, DEFAULTS.nodes.storage), 0, false);
             assert.match(unmounted.stderr, /FAILED: srv-incant\.mount is not active/);
             const malformed = runUpdate(dir, "rm -rf /\n");
             assert.match(malformed.stderr, /FAILED: stdin is not a FACILITY_USERS line/);
@@ -625,7 +734,7 @@ describe("storage: the StorageController in the program", () => {
         assert.equal(storageVm(scaled).revealedInputs.userData, storageVm(dev).revealedInputs.userData);
         const more = await runProgram("dev", { users: [...USERS_OF_DEV, { name: "atlasuser6", uid: 20006, iamSubject: "s6" }] });
         assert.equal(storageVm(more).revealedInputs.userData, storageVm(dev).revealedInputs.userData);
-        assert.match(String(more.get(COMMAND, "storage-users").revealedInputs.stdin), /atlasuser6:20006'$/m);
+        assert.match(String(more.get(COMMAND, "storage-users").revealedInputs.stdin), /atlasuser6:20006:100:100'$/m);
         // Issue 15: the size reached the user-data (as the rclone cache size) and replaced the protected VM.
         const grown = await runProgram("dev", { nodes: { storage: { dataVolumeGb: DEFAULTS.nodes.storage.dataVolumeGb + 20 } } });
         assert.equal(storageVm(grown).revealedInputs.userData, storageVm(dev).revealedInputs.userData, "growing the volume replaces the VM");
@@ -648,7 +757,7 @@ describe("storage: the StorageController in the program", () => {
     it("installs the users list over SSH through the bastion, with the key as a secret", () => {
         const update = dev.get(COMMAND, "storage-users");
         assert.equal(update.inputs.create, `sudo -n ${BIN.updateUsers} ${DEFAULTS.readinessTimeoutSeconds}`);
-        assert.equal(update.revealedInputs.stdin, usersEnv(USERS_OF_DEV));
+        assert.equal(update.revealedInputs.stdin, usersEnv(USERS_OF_DEV, DEFAULTS.nodes.storage));
         assert.ok(update.secretPaths.includes("connection"), "the private key travels as a secret");
         const connection = update.revealedInputs.connection as { host: string; user: string; proxy: { host: string } };
         assert.equal(connection.host, "192.168.100.20");
@@ -656,7 +765,7 @@ describe("storage: the StorageController in the program", () => {
         const vm = storageVm(dev);
         assert.ok(update.dependencies.includes(vm.urn), "after the server");
         assert.ok(update.dependencies.includes(dev.get("openstack:compute/volumeAttach:VolumeAttach", "storage-data").urn), "after the volume is attached");
-        assert.equal(storageControllerFiles(dev)["storage/etc/incant/storage-users.env"], usersEnv(USERS_OF_DEV), "the render shows it");
+        assert.equal(storageControllerFiles(dev)["storage/etc/incant/storage-users.env"], usersEnv(USERS_OF_DEV, DEFAULTS.nodes.storage), "the render shows it");
     });
 
     it("creates the data volume from config, protected and retained on delete", () => {

@@ -11,7 +11,8 @@
  */
 import * as path from "path";
 import { CloudConfig, readScript, renderEnvFile, WriteFile } from "../compute/cloudinit";
-import { FacilityUser } from "../config/schema";
+import { FacilityUser, StorageNode } from "../config/schema";
+import { facilityUserEntry, SCRATCH_PROJECT_OFFSET } from "./quotas";
 import { LAYOUT, UNITS, volumeDevicePaths } from "./layout";
 import { nfsExports, renderExports, renderNfsConf } from "./nfs";
 import { BIN, storageUnits } from "./units";
@@ -39,12 +40,13 @@ export function storageEnv(a: Pick<StorageCloudConfigArgs, "volumeId">): string 
         HOME_ROOT: LAYOUT.home,
         SCRATCH_ROOT: LAYOUT.scratch,
         NFS_STATE_DIR: LAYOUT.nfsState,
+        SCRATCH_PROJECT_OFFSET,
     });
 }
 
-/** The facility users for the users' directories script (LAYOUT.usersEnv): "name:uid ...". */
-export function usersEnv(users: FacilityUser[]): string {
-    return renderEnvFile({ FACILITY_USERS: users.map((u) => `${u.name}:${u.uid}`).join(" ") });
+/** The facility users for the users' directories script (LAYOUT.usersEnv): "name:uid:homeGb:scratchGb ...". */
+export function usersEnv(users: FacilityUser[], storage: Pick<StorageNode, "homeQuotaGb" | "scratchQuotaGb">): string {
+    return renderEnvFile({ FACILITY_USERS: users.map((u) => facilityUserEntry(storage, u)).join(" ") });
 }
 
 /** Every file the storage controller receives, by path. */
@@ -66,7 +68,8 @@ export function storageFiles(a: StorageCloudConfigArgs): WriteFile[] {
 /** The storage role's part of the cloud-config (merged into the base with extendCloudConfig). */
 export function storageCloudConfig(a: StorageCloudConfigArgs): CloudConfig {
     return {
-        packages: ["nfs-kernel-server"],
+        // quota: setquota for the per-user project quotas (quotas.ts).
+        packages: ["nfs-kernel-server", "quota"],
         write_files: storageFiles(a),
         runcmd: [
             ["systemctl", "daemon-reload"],

@@ -124,7 +124,7 @@ export class StorageController extends pulumi.ComponentResource {
         this.usersUpdate = new command.remote.Command(`${name}-users`, {
             connection: ssh.connection,
             create: `sudo -n ${BIN.updateUsers} ${timeout}`,
-            stdin: usersEnv(config.users),
+            stdin: usersEnv(config.users, config.nodes.storage),
             // A new server (same address) gets the list again.
             triggers: [this.server.instance.id],
         }, {

@@ -72,7 +72,8 @@ export function dataMountUnit(): string {
                 What: LAYOUT.dataLink,
                 Where: LAYOUT.dataMount,
                 Type: "ext4",
-                Options: "defaults,noatime",
+                // prjquota: enforce the per-user project quotas (quotas.ts, ext4(5)).
+                Options: "defaults,noatime,prjquota",
             },
         },
         { name: "Install", entries: { WantedBy: "multi-user.target" } },

@@ -38,8 +38,9 @@ fstype=$(blkid -p -s TYPE -o value "$device") || status=$?
 case "$status" in
     2)
         echo "$device is blank: creating an ext4 file system labelled $DATA_LABEL"
-        # -m 1: a data volume needs little space reserved for root.
-        mkfs.ext4 -q -m 1 -L "$DATA_LABEL" "$device"
+        # -m 1: a data volume needs little space reserved for root. quota,project: the per-user
+        # project quotas (components/storage/quotas.ts), tracked by the file system itself.
+        mkfs.ext4 -q -m 1 -O quota,project -E quotatype=prjquota -L "$DATA_LABEL" "$device"
         link
         exit 0
         ;;
@@ -62,6 +63,15 @@ e2fsck -p "$device" || status=$?
 if [ "$status" -ge 4 ]; then
     echo "e2fsck could not repair $device (exit $status): run e2fsck by hand" >&2
     exit 1
+fi
+# A volume made before the per-user quotas: add project ids and their quota file (unmounted:
+# this runs before the mount). Its data is kept; e2fsck above left it clean.
+if ! dumpe2fs -h "$device" 2>/dev/null | grep -q '^Project quota inode:'; then
+    echo "$device has no project quota yet: adding it (tune2fs -O project -Q prjquota)"
+    # Never fatal: homes served without limits beat homes not served (128-byte inodes cannot
+    # carry project ids; the users' directories script then logs that no limit was set).
+    tune2fs -O project -Q prjquota "$device" > /dev/null \
+        || echo "could not add project quotas to $device: serving it without per-user limits" >&2
 fi
 link
 echo "$device already holds an ext4 file system: kept as it is"
