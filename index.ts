@@ -14,6 +14,8 @@ import { AtlasImages } from "./components/htcondor/images";
 import { HTCondorPool } from "./components/htcondor/pool";
 import { NODE_DIRECTORIES } from "./components/htcondor/manifests";
 import { SubmitHost } from "./components/submit/host";
+import { JupyterHub } from "./components/jupyterhub/hub";
+import { HUB_DB } from "./components/jupyterhub/values";
 import { OUTPUTS_CONTRACT } from "./contracts/outputs";
 import { skipUnreadPromiseStacks } from "./components/promiseStacks";
 
@@ -43,7 +45,10 @@ const network = new Network(config.namePrefix, {
     externalNetwork: config.openstack.externalNetwork,
     adminCidrs: config.network.adminCidrs,
     userCidrs: config.network.userCidrs,
-    ports: { collectorPort: config.htcondor.collectorPort, schedulerPort: config.htcondor.schedulerPort },
+    ports: {
+        collectorPort: config.htcondor.collectorPort, schedulerPort: config.htcondor.schedulerPort,
+        jupyterhubPort: config.jupyterhub.enabled ? config.jupyterhub.nodePort : undefined,
+    },
     tags: Object.entries(metadata).map(([k, v]) => `${k}=${v}`),
 }, onCloud);
 
@@ -71,7 +76,7 @@ const cluster = new KubernetesCluster("kubernetes", {
     config,
     vms: vms.filter((v) => v.role === "control-plane" || v.role === "worker"),
     placement,
-    workerDirectories: NODE_DIRECTORIES,
+    workerDirectories: config.jupyterhub.enabled ? [...NODE_DIRECTORIES, HUB_DB.hostPath] : NODE_DIRECTORIES,
 }, onCloud);
 
 const storage = new StorageController("storage", {
@@ -98,6 +103,12 @@ const submit = new SubmitHost("submit", {
     submitImage: images.refs.submit,
 }, onCloud);
 
+// The interactive platform (issue 18): on the same identities, shares, CVMFS and pool.
+const hub = config.jupyterhub.enabled ? new JupyterHub("jupyterhub", {
+    config, secrets, host: cluster.apiHost, workerNodeNames: cluster.nodeNames, nfs: storage.share,
+    pool: { namespace: pool.namespace, endpoints: pool.endpoints, ca: pool.ca, resource: pool },
+}, { providers: { kubernetes: cluster.provider } }) : undefined;
+
 /** The outputs follow a versioned contract for other teams: contracts/outputs.ts, docs/outputs.md. */
 export const outputsContract = OUTPUTS_CONTRACT;
 export const environment = config.environment;
@@ -119,3 +130,5 @@ export const s3Archive = { endpoint: config.s3.endpoint, bucket: config.s3.bucke
 export const archive = { bucket: config.s3.bucket, readOnly: !config.s3.exportReadWrite, submitPath: submit.archivePath };
 export const imageRefs = images.refs;
 export const vmCount = vms.length;
+/** JupyterHub's URL (https, from incant:network.userCidrs); empty when incant:jupyterhub.enabled is false. */
+export const jupyterhubUrl = hub ? hub.url : "";

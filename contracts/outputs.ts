@@ -14,7 +14,7 @@
 /** Exported by the program as `outputsContract`, so a consumer can check what it reads. */
 export const OUTPUTS_CONTRACT = "incant-outputs/v1";
 /** The contract's current minor version (the `since` of the newest output). */
-export const OUTPUTS_CONTRACT_MINOR = "1.1";
+export const OUTPUTS_CONTRACT_MINOR = "1.2";
 
 /** The shape of a value: a JSON scalar, or an object of named fields. */
 export type FieldType = "string" | "number" | "boolean" | { readonly [field: string]: FieldType };
@@ -97,6 +97,10 @@ export const OUTPUTS = {
     vmCount: {
         type: "number", secret: false, since: "1.0",
         description: "Number of VMs of the stack (control planes, workers, storage controller, submit host).",
+    },
+    jupyterhubUrl: {
+        type: "string", secret: false, since: "1.2",
+        description: "JupyterHub's URL, https://<kubernetesApiHost>:<incant:jupyterhub.nodePort>/ (TLS certificate from the pool CA; reachable from incant:network.userCidrs); the empty string when incant:jupyterhub.enabled is false.",
     },
 } as const satisfies Record<string, OutputSpec>;
 

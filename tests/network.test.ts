@@ -29,6 +29,9 @@ describe("network and security groups", () => {
         const table = fromCidrs.map((r) => `${r.name.split("-tcp-")[0].replace("incant-dev-", "")} ${r.inputs.portRangeMin} ${r.inputs.remoteIpPrefix}`).sort();
         assert.deepEqual(table, [
             "control-plane 22 192.135.24.0/24",
+            // JupyterHub's HTTPS NodePort (dev runs the hub), from the user CIDRs (issue 18).
+            "control-plane 30443 131.154.0.0/16",
+            "control-plane 30443 192.135.24.0/24",
             "control-plane 6443 192.135.24.0/24",
             "submit 22 131.154.0.0/16",
             "submit 22 192.135.24.0/24",

@@ -99,7 +99,10 @@ describe("example consumer (examples/consumer) through a StackReference", () => 
             NFS_HOME: (facility.outputs.nfsExports as { home: string }).home,
             NFS_SCRATCH: (facility.outputs.nfsExports as { scratch: string }).scratch,
             S3_ARCHIVE_BUCKET: (facility.outputs.archive as { bucket: string }).bucket,
+            JUPYTERHUB_URL: facility.outputs.jupyterhubUrl,
         });
+        // dev runs the hub: its URL is the NodePort on the cluster's floating IP.
+        assert.equal(facility.outputs.jupyterhubUrl, `https://${String(facility.outputs.kubernetesApiHost)}:30443/`);
         assert.equal((facility.outputs.archive as { submitPath: string }).submitPath, "/s3/archive");
         const provider = run.resources.find((r) => r.type === "pulumi:providers:kubernetes")!;
         assert.deepEqual(provider.secretPaths, ["kubeconfig"], "the kubeconfig reaches the provider as a secret");

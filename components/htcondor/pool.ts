@@ -77,6 +77,8 @@ export class HTCondorPool extends pulumi.ComponentResource {
     public readonly submitHostConfig: string;
     /** The pool CA (public): the submit host verifies the collector and schedd with it. */
     public readonly caCertPem: pulumi.Output<string>;
+    /** The pool CA's key pair (key secret): JupyterHub's certificate is signed with it (components/jupyterhub). */
+    public readonly ca: KeyPair;
     public readonly namespace: string;
 
     constructor(name: string, args: HTCondorPoolArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -161,6 +163,7 @@ export class HTCondorPool extends pulumi.ComponentResource {
         const ca = selfSignedCa(`${name}-ca`, { commonName: "INCANT HTCondor pool CA", organization: settings.trustDomain }, this,
             ["cert_signing", "crl_signing", "digital_signature"]);
         this.caCertPem = ca.certPem;
+        this.ca = ca;
         const cmTls = this.serverCertificate(name, "central-manager", settings.collectorHostName, ca);
         const scheddTls = this.serverCertificate(name, "scheduler", settings.scheddHostName, ca);
         secrets.push(

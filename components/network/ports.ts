@@ -33,6 +33,8 @@ export interface PortSettings {
     collectorPort: number;
     /** HTCondor schedd NodePort (reached by the submit host). */
     schedulerPort: number;
+    /** JupyterHub's HTTPS NodePort (incant:jupyterhub.nodePort), when the hub is enabled. */
+    jupyterhubPort?: number;
 }
 
 /** NFSv4's one port (RFC 7530): the storage controller's only storage flow. */
@@ -100,5 +102,10 @@ export function flows(p: PortSettings): Flow[] {
 /** The one rule open to 0.0.0.0/0, and why: nodes install packages and read CVMFS, EOS, S3 and IAM. */
 export const EGRESS = {
     description: "Egress to package mirrors, CVMFS stratum-1/proxies, EOS (XRootD), S3 and IAM",
+        // JupyterHub: TLS terminated by its proxy (components/jupyterhub), at the cluster's floating IP.
+        ...(p.jupyterhubPort === undefined ? [] : [{
+            description: "JupyterHub (HTTPS NodePort) from physicists", protocol: "tcp" as const, ports: tcp(p.jupyterhubPort),
+            from: { cidrs: "user" as const }, to: "control-plane" as const,
+        }]),
     cidr: "0.0.0.0/0",
 };

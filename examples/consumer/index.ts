@@ -53,6 +53,8 @@ new k8s.core.v1.ConfigMap("facility-endpoints", {
         NFS_SCRATCH: nfs.apply((n) => n.scratch),
         // Since 1.1: the archive is a bucket each client mounts, not an NFS export.
         S3_ARCHIVE_BUCKET: checked(facilityOutput("archive")).apply((a) => a.bucket),
+        // Since 1.2: where the team's physicists open notebooks ("" without a hub).
+        JUPYTERHUB_URL: checked(facilityOutput("jupyterhubUrl")),
     },
 }, { provider });
 
