@@ -8,70 +8,15 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { spawnSync } from "child_process";
-import { ROOT } from "./harness/program";
 import { requireCondition, run } from "./harness/tools";
+import { cellText, executeNotebook, histogram, NOTEBOOKS, PYTHON, PYTHON_MODULES, readNtuples, smokeTestNtuples } from "./harness/notebook";
 
-const PYTHON = "/usr/bin/python3";
-const NOTEBOOKS = path.join(ROOT, "examples", "notebooks");
-
-/** Rows of the smoke test's CSV n-tuples (comment line, header, rows). */
-function readNtuples(files: string[]): Record<string, number>[] {
-    return files.flatMap((f) => {
-        const lines = fs.readFileSync(f, "utf8").split("\n").filter((l) => l && !l.startsWith("#"));
-        const header = lines[0].split(",");
-        return lines.slice(1).map((l) => Object.fromEntries(l.split(",").map((v, i) => [header[i], Number(v)])));
-    });
-}
-
-/** numpy.histogram's bins: [low, high) except the last, which includes high; outside values dropped. */
-function histogram(values: number[], lo: number, hi: number, bins: number): number[] {
-    const counts = new Array<number>(bins).fill(0);
-    const width = (hi - lo) / bins;
-    for (const v of values) {
-        if (v < lo || v > hi) continue;
-        counts[v === hi ? bins - 1 : Math.floor((v - lo) / width)]++;
-    }
-    return counts;
-}
-
-/** Runs examples/smoke-test/smoke-test.sh as a job would, `jobs` times, into `outdir`. */
-export function smokeTestNtuples(tmp: string, outdir: string, jobs: number, events: number): string[] {
-    const cvmfs = path.join(tmp, "cvmfs-atlas");
-    fs.mkdirSync(path.join(cvmfs, "repo", "ATLASLocalRootBase", "user"), { recursive: true });
-    fs.writeFileSync(path.join(cvmfs, "repo", "ATLASLocalRootBase", "user", "atlasLocalSetup.sh"), "# stand-in\n");
-    for (let proc = 0; proc < jobs; proc++) {
-        const r = spawnSync("bash", [path.join(ROOT, "examples", "smoke-test", "smoke-test.sh"), "7", String(proc), outdir, String(events)],
-            { encoding: "utf8", env: { ...process.env, CVMFS_ATLAS: cvmfs }, timeout: 30_000 });
-        assert.equal(r.status, 0, r.stderr + r.stdout);
-    }
-    return fs.readdirSync(outdir).filter((f) => /^ntuple_7_\d+\.csv$/.test(f)).map((f) => path.join(outdir, f)).sort();
-}
-
-/** Executes a notebook with nbclient (per-cell timeout), returns the executed notebook. */
-export function executeNotebook(notebook: string, env: Record<string, string>, cwd: string, timeoutMs: number): { cells: { cell_type: string; outputs?: { text?: string; ename?: string; evalue?: string }[] }[] } {
-    const driver = [
-        "import sys, nbformat",
-        "from nbclient import NotebookClient",
-        "nb = nbformat.read(sys.argv[1], as_version=4)",
-        "NotebookClient(nb, timeout=int(sys.argv[3]), kernel_name='python3', resources={'metadata': {'path': sys.argv[2]}}).execute()",
-        "nbformat.write(nb, sys.stdout)",
-    ].join("\n");
-    const r = spawnSync(PYTHON, ["-c", driver, notebook, cwd, String(Math.floor(timeoutMs / 1000))], {
-        encoding: "utf8", cwd, env: { PATH: "/usr/bin:/bin", ...env }, timeout: timeoutMs + 30_000, maxBuffer: 64 * 1024 * 1024,
-    });
-    assert.equal(r.status, 0, `notebook failed:\n${r.stderr.split("\n").slice(-40).join("\n")}`);
-    return JSON.parse(r.stdout);
-}
-
-export const cellText = (nb: ReturnType<typeof executeNotebook>) =>
-    nb.cells.filter((c) => c.cell_type === "code").map((c) => (c.outputs ?? []).map((o) => o.text ?? "").join("")).join("\n");
 
 describe("examples/notebooks: the n-tuple histograms notebook, executed", function () {
     this.timeout(300_000);
     let tmp: string;
     before(function () {
-        const mods = run(PYTHON, ["-c", "import dask.dataframe, distributed, pandas, nbclient, nbformat, ipykernel"]);
+        const mods = run(PYTHON, ["-c", `import ${PYTHON_MODULES}`]);
         requireCondition(this, mods.status === 0, "python3-distributed, python3-pandas, python3-nbclient and python3-ipykernel are required (.ci/run installs them)");
         tmp = fs.mkdtempSync(path.join(os.tmpdir(), "incant-notebook-"));
     });
