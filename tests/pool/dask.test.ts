@@ -94,12 +94,13 @@ describe("Dask workers as HTCondor jobs on the loopback pool (the example notebo
         assert.deepEqual(counts("met_gev"), histogram(rows.map((x) => x.met_gev), 0, 200, 10));
         assert.ok(fs.existsSync(path.join(pool.volumes.scratch, "atlasuser1", "histograms")), out);
 
-        // The worker jobs were atlasuser1's (mapped from the token), ran on the pool's worker, and are gone.
+        // The worker jobs were atlasuser1's (mapped from the token), in the same fair share as batch jobs, ran on the pool's worker, and are gone.
         const jobs = await pool.waitFor("the Dask worker jobs in the history", () => {
-            const h = u.run(["condor_history", "-name", scheddName, cluster[1], "-af", "Owner", "JobBatchName", "LastRemoteHost"]);
+            const h = u.run(["condor_history", "-name", scheddName, cluster[1], "-af", "Owner", "JobBatchName", "AccountingGroup", "LastRemoteHost"]);
             const lines = h.stdout.trim().split("\n").filter(Boolean);
             return lines.length === 2 ? lines : undefined;
         }, 60_000);
-        for (const line of jobs) assert.match(line, /^atlasuser1 dask-workers \S*htcondor-worker-0/);
+        // Charged to the owner's accounting group, as every batch job is (the schedd's transform, fairshare.ts).
+        for (const line of jobs) assert.match(line, /^atlasuser1 dask-workers group_atlasuser1\.atlasuser1 \S*htcondor-worker-0/);
     });
 });
