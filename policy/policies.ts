@@ -160,6 +160,21 @@ export const storageVmProtected: ResourceValidationPolicy = {
     },
 };
 
+/**
+ * A control plane holds an etcd member (with one control plane: the whole cluster state); a
+ * replacement (a new image, a new Kubernetes version, any user-data change) re-bootstraps it.
+ * Protected, that takes the deliberate path of docs/operations.md instead of a plain `pulumi up`.
+ */
+export const controlPlanesProtected: ResourceValidationPolicy = {
+    name: "control-planes-protected",
+    description: "Control-plane VMs are protected, so replacing one (and its etcd member) is a deliberate step.",
+    validateResource: (args, report) => {
+        if (args.type === INSTANCE && (args.props.metadata as Props | undefined)?.role === "control-plane" && !args.opts.protect) {
+            report(`control plane "${args.props.name}" is not protected: a replacement re-bootstraps its etcd member; protect it and unprotect deliberately to replace it`);
+        }
+    },
+};
+
 // --- Workloads ----------------------------------------------------------------------------
 
 const HOST_NAMESPACES = ["hostNetwork", "hostPID", "hostIPC"] as const;
@@ -339,6 +354,7 @@ export const POLICIES: ResourceValidationPolicy[] = [
     noWorldIngress,
     dataVolumesProtected,
     storageVmProtected,
+    controlPlanesProtected,
     noPrivilegedWorkloads,
     containerResources,
     imagesPinned,

@@ -10,7 +10,7 @@ import * as path from "path";
 import { PolicyResourceOptions, ResourceValidationPolicy } from "@pulumi/policy";
 import {
     chartsPinned, containerResources, dataVolumesProtected, imagesPinned, IncantValidationArgs, noPlaintextSecrets,
-    noPrivilegedWorkloads, noWorldIngress, OfflineFacts, PACK_NAME, POLICIES, secretInputsAreSecret, storageVmProtected,
+    noPrivilegedWorkloads, noWorldIngress, OfflineFacts, PACK_NAME, POLICIES, secretInputsAreSecret, storageVmProtected, controlPlanesProtected,
 } from "../policy/policies";
 import { imageTag, unpinnedReason } from "../policy/images";
 import { checkPolicies, mandatoryViolations, policyVerdict, renderPolicyReport } from "../offline/policy";
@@ -183,6 +183,16 @@ describe("policy pack: data-volumes-protected and storage-vm-protected", () => {
         assert.deepEqual(await violations(storageVmProtected, args(INSTANCE, { ...storageVm, metadata: { role: "worker" } })), []);
         assert.deepEqual(await violations(storageVmProtected, args(INSTANCE, storageVm)),
             ['storage VM "incant-dev-storage" is not protected: a replacement interrupts every NFS client; protect it and unprotect deliberately to replace it']);
+    });
+});
+
+describe("policy pack: control-planes-protected", () => {
+    const cp = { ...storageVm, name: "incant-dev-control-plane-0", metadata: { role: "control-plane" } };
+    it("wants every control plane protected, and leaves workers alone", async () => {
+        assert.deepEqual(await violations(controlPlanesProtected, args(INSTANCE, cp, { protect: true })), []);
+        assert.deepEqual(await violations(controlPlanesProtected, args(INSTANCE, { ...cp, metadata: { role: "worker" } })), []);
+        assert.deepEqual(await violations(controlPlanesProtected, args(INSTANCE, cp)),
+            ['control plane "incant-dev-control-plane-0" is not protected: a replacement re-bootstraps its etcd member; protect it and unprotect deliberately to replace it']);
     });
 });
 
@@ -359,7 +369,7 @@ describe("policy pack on the offline run (npm run render)", () => {
         const report = await checkPolicies(run);
         assert.equal(report.checked, run.resources.filter((r) => r.custom).length);
         assert.deepEqual(mandatoryViolations(report).map((v) => `${v.name}: ${v.message}`), []);
-        assert.match(renderPolicyReport(report), /resources checked against 9 policies/);
+        assert.match(renderPolicyReport(report), /resources checked against 10 policies/);
     });
 
     it("reports exactly the injected violation, with its resource, and skips unknown values", async () => {

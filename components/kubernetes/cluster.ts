@@ -157,6 +157,8 @@ export class KubernetesCluster extends pulumi.ComponentResource {
         }, { parent: this, dependsOn: placement.dependsOn }));
         this.controlPlanes = createVms({
             vms: controlPlaneVms, placement, userData: controlPlaneUserData, portId: (vm) => controlPlanePorts[vm.index].id,
+            // Each holds an etcd member: replacing one is deliberate (docs/operations.md, policy control-planes-protected).
+            protect: true,
         }, this);
         this.workers = createVms({ vms: workerVms, placement, userData: workerUserData, serverGroupId: workerGroup.id }, this);
         this.nodeNames = workerVms.map((v) => v.name);
