@@ -127,10 +127,14 @@ describe("JupyterHub (dev stack)", function () {
         assert.deepEqual(at(values, "singleuser", "memory"), { limit: `${DEFAULTS.jupyterhub.memoryLimitGb}G`, guarantee: USER_GUARANTEES.memory });
         assert.deepEqual(at(values, "cull"), { enabled: true, timeout: 3600, every: 600, users: false });
         assert.equal(at(values, "singleuser", "cloudMetadata", "blockWithIptables"), false, "Calico blocks the metadata service; the iptables init container needs NET_ADMIN");
+        for (const policy of [["hub", "networkPolicy"], ["proxy", "chp", "networkPolicy"], ["singleuser", "networkPolicy"]]) {
+            assert.equal(at(values, ...policy, "egressAllowRules", "cloudMetadataServer"), false, `${policy.join(".")} reaches the metadata service`);
+        }
     });
 
     it("is reachable only over HTTPS at the NodePort the security groups open to the user CIDRs", () => {
         assert.deepEqual(at(values, "proxy", "service"), { type: "NodePort", nodePorts: { https: 30443 }, disableHttpPort: true });
+        assert.deepEqual(at(values, "proxy", "chp", "networkPolicy", "allowedIngressPorts"), ["https"]);
         assert.deepEqual(at(values, "proxy", "https"), { enabled: true, type: "secret", secret: { name: "jupyterhub-tls", key: "tls.key", crt: "tls.crt" } });
         const f = flows({ collectorPort: 30618, schedulerPort: 30619, jupyterhubPort: 30443 }).filter((x) => x.ports?.[0] === 30443);
         assert.deepEqual(f.map((x) => [x.from, x.to, x.protocol]), [[{ cidrs: "user" }, "control-plane", "tcp"]]);

@@ -151,7 +151,9 @@ export function hubValues(i: HubValuesInputs) {
             // The database on the local volume reserved for it (hub.ts): the cluster has no storage class.
             db: { type: "sqlite-pvc", pvc: { storage: HUB_DB.capacity, accessModes: ["ReadWriteOnce"], storageClassName: "" } },
             resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } },
-            networkPolicy: { enabled: true },
+            // The chart lets the hub and proxy reach the metadata service by default; Calico's platform
+            // tier denies it anyway (components/kubernetes/calico.ts), and so do we here.
+            networkPolicy: { enabled: true, egressAllowRules: { cloudMetadataServer: false } },
         },
         proxy: {
             secretToken: i.secrets.proxyToken,
@@ -163,7 +165,11 @@ export function hubValues(i: HubValuesInputs) {
             },
             // CHP terminates TLS with the pool CA's certificate for the hub's address ("secret": no autohttps pod).
             https: { enabled: true, type: "secret", secret: { name: HUB_TLS_SECRET, key: "tls.key", crt: "tls.crt" } },
-            chp: { resources: { requests: { cpu: "50m", memory: "128Mi" }, limits: { cpu: "1", memory: "512Mi" } } },
+            chp: {
+                resources: { requests: { cpu: "50m", memory: "128Mi" }, limits: { cpu: "1", memory: "512Mi" } },
+                // From anywhere only to HTTPS (the chart's default also admits http).
+                networkPolicy: { allowedIngressPorts: ["https"], egressAllowRules: { cloudMetadataServer: false } },
+            },
         },
         singleuser: {
             image: imageValues(hub.image),
