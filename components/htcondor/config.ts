@@ -23,6 +23,7 @@ import { FacilityConfig, FacilityUser } from "../config/schema";
 import { COLLECTOR_SERVICE, PoolEndpoints, SCHEDD_SERVICE } from "./types";
 import { AuthorizationLevel, tokenIdentity } from "./tokens";
 import { FairShareSettings, negotiatorFairShare, scheddFairShare, startdFairShare } from "./fairshare";
+import { startdHealth } from "./health";
 
 /** One line of an HTCondor configuration file. */
 export type ConfigEntry =
@@ -327,9 +328,7 @@ export function workerConfig(s: PoolSettings): ConfigEntry[] {
         { key: "TRUST_UID_DOMAIN", value: true },
         ...startdFairShare(s.fairShare),
         ...drainPolicy(),
-        { key: "HasCvmfs", value: true },
-        { key: "CvmfsRepositories", value: `"${s.cvmfsRepositories.join(",")}"` },
-        { key: "STARTD_ATTRS", value: "$(STARTD_ATTRS) HasCvmfs CvmfsRepositories" },
+        ...startdHealth(s.cvmfsRepositories),
         ...allow({
             READ: [condor, root],
             WRITE: [condor, root],

@@ -5,7 +5,8 @@
  *           another's group; the attributes are protected against condor_qedit)
  *   negotiator: one accounting group per user, dynamic quota = the user's share / all shares,
  *           surplus shared (an idle pool is anybody's); usage forgotten with PRIORITY_HALFLIFE
- *   startd: CLAIM_WORKLIFE, so a user with a long queue gives slots back to the negotiator
+ *   startd: the negotiator splits a worker's cores between users (consumption policy), and
+ *           CLAIM_WORKLIFE, so a user with a long queue gives slots back to the negotiator
  *
  * HTCondor manual (24.0): admin-manual/user-priorities-negotiation.rst ("Accounting Groups",
  * "Hierarchical Group Quotas": GROUP_NAMES, GROUP_QUOTA_DYNAMIC_<group>, GROUP_ACCEPT_SURPLUS),
@@ -87,10 +88,20 @@ export function scheddFairShare(): ConfigEntry[] {
     ];
 }
 
-/** The startd's setting: how long a claim keeps serving its user's next jobs. */
+/**
+ * The startd's settings. By default the negotiator hands a whole partitionable slot to the first
+ * matched submitter and its schedd splits it for that submitter's other jobs (leftovers): every core
+ * of a worker goes to one user, and the user who matched first keeps them (seen on the loopback
+ * pool: a second user's job waited while the first user's queue refilled all three cores). A
+ * consumption policy makes the negotiator split the slot itself, core by core, between submitters in
+ * one cycle, charging each the cores it gets (HTCondor manual, ep-policy-configuration.rst,
+ * "Consumption Policies"); the schedd no longer claims leftovers.
+ */
 export function startdFairShare(s: Pick<FairShareSettings, "claimWorklifeSeconds">): ConfigEntry[] {
     return [
-        { comment: "Fair share: a claim stops taking its user's next job after this many seconds, and the slot\nis negotiated again (HTCondor's default 1200)." },
+        { comment: "Fair share: the negotiator splits the partitionable slot between users (consumption policy,\nCONSUMPTION_CPUS/MEMORY/DISK at HTCondor's defaults), no schedd-side leftovers, and a claim stops\ntaking its user's next job after CLAIM_WORKLIFE seconds (HTCondor's default 1200)." },
+        { key: "CONSUMPTION_POLICY", value: true },
+        { key: "CLAIM_PARTITIONABLE_LEFTOVERS", value: false },
         { key: "CLAIM_WORKLIFE", value: s.claimWorklifeSeconds },
     ];
 }

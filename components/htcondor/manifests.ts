@@ -18,6 +18,7 @@ import { NfsShare } from "../storage/types";
 import { NFS_CLIENT_OPTIONS } from "../storage/nfs";
 import { DRAIN, PATHS, WORKER_PORT } from "./config";
 import { cvmfsVolumeMounts, CVMFS_CLAIM } from "./cvmfs";
+import { HEALTH_DIR, HEALTH_SCRIPTS, workerProbes } from "./health";
 import { COLLECTOR_SERVICE, PART_OF, SCHEDD_SERVICE } from "./types";
 
 type Input<T> = pulumi.Input<T>;
@@ -265,6 +266,10 @@ export function podSpec(d: DeploymentInputs): PodSpec {
         mounts.push({ name: "execute", mountPath: "/var/lib/condor/execute" });
         volumes.push({ name: "cvmfs", persistentVolumeClaim: { claimName: CVMFS_CLAIM, readOnly: true } });
         mounts.push(...cvmfsVolumeMounts("cvmfs", d.cvmfsRepositories ?? []));
+        // The startd cron's CVMFS check and the probes (health.ts): executable by the condor user.
+        volumes.push({ name: "health", configMap: { name: `htcondor-${role}`, defaultMode: 0o555,
+            items: Object.values(HEALTH_SCRIPTS).map((s) => ({ key: s, path: s, mode: 0o555 })) } });
+        mounts.push({ name: "health", mountPath: HEALTH_DIR, readOnly: true });
         // The autoscaler's drain flag: the pod's own annotation, which the kubelet keeps up to date (config.ts DRAIN).
         volumes.push({ name: "drain", downwardAPI: { items: [{ path: DRAIN.file, fieldRef: { fieldPath: `metadata.annotations['${DRAIN.annotation}']` } }] } });
         mounts.push({ name: "drain", mountPath: DRAIN.dir, readOnly: true });
@@ -294,7 +299,8 @@ export function podSpec(d: DeploymentInputs): PodSpec {
         volumeMounts: mounts,
         // The shared port answers once the master has started its daemons.
         startupProbe: { tcpSocket: { port }, periodSeconds: 10, failureThreshold: 30 },
-        livenessProbe: { tcpSocket: { port }, periodSeconds: 30, failureThreshold: 4 },
+        // Workers: probes that mean "the startd answers" and "this worker can run jobs" (health.ts).
+        ...(role === "worker" ? workerProbes() : { livenessProbe: { tcpSocket: { port }, periodSeconds: 30, failureThreshold: 4 } }),
     };
     return {
         automountServiceAccountToken: false,

@@ -27,6 +27,7 @@ import {
     isReservedAccount, renderUsersFile, schedulerConfig, workerConfig,
 } from "./config";
 import { CVMFS_CSI_CHART, CVMFS_NAMESPACE, cvmfsClaim, cvmfsCsiValues, cvmfsNamespace } from "./cvmfs";
+import { HEALTH_SCRIPTS } from "./health";
 import { AtlasImageRefs } from "./images";
 import {
     CONFIG_KEY, deployment, DeploymentInputs, labels, networkPolicies, nfsReservedVolume, nfsVolumes,
@@ -178,7 +179,10 @@ export class HTCondorPool extends pulumi.ComponentResource {
         const configData: Record<PoolRole, Record<string, string>> = {
             "central-manager": { [CONFIG_KEY]: renderCondorConfig(centralManagerConfig(settings)), "pre-exec.sh": preExec, users, mapfile },
             scheduler: { [CONFIG_KEY]: renderCondorConfig(schedulerConfig(settings)), "pre-exec.sh": preExec, users, mapfile },
-            worker: { [CONFIG_KEY]: renderCondorConfig(workerConfig(settings)), "pre-exec.sh": preExec, users },
+            worker: {
+                [CONFIG_KEY]: renderCondorConfig(workerConfig(settings)), "pre-exec.sh": preExec, users,
+                ...Object.fromEntries(Object.values(HEALTH_SCRIPTS).map((s) => [s, readScript(__dirname, s)])),
+            },
         };
         const configMaps = Object.fromEntries(Object.entries(configData).map(([role, data]) => [role,
             new k8s.core.v1.ConfigMap(`${name}-${role}`, {

@@ -64,7 +64,8 @@ export function poolPodPlan(role: PoolRole, ctx: PlanContext): PodPlan {
         if (!v) throw new Error(`${role}: mount ${m.name} has no volume`);
         if (v.configMap) {
             const data = ctx.rendered.configMaps[v.configMap.name];
-            for (const item of v.configMap.items ?? []) files.push({ path: path.posix.join(m.mountPath, item.path), content: data[item.key], mode: 0o644 });
+            // kubelet: an item's mode, else the volume's defaultMode, else 0644 (the API default).
+            for (const item of v.configMap.items ?? []) files.push({ path: path.posix.join(m.mountPath, item.path), content: data[item.key], mode: item.mode ?? v.configMap.defaultMode ?? 0o644 });
         } else if (v.secret) {
             const data = ctx.rendered.secrets[v.secret.secretName];
             for (const item of v.secret.items ?? []) files.push({ path: path.posix.join(m.mountPath, item.path), content: data[item.key], mode: v.secret.defaultMode ?? 0o644 });

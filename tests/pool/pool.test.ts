@@ -272,7 +272,8 @@ describe("HTCondor pool on loopback (npm run test:pool)", function () {
         /** atlasuser1's accumulated usage in the negotiator's accountant (condor_userprio), or undefined. */
         const usage = (): number | undefined => {
             const r = cm().exec(["condor_userprio", "-allusers", "-l"]);
-            const index = /^Name(\d+) = "atlasuser1@/m.exec(r.stdout)?.[1];
+            // Jobs are charged to their owner's accounting group (components/htcondor/fairshare.ts).
+            const index = /^Name(\d+) = "group_atlasuser1\.atlasuser1@/m.exec(r.stdout)?.[1];
             const value = index ? new RegExp(`^AccumulatedUsage${index} = ([0-9.e+-]+)$`, "m").exec(r.stdout)?.[1] : undefined;
             return value === undefined ? undefined : Number(value);
         };

@@ -130,7 +130,8 @@ export class LoopbackPool {
         const alrb = path.join(cvmfs, "atlas.cern.ch", "repo", "ATLASLocalRootBase", "user");
         fs.mkdirSync(alrb, { recursive: true });
         fs.writeFileSync(path.join(alrb, "atlasLocalSetup.sh"), "# loopback stand-in for ATLASLocalRootBase\necho 'setupATLAS (loopback stand-in)'\n");
-        for (const repo of ["atlas-condb.cern.ch", "sft.cern.ch", "unpacked.cern.ch"]) fs.mkdirSync(path.join(cvmfs, repo), { recursive: true });
+        // The other repositories' roots, never empty in CVMFS (the workers' startd cron checks that: health.ts).
+        for (const [repo, top] of [["atlas-condb.cern.ch", "repo"], ["sft.cern.ch", "lcg"], ["unpacked.cern.ch", "registry.hub.docker.com"]]) fs.mkdirSync(path.join(cvmfs, repo, top), { recursive: true });
         return { home, scratch, cvmfs, "schedd-spool": v("schedd-spool"), "central-manager-spool": v("central-manager-spool"), "/srv/incant/home": home, "/srv/incant/scratch": scratch, "/cvmfs": cvmfs };
     }
 

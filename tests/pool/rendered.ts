@@ -15,7 +15,7 @@ const ROOT = path.resolve(__dirname, "..", "..");
 /* The Kubernetes objects as rendered (plain YAML documents). */
 export interface K8sVolume {
     name: string;
-    configMap?: { name: string; items?: { key: string; path: string }[] };
+    configMap?: { name: string; defaultMode?: number; items?: { key: string; path: string; mode?: number }[] };
     secret?: { secretName: string; defaultMode?: number; items?: { key: string; path: string }[] };
     emptyDir?: { sizeLimit?: string };
     persistentVolumeClaim?: { claimName: string; readOnly?: boolean };
