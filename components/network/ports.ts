@@ -35,10 +35,18 @@ export interface PortSettings {
     schedulerPort: number;
     /** JupyterHub's HTTPS NodePort (incant:jupyterhub.nodePort), when the hub is enabled. */
     jupyterhubPort?: number;
+    /** The site squid's NodePort (components/cache), reached by the submit host's CVMFS, when the squid runs. */
+    squidNodePort?: number;
 }
 
 /** NFSv4's one port (RFC 7530): the storage controller's only storage flow. */
 export const NFS_PORT = 2049;
+
+/**
+ * The physicists' SSH port on the submit host: the sshd inside the submit container (Docker
+ * publishes it; components/submit/access.ts). Port 22 is the VM's own sshd, for operators only.
+ */
+export const SUBMIT_SSH_PORT = 2222;
 
 /** The Kubernetes API server's port: kubeadm binds it, nodes and operators reach it. */
 export const API_SERVER_PORT = 6443;
@@ -70,7 +78,7 @@ export function flows(p: PortSettings): Flow[] {
         { description: "SSH from operators (bastion: the control plane)", protocol: "tcp", ports: tcp(22), from: { cidrs: "admin" }, to: "control-plane" },
         { description: "Kubernetes API from operators", protocol: "tcp", ports: tcp(API_SERVER_PORT), from: { cidrs: "admin" }, to: "control-plane" },
         { description: "SSH from operators (Docker over SSH)", protocol: "tcp", ports: tcp(22), from: { cidrs: "admin" }, to: "submit" },
-        { description: "SSH from physicists to the submit host", protocol: "tcp", ports: tcp(22), from: { cidrs: "user" }, to: "submit" },
+        { description: "SSH from physicists to the submit container (its own sshd)", protocol: "tcp", ports: tcp(SUBMIT_SSH_PORT), from: { cidrs: "user" }, to: "submit" },
         // SSH inside the facility only through the bastion.
         ...between("SSH from the bastion", "tcp", tcp(22), ["control-plane"], ["worker", "storage"]),
         // Kubernetes control plane.
@@ -94,18 +102,20 @@ export function flows(p: PortSettings): Flow[] {
         // HTCondor: the detached submit host talks to the collector and the schedd NodePorts.
         ...between("HTCondor collector (NodePort) from the submit host", "tcp", tcp(p.collectorPort), ["submit"], cluster),
         ...between("HTCondor schedd (NodePort) from the submit host", "tcp", tcp(p.schedulerPort), ["submit"], cluster),
+        // The submit host's CVMFS container reads through the facility's squid (components/cache).
+        ...(p.squidNodePort === undefined ? [] : between("CVMFS squid (NodePort) from the submit host", "tcp", tcp(p.squidNodePort), ["submit"], cluster)),
         // Path MTU discovery and ping inside the facility (VXLAN lowers the MTU).
         ...between("ICMP inside the facility", "icmp", undefined, [...ROLES], [...ROLES]),
+        // JupyterHub: TLS terminated by its proxy (components/jupyterhub), at the cluster's floating IP.
+        ...(p.jupyterhubPort === undefined ? [] : [{
+            description: "JupyterHub (HTTPS NodePort) from physicists", protocol: "tcp" as const, ports: tcp(p.jupyterhubPort),
+            from: { cidrs: "user" as const }, to: "control-plane" as const,
+        }]),
     ];
 }
 
 /** The one rule open to 0.0.0.0/0, and why: nodes install packages and read CVMFS, EOS, S3 and IAM. */
 export const EGRESS = {
     description: "Egress to package mirrors, CVMFS stratum-1/proxies, EOS (XRootD), S3 and IAM",
-        // JupyterHub: TLS terminated by its proxy (components/jupyterhub), at the cluster's floating IP.
-        ...(p.jupyterhubPort === undefined ? [] : [{
-            description: "JupyterHub (HTTPS NodePort) from physicists", protocol: "tcp" as const, ports: tcp(p.jupyterhubPort),
-            from: { cidrs: "user" as const }, to: "control-plane" as const,
-        }]),
     cidr: "0.0.0.0/0",
 };
