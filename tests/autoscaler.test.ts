@@ -44,6 +44,7 @@ describe("autoscaler decisions (components/autoscaler/decide.ts)", () => {
             { name: "drained and idle: removed", state: state([busy("w0"), idle("w1", { drainingByUs: true })]), memory: { lastChange: 0, idleSince: {} }, want: { desired: 1, remove: ["w1"] } },
             { name: "drained but still running a job: kept", state: state([busy("w0"), busy("w1", 1, { drainingByUs: true })]), memory: { lastChange: 0, idleSince: {} }, want: { desired: 2 } },
             { name: "removal waits for the scale-down cooldown after the drain", state: state([busy("w0"), idle("w1", { drainingByUs: true })]), memory: { lastChange: 9_950, idleSince: {} }, want: { desired: 2 } },
+            { name: "drain asked (annotation) but not advertised yet: neither drained again nor removed", state: state([busy("w0"), { ...idle("w1", {}, 1), drainRequested: true }, idle("w2", {}, 2)]), memory: { lastChange: 0, idleSince: { w1: 0, w2: 9_000 } }, want: { desired: 3 } },
             { name: "drained by an operator: never touched", state: state([busy("w0"), idle("w1", { drainingByOthers: true })]), memory: longIdle(["w1"]), want: { desired: 2 } },
             { name: "jobs return while a worker drains: its drain is cancelled, no new worker", state: state([busy("w0", 4), idle("w1", { drainingByUs: true })], jobs(2)), want: { desired: 2, undrain: ["w1"] } },
             { name: "more jobs than the drained worker holds: cancel and scale up", state: state([busy("w0", 4), idle("w1", { drainingByUs: true })], jobs(6)), want: { desired: 3, undrain: ["w1"] } },

@@ -63,6 +63,8 @@ export interface WorkerState {
     /** Index of the worker VM the pod runs on (incant-<stack>-worker-<i>), when known. */
     nodeIndex?: number;
     startd?: StartdState;
+    /** Drain asked for (pod annotated) but not yet advertised by the startd: counts as draining, not removable. */
+    drainRequested?: boolean;
 }
 
 /** What the controller remembers between cycles (lost on restart: timers then start again, the safe side). */
@@ -128,7 +130,7 @@ export function workersNeeded(jobs: IdleJob[], workers: WorkerState[], shape: { 
     const bins: { name?: string; cpus: number; memoryMb: number; drained: boolean }[] = [...notCreated, ...workers
         .filter((w) => !w.startd?.drainingByOthers)
         .map((w) => w.startd
-            ? { name: w.name, cpus: w.startd.freeCpus, memoryMb: w.startd.freeMemoryMb, drained: w.startd.drainingByUs }
+            ? { name: w.name, cpus: w.startd.freeCpus, memoryMb: w.startd.freeMemoryMb, drained: w.startd.drainingByUs || Boolean(w.drainRequested) }
             : { name: w.name, cpus: shape.cpus, memoryMb: shape.memoryMb, drained: false })];
     // Workers being drained are filled last: a new job goes to a worker that stays if it can.
     bins.sort((a, b) => Number(a.drained) - Number(b.drained));
@@ -167,7 +169,7 @@ export function decide(policy: AutoscalingPolicy, state: PoolState, memory: Memo
     const { now, workers } = state;
     const current = Math.max(state.replicas, workers.length);
     const idleSince = updateIdle(memory, workers, now);
-    const ours = workers.filter((w) => w.startd?.drainingByUs).map((w) => w.name);
+    const ours = workers.filter((w) => w.startd?.drainingByUs || w.drainRequested).map((w) => w.name);
     const keep = (reason: string, extra: Partial<Decision> = {}): { decision: Decision; memory: Memory } => ({
         decision: { desired: current, drain: [], undrain: [], remove: [], unplaceable: [], reason, ...extra },
         memory: { lastChange: memory.lastChange, idleSince },
@@ -208,7 +210,7 @@ export function decide(policy: AutoscalingPolicy, state: PoolState, memory: Memo
     }
     const draining = ours.length;
     const candidates = workers
-        .filter((w) => w.startd && !w.startd.drainingByUs && !w.startd.drainingByOthers && !busy(w)
+        .filter((w) => w.startd && !w.startd.drainingByUs && !w.drainRequested && !w.startd.drainingByOthers && !busy(w)
             && (over > 0 || now - (idleSince[w.name] ?? now) >= policy.idleSeconds))
         .sort((a, b) => removalOrder(a, b, idleSince));
     const toDrain = candidates.slice(0, Math.max(0, canRemove - draining)).map((w) => w.name);

@@ -51,11 +51,11 @@ const overlayFiles = (role: LoopbackRole, podIp: string): PodFile[] => [
     { path: "/etc/condor/config.d/99-loopback.conf", content: renderOverlay(role, loopbackOverlay({ role, podIp })), mode: 0o644 },
 ];
 
-/** A pool pod as the kubelet would run the role's Deployment. */
-export function poolPodPlan(role: PoolRole, ctx: PlanContext): PodPlan {
+/** A pool pod as the kubelet would run the role's Deployment; `pod` names another replica (its host name and address). */
+export function poolPodPlan(role: PoolRole, ctx: PlanContext, pod?: { hostname: string; podIp: string }): PodPlan {
     const spec: K8sPodSpec = ctx.rendered.podSpec[role];
     const c = spec.containers[0];
-    const podIp = ADDRESSES[role];
+    const podIp = pod?.podIp ?? ADDRESSES[role];
     const files: PodFile[] = [];
     const emptyDirs: string[] = [];
     const binds: PodPlan["binds"] = [];
@@ -90,7 +90,7 @@ export function poolPodPlan(role: PoolRole, ctx: PlanContext): PodPlan {
     if (role !== "central-manager") files.push({ path: ATLAS_SETUP_SCRIPT, content: fs.readFileSync(path.join(ROOT, "images", "common", "setup-atlas.sh")), mode: 0o644 });
     const caps = c.securityContext.capabilities;
     return {
-        role, hostname: `htcondor-${role}-0`, podIp, env,
+        role, hostname: pod?.hostname ?? `htcondor-${role}-0`, podIp, env, podName: pod?.hostname,
         files: [...files, ...overlayFiles(role, podIp)],
         emptyDirs, binds,
         hosts: clusterHosts(ctx),

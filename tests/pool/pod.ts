@@ -15,6 +15,8 @@ export interface PodBind { source: string; target: string; readOnly: boolean }
 /** Everything that defines one pod, as data. */
 export interface PodPlan {
     role: LoopbackRole;
+    /** Another replica of the role (its directory under pods/); default: the role's one pod. */
+    podName?: string;
     hostname: string;
     podIp: string;
     /** The container's environment (downward API values resolved). */
@@ -57,7 +59,7 @@ export class Pod {
     pid = 0;
 
     constructor(readonly plan: PodPlan, poolDir: string, private readonly netnsPid: number, private readonly prefix: string) {
-        this.dir = path.join(poolDir, "pods", plan.role);
+        this.dir = path.join(poolDir, "pods", plan.podName ?? plan.role);
     }
 
     /** Lays out the pod directory (first start only: a restart keeps /var/lib and the volumes). */

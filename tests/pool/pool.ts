@@ -5,7 +5,7 @@
  * scheduler, worker, submit container). Every process it starts is stopped by stop(), which also
  * kills whatever is left in its network namespace and removes its directory.
  */
-import { ChildProcess, spawn } from "child_process";
+import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -33,6 +33,9 @@ export interface PoolUser { name: string; uid: number; iamSubject: string }
 
 export class LoopbackPool {
     readonly pods = {} as Record<LoopbackRole, Pod>;
+    /** More worker replicas (addWorker), stopped with the pool. */
+    readonly extraWorkers = new Map<string, Pod>();
+    private ctx?: PlanContext;
     private netns?: ChildProcess;
     private issuerProcess?: ChildProcess;
     private logs: number[] = [];
@@ -74,6 +77,7 @@ export class LoopbackPool {
             }
         }
         const ctx: PlanContext = { rendered: this.rendered, volumes: this.volumes, issuerHost: new URL(issuerUrl).hostname, caPem: this.issuer.caPem };
+        this.ctx = ctx;
         for (const role of ["central-manager", "scheduler", "worker"] as PoolRole[]) this.pods[role] = new Pod(poolPodPlan(role, ctx), this.dir, this.netns!.pid!, this.install.prefix);
         this.pods.submit = new Pod(submitPodPlan(ctx), this.dir, this.netns!.pid!, this.install.prefix);
     }
@@ -143,6 +147,18 @@ export class LoopbackPool {
         }
     }
 
+    /** Starts another worker replica named `name` (its host name) at `podIp` on the pool's loopback. */
+    addWorker(name: string, podIp: string): Pod {
+        if (this.extraWorkers.has(name) || name === this.pods.worker?.plan.hostname) throw new Error(`worker ${name} exists`);
+        const ip = spawnSync("nsenter", [`--net=/proc/${this.netns!.pid}/ns/net`, "--", "ip", "addr", "replace", `${podIp}/32`, "dev", "lo"], { encoding: "utf8" });
+        if (ip.status !== 0) throw new Error(`ip addr ${podIp}: ${ip.stderr}`);
+        const pod = new Pod(poolPodPlan("worker", this.ctx!, { hostname: name, podIp }), this.dir, this.netns!.pid!, this.install.prefix);
+        this.extraWorkers.set(name, pod);
+        pod.prepare();
+        pod.start(this.log(name));
+        return pod;
+    }
+
     /** Replaces a pod, as the Deployment's Recreate strategy does: stop it, then a new one from the image. */
     async restart(role: LoopbackRole): Promise<void> {
         await this.pods[role].stop();
@@ -168,7 +184,7 @@ export class LoopbackPool {
 
     /** Stops every pod, the issuer, kills what is left in the network namespace, removes the directory. */
     async stop(keep = process.env.INCANT_POOL_KEEP === "1"): Promise<void> {
-        await Promise.all(Object.values(this.pods).map((p) => p.stop().catch(() => undefined)));
+        await Promise.all([...Object.values(this.pods), ...this.extraWorkers.values()].map((p) => p.stop().catch(() => undefined)));
         const net = this.netns?.pid ? readLink(`/proc/${this.netns.pid}/ns/net`) : undefined;
         this.issuerProcess?.kill("SIGKILL");
         killNamespace(net, "net");
