@@ -12,6 +12,8 @@ import { StorageController } from "./components/storage/controller";
 import { LAYOUT } from "./components/storage/layout";
 import { AtlasImages } from "./components/htcondor/images";
 import { HTCondorPool } from "./components/htcondor/pool";
+import { SiteCache } from "./components/cache/cache";
+import { SQUID_NODE_PORT } from "./components/cache/squid";
 import { NODE_DIRECTORIES } from "./components/htcondor/manifests";
 import { SubmitHost } from "./components/submit/host";
 import { JupyterHub } from "./components/jupyterhub/hub";
@@ -48,6 +50,7 @@ const network = new Network(config.namePrefix, {
     ports: {
         collectorPort: config.htcondor.collectorPort, schedulerPort: config.htcondor.schedulerPort,
         jupyterhubPort: config.jupyterhub.enabled ? config.jupyterhub.nodePort : undefined,
+        squidNodePort: config.cache.enabled ? SQUID_NODE_PORT : undefined,
     },
     tags: Object.entries(metadata).map(([k, v]) => `${k}=${v}`),
 }, onCloud);
@@ -83,6 +86,9 @@ const storage = new StorageController("storage", {
     config, secrets, vm: vms.find((v) => v.role === "storage")!, placement,
     bastion: cluster.apiHost,
 }, onCloud);
+
+// The site squid for CVMFS and Frontier (issue 17): the nodes', the pods' and the submit host's proxy.
+if (config.cache.enabled) new SiteCache("cache", { config }, { providers: { kubernetes: cluster.provider } });
 
 // The ATLAS images: built and pushed only when incant:registry.server is set.
 const images = new AtlasImages("atlas-images", { config, secrets });

@@ -119,7 +119,7 @@ describe("config validation", () => {
             `incant:s3AccessKeyId is required when s3.credentials is "static" (${set("s3AccessKeyId")})`,
             `incant:s3SecretAccessKey is required when s3.credentials is "static" (${set("s3SecretAccessKey")})`,
             `incant:registryPassword is required when registry.username is set (${set("registryPassword")})`,
-            "incant:nodez is not a known key; did you mean nodes? (known: autoscaling, cvmfs, environment, flavors, htcondor, iam, images, jupyterhub, jupyterhubIamClientSecret, namePrefix, network, nodes, openstack, " +
+            "incant:nodez is not a known key; did you mean nodes? (known: autoscaling, cache, cvmfs, environment, flavors, htcondor, iam, images, jupyterhub, jupyterhubIamClientSecret, namePrefix, network, nodes, openstack, " +
             "osApplicationCredentialSecret, quota, readinessTimeoutSeconds, registry, registryPassword, s3, s3AccessKeyId, s3IamClientSecret, " +
             "s3SecretAccessKey, sshPrivateKey, sshPublicKey, users, versions)");
         has(problems({ ...GOOD, s3: { credentials: "sts", iamClientId: "c" } }, new Set()),

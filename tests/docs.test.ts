@@ -11,12 +11,15 @@ import YAML from "yaml";
 import { DEFAULTS } from "../components/config/defaults";
 import { SECRET_KEYS } from "../components/config/validate";
 import { Flow, flows } from "../components/network/ports";
+import { SQUID_NODE_PORT } from "../components/cache/squid";
 import { POLICIES, PACK_ENFORCEMENT } from "../policy/policies";
 import { ROOT } from "./harness/program";
 
 const DOCS = path.join(ROOT, "docs");
 const read = (file: string) => fs.readFileSync(path.join(ROOT, file), "utf8");
-const FLOWS = flows({ collectorPort: DEFAULTS.htcondor.collectorPort, schedulerPort: DEFAULTS.htcondor.schedulerPort });
+// The squid is on by default (components/cache): its NodePort flow is in the docs.
+const FLOWS = flows({ collectorPort: DEFAULTS.htcondor.collectorPort, schedulerPort: DEFAULTS.htcondor.schedulerPort,
+    squidNodePort: DEFAULTS.cache.enabled ? SQUID_NODE_PORT : undefined });
 
 /** The lines between `<!-- name:begin ... -->` and `<!-- name:end -->`. */
 function section(text: string, name: string): string[] {

@@ -304,7 +304,8 @@ describe("HTCondor pool (dev)", () => {
         assert.equal(release.chart, "oci://registry.cern.ch/kubernetes/charts/cvmfs-csi");
         assert.equal(release.version, "2.5.0");
         assert.equal(release.namespace, "cvmfs-csi");
-        assert.match(release.values.extraConfigMaps["cvmfs-csi-default-local"]["default.local"], /^CVMFS_HTTP_PROXY=DIRECT$/m);
+        // The facility's squid at its fixed Service address (components/cache), not CERN's proxy nor DIRECT.
+        assert.match(release.values.extraConfigMaps["cvmfs-csi-default-local"]["default.local"], /^CVMFS_HTTP_PROXY=http:\/\/10\.96\.0\.20:3128$/m);
         assert.match(release.values.extraConfigMaps["cvmfs-csi-default-local"]["default.local"], /^CVMFS_REPOSITORIES=atlas\.cern\.ch,atlas-condb\.cern\.ch,sft\.cern\.ch,unpacked\.cern\.ch$/m);
         const claim = run.ofType("kubernetes:core/v1:PersistentVolumeClaim").find((c) => (c.inputs.metadata as Doc).name === "cvmfs")!.revealedInputs as Doc;
         assert.deepEqual(claim.spec.accessModes, ["ReadOnlyMany"]);

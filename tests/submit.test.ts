@@ -95,7 +95,8 @@ describe("submit host: the CVMFS service container (real program)", () => {
             const env = Object.fromEntries((cvmfs.envs as string[]).map((e) => e.split(/=(.*)/s).slice(0, 2)));
             assert.equal(env.CVMFS_CLIENT_PROFILE, "single");
             assert.equal(env.CVMFS_REPOSITORIES, DEFAULTS.cvmfs.repositories.join(","));
-            assert.equal(env.CVMFS_HTTP_PROXY, stack === "prod" ? "http://squid.mi.infn.it:3128" : "DIRECT");
+            // prod names its site squid (the opt-out); dev reads through the facility's squid at its NodePort (components/cache).
+            assert.equal(env.CVMFS_HTTP_PROXY, stack === "prod" ? "http://squid.mi.infn.it:3128" : "http://192.168.100.10:30128");
             assert.deepEqual(cvmfs.healthcheck.tests, ["CMD", "/usr/bin/check_cvmfs.sh", "liveness"]);
             assert.equal(cvmfs.restart, "unless-stopped");
             assert.equal(cvmfs.wait, true, "created only once healthy");

@@ -81,7 +81,16 @@ export const DEFAULTS: ConfigDefaults = {
     },
     cvmfs: {
         repositories: ["atlas.cern.ch", "atlas-condb.cern.ch", "sft.cern.ch", "unpacked.cern.ch"],
-        httpProxy: "DIRECT",
+    },
+    // The site squid (issue 17): OSG's frontier-squid build, release series 24 (its tag follows the
+    // series' security rebuilds; pin a digest in a stack file to freeze it: no registry is reachable
+    // from the offline render to resolve one).
+    cache: {
+        enabled: true,
+        image: "hub.opensciencegrid.org/opensciencegrid/frontier-squid:24-release",
+        diskGb: 20,
+        memoryMb: 512,
+        directFallback: false,
     },
     // Off unless asked for: it needs an IAM client registered for the hub's URL.
     jupyterhub: {

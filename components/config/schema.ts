@@ -220,8 +220,25 @@ export interface HTCondorConfig {
 /** CVMFS client settings shared by the CSI driver and the submit host. */
 export interface CvmfsConfig {
     repositories: string[];
-    /** CVMFS_HTTP_PROXY; "DIRECT" only for tiny deployments. */
-    httpProxy: string;
+    /**
+     * CVMFS_HTTP_PROXY for every client, overriding the facility's squid (incant:cache): "DIRECT"
+     * or a site's own proxies, as an explicit opt-out. Unset (the default): the facility's squid.
+     */
+    httpProxy?: string;
+}
+
+/** The facility's squid for CVMFS and Frontier (components/cache). */
+export interface CacheConfig {
+    /** Run it (default true). Off: `cvmfs.httpProxy` must say which proxy (or DIRECT) clients use. */
+    enabled: boolean;
+    /** The frontier-squid image (pinned tag or digest). */
+    image: string;
+    /** Disk cache, GB (an emptyDir on the control plane's disk). */
+    diskGb: number;
+    /** Memory cache, MB. */
+    memoryMb: number;
+    /** Clients fall back to DIRECT (the Stratum-1s themselves) when the squid does not answer (default false). */
+    directFallback: boolean;
 }
 
 /**
@@ -296,6 +313,7 @@ export interface FacilityConfig {
     users: FacilityUser[];
     htcondor: HTCondorConfig;
     cvmfs: CvmfsConfig;
+    cache: CacheConfig;
     jupyterhub: JupyterHubConfig;
     autoscaling: AutoscalingConfig;
     /** How long the program waits for the Kubernetes API and the submit host, in seconds. */

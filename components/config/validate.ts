@@ -16,7 +16,7 @@ import { WORKER_OFFSET } from "../network/addressing";
 import { unsupportedMinorReason } from "../kubernetes/versions";
 import { unpinnedReason } from "../../policy/images";
 import {
-    AutoscalingConfig, CvmfsConfig, FacilityConfig, JupyterHubConfig, FacilityUser, FlavorSize, HTCondorConfig, IamConfig, ImagesConfig, NetworkConfig, NodeGroup,
+    AutoscalingConfig, CacheConfig, CvmfsConfig, FacilityConfig, JupyterHubConfig, FacilityUser, FlavorSize, HTCondorConfig, IamConfig, ImagesConfig, NetworkConfig, NodeGroup,
     NodesConfig, OpenStackAccess, QuotaConfig, RegistryConfig, S3Config, StorageNode, SubmitNode, VersionsConfig, WideCidrsOverride,
 } from "./schema";
 
@@ -52,7 +52,7 @@ export const OBJECT_KEYS = {
     "": keysOf<TopLevel>({
         environment: true, namePrefix: true, openstack: true, flavors: true, network: true, nodes: true, quota: true,
         sshPublicKey: true, versions: true, iam: true, s3: true, registry: true, images: true, users: true, htcondor: true,
-        cvmfs: true, jupyterhub: true, autoscaling: true, readinessTimeoutSeconds: true,
+        cvmfs: true, cache: true, jupyterhub: true, autoscaling: true, readinessTimeoutSeconds: true,
     }),
     openstack: keysOf<OpenStackAccess>({
         cloud: true, authUrl: true, region: true, image: true, imageId: true, ubuntuRelease: true, externalNetwork: true,
@@ -83,6 +83,7 @@ export const OBJECT_KEYS = {
         trustDomain: true, collectorPort: true, schedulerPort: true, keyGeneration: true, priorityHalfLifeHours: true, claimWorklifeSeconds: true,
     }),
     cvmfs: keysOf<CvmfsConfig>({ repositories: true, httpProxy: true }),
+    cache: keysOf<CacheConfig>({ enabled: true, image: true, diskGb: true, memoryMb: true, directFallback: true }),
     autoscaling: keysOf<AutoscalingConfig>({
         enabled: true, min: true, max: true, scaleUpCooldownSeconds: true, scaleDownCooldownSeconds: true, idleSeconds: true, intervalSeconds: true,
     }),
@@ -634,9 +635,22 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
     const c = r.object("cvmfs", raw.cvmfs, OBJECT_KEYS.cvmfs) ?? {};
     const cvmfs = {
         repositories: r.stringList("cvmfs.repositories", c.repositories, d.cvmfs.repositories, GRAMMARS.cvmfsRepository, LIST_LIMITS.cvmfsRepositories),
-        httpProxy: r.string("cvmfs.httpProxy", c.httpProxy, d.cvmfs.httpProxy, GRAMMARS.httpProxy),
+        httpProxy: r.optionalString("cvmfs.httpProxy", c.httpProxy, GRAMMARS.httpProxy),
     };
     if (Array.isArray(c.repositories) && c.repositories.length === 0) r.report("cvmfs.repositories", "must list at least one repository (atlas.cern.ch)");
+
+    const ca = r.object("cache", raw.cache, OBJECT_KEYS.cache) ?? {};
+    const cache = {
+        enabled: r.bool("cache.enabled", ca.enabled, d.cache.enabled),
+        image: r.matching("cache.image", ca.image, d.cache.image, IMAGE_RE, "must be an image reference like registry/project/name:tag", 512),
+        diskGb: r.int("cache.diskGb", ca.diskGb, d.cache.diskGb, 1, 80),
+        memoryMb: r.int("cache.memoryMb", ca.memoryMb, d.cache.memoryMb, 64, 4096),
+        directFallback: r.bool("cache.directFallback", ca.directFallback, d.cache.directFallback),
+    };
+    if (cache.image && unpinnedReason(cache.image) !== undefined) r.report("cache.image", `must carry a pinned tag, never latest or none (got ${describe(cache.image)})`);
+    if (!cache.enabled && cvmfs.httpProxy === undefined) {
+        r.report("cvmfs.httpProxy", "must be set when cache.enabled is false: DIRECT (every client goes to the Stratum-1s) or your site's squid, http://host:port");
+    }
 
     const jupyterhub = readJupyterHub(r, raw.jupyterhub, { htcondor, cvmfs, stack: ctx.stack, secretKeys: ctx.secretKeys });
 
@@ -646,7 +660,7 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
 
     const config: FacilityConfig = {
         stack: ctx.stack, stackFile, environment, namePrefix, openstack, flavors, network, nodes, quota, sshPublicKey,
-        versions, iam, s3, registry, images, users, htcondor, cvmfs, jupyterhub, autoscaling, readinessTimeoutSeconds,
+        versions, iam, s3, registry, images, users, htcondor, cvmfs, cache, jupyterhub, autoscaling, readinessTimeoutSeconds,
     };
     // Always, with the values that were valid: a quota overrun is news even beside other problems.
     problems.push(...quotaProblems(config).map((p) => `${NAMESPACE}:${p}`));

@@ -24,6 +24,7 @@ import { COLLECTOR_SERVICE, PoolEndpoints, SCHEDD_SERVICE } from "./types";
 import { AuthorizationLevel, tokenIdentity } from "./tokens";
 import { FairShareSettings, negotiatorFairShare, scheddFairShare, startdFairShare } from "./fairshare";
 import { startdHealth } from "./health";
+import { frontierServer, squidUrl } from "../cache/squid";
 
 /** One line of an HTCondor configuration file. */
 export type ConfigEntry =
@@ -125,6 +126,8 @@ export interface PoolSettings {
     cvmfsRepositories: string[];
     /** Accounting groups, quotas, priority half-life, claim worklife (fairshare.ts). */
     fairShare: FairShareSettings;
+    /** FRONTIER_SERVER in jobs' environment: ATLAS's launchpads through the facility's squid (components/cache). */
+    frontierServer: string;
 }
 
 /** SCITOKENS_SERVER_AUDIENCE of the pool: `incant:iam.audience`, by default the trust domain. */
@@ -154,6 +157,7 @@ export function poolSettings(config: FacilityConfig, namespace: string, nodeAddr
             priorityHalfLifeHours: config.htcondor.priorityHalfLifeHours,
             claimWorklifeSeconds: config.htcondor.claimWorklifeSeconds,
         },
+        frontierServer: frontierServer(config.cache.enabled ? squidUrl({ in: "cluster", serviceCidr: config.network.serviceCidr }) : undefined),
     };
 }
 
@@ -320,7 +324,9 @@ export function workerConfig(s: PoolSettings): ConfigEntry[] {
         { key: "STARTER_UPDATE_INTERVAL", value: STARTER_UPDATE_SECONDS },
         { use: "POLICY:HOLD_IF_DISK_EXCEEDED" },
         { comment: "setupATLAS in jobs' own scripts: bash reads the image's profile script through BASH_ENV." },
-        { key: "STARTER_JOB_ENVIRONMENT", value: `"BASH_ENV=${ATLAS_SETUP_SCRIPT}"` },
+        // FRONTIER_SERVER: ATLAS conditions data (Frontier) through the facility's squid (components/cache);
+        // single-quoted inside the environment string (its value has = and parentheses).
+        { key: "STARTER_JOB_ENVIRONMENT", value: `"BASH_ENV=${ATLAS_SETUP_SCRIPT} FRONTIER_SERVER='${s.frontierServer}'"` },
         { comment: "Jobs run as their owners (accounts added at start from the users list), not as slotN users." },
         { key: "STARTER_ALLOW_RUNAS_OWNER", value: true },
         // The shadow's host name is a pod name, outside UID_DOMAIN; the starter trusts the domain of

@@ -39,10 +39,14 @@ export function renderCvmfsParameters(params: Record<string, string | number>): 
  * /etc/cvmfs/default.local of the node plugin. Replaces the chart's default, whose proxy is
  * CERN's (only reachable inside CERN), so it restates the cache settings the chart templates.
  */
-export function cvmfsDefaultLocal(cvmfs: CvmfsConfig): string {
+/**
+ * `httpProxy`: the nodes' CVMFS_HTTP_PROXY, the facility's squid at its Service address unless
+ * configured otherwise (components/cache/squid.ts cvmfsHttpProxy).
+ */
+export function cvmfsDefaultLocal(cvmfs: Pick<CvmfsConfig, "repositories">, httpProxy: string): string {
     return renderCvmfsParameters({
         CVMFS_REPOSITORIES: cvmfs.repositories.join(","),
-        CVMFS_HTTP_PROXY: cvmfs.httpProxy,
+        CVMFS_HTTP_PROXY: httpProxy,
         CVMFS_USE_GEOAPI: "yes",
         CVMFS_QUOTA_LIMIT: CVMFS_CACHE_MB,
         CVMFS_CACHE_BASE: "/cvmfs-localcache",
@@ -50,10 +54,10 @@ export function cvmfsDefaultLocal(cvmfs: CvmfsConfig): string {
 }
 
 /** Helm values of the cvmfs-csi chart (deployments/helm/cvmfs-csi/values.yaml of the pinned version). */
-export function cvmfsCsiValues(cvmfs: CvmfsConfig): Record<string, unknown> {
+export function cvmfsCsiValues(cvmfs: Pick<CvmfsConfig, "repositories">, httpProxy: string): Record<string, unknown> {
     return {
         extraConfigMaps: {
-            "cvmfs-csi-default-local": { "default.local": cvmfsDefaultLocal(cvmfs) },
+            "cvmfs-csi-default-local": { "default.local": cvmfsDefaultLocal(cvmfs, httpProxy) },
         },
         cache: { local: { cvmfsQuotaLimit: CVMFS_CACHE_MB } },
         automountStorageClass: { create: true, name: CVMFS_STORAGE_CLASS },

@@ -13,6 +13,7 @@ import * as path from "path";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { FacilityConfig, FacilitySecrets } from "../config/schema";
+import { cvmfsHttpProxy } from "../cache/squid";
 
 /** The images the program builds, each from images/<role>/Dockerfile with images/ as context. */
 export const BUILT_IMAGES = ["worker", "scheduler", "submit"] as const;
@@ -31,11 +32,12 @@ export interface AtlasImageRefs {
 }
 
 /** Build arguments of every image: the pinned HTCondor base and the CVMFS client settings. */
-export function buildArgs(config: Pick<FacilityConfig, "versions" | "cvmfs">): Record<string, string> {
+export function buildArgs(config: Pick<FacilityConfig, "versions" | "cvmfs" | "cache" | "network">): Record<string, string> {
     return {
         HTCONDOR_VERSION: config.versions.htcondor,
         CVMFS_REPOSITORIES: config.cvmfs.repositories.join(","),
-        CVMFS_HTTP_PROXY: config.cvmfs.httpProxy,
+        // The images run in the cluster: the squid at its Service address (unless configured otherwise).
+        CVMFS_HTTP_PROXY: cvmfsHttpProxy(config, { in: "cluster", serviceCidr: config.network.serviceCidr }),
     };
 }
 

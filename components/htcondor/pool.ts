@@ -28,6 +28,7 @@ import {
 } from "./config";
 import { CVMFS_CSI_CHART, CVMFS_NAMESPACE, cvmfsClaim, cvmfsCsiValues, cvmfsNamespace } from "./cvmfs";
 import { HEALTH_SCRIPTS } from "./health";
+import { cvmfsHttpProxy } from "../cache/squid";
 import { AtlasImageRefs } from "./images";
 import {
     CONFIG_KEY, deployment, DeploymentInputs, labels, networkPolicies, nfsReservedVolume, nfsVolumes,
@@ -109,7 +110,7 @@ export class HTCondorPool extends pulumi.ComponentResource {
             chart: CVMFS_CSI_CHART,
             version: config.versions.cvmfsCsi,
             namespace: CVMFS_NAMESPACE,
-            values: cvmfsCsiValues(config.cvmfs),
+            values: cvmfsCsiValues(config.cvmfs, cvmfsHttpProxy(config, { in: "cluster", serviceCidr: config.network.serviceCidr })),
         }, { parent: this, dependsOn: [cvmfsNs, ...(args.networkReady ?? [])] });
         const claims: pulumi.Resource[] = [
             new k8s.core.v1.PersistentVolumeClaim(`${name}-cvmfs`, cvmfsClaim(ns), { parent: this, dependsOn: [namespace, cvmfsCsi] }),

@@ -31,6 +31,8 @@ import { NfsShare } from "../storage/types";
 import { hostFiles, installCommand } from "./files";
 import { submitHostCloudConfig, submitMountUnits } from "./hostconfig";
 import { archiveInSubmit, containerFields, cvmfsImage, cvmfsService, renderCompose, submitHostServices } from "./services";
+import { cvmfsHttpProxy } from "../cache/squid";
+import { vmAddress } from "../network/addressing";
 
 export interface SubmitHostArgs {
     config: FacilityConfig;
@@ -137,7 +139,11 @@ export class SubmitHost extends pulumi.ComponentResource {
 
         const cvmfsRef = cvmfsImage(config.versions.cvmfsService);
         const cvmfsPulled = new docker.RemoteImage(`${name}-cvmfs-image`, { name: cvmfsRef, keepLocally: true }, onDocker);
-        const hostArgs = { stack: config.stack, hostname: args.vm.name, cvmfs: config.cvmfs };
+        // CVMFS through the facility's squid at its NodePort on the first control plane's address (the
+        // pool's node address), unless incant:cvmfs.httpProxy says otherwise (components/cache).
+        const squidNode = vmAddress(config.network.cidr, { role: "control-plane", index: 0 });
+        const hostArgs = { stack: config.stack, hostname: args.vm.name,
+            cvmfs: { repositories: config.cvmfs.repositories, httpProxy: cvmfsHttpProxy(config, { in: "submit", nodeAddress: squidNode }) } };
         // `wait`: the provider returns only once the container is healthy, so the submit container
         // is created after CVMFS is up, and a broken mount or propagation fails the deployment.
         this.cvmfsContainer = new docker.Container(`${name}-cvmfs`, {

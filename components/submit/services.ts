@@ -137,7 +137,8 @@ export interface CvmfsServiceArgs {
     stack: string;
     /** Host name of the submit container (the VM's name). */
     hostname: string;
-    cvmfs: CvmfsConfig;
+    /** The repositories and the CVMFS_HTTP_PROXY of this host (the facility's squid at its NodePort, unless configured otherwise). */
+    cvmfs: Pick<CvmfsConfig, "repositories"> & { httpProxy: string };
 }
 
 export interface SubmitServicesArgs extends CvmfsServiceArgs {
