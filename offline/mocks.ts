@@ -204,6 +204,9 @@ export async function mockState(type: string, name: string, inputs: Inputs): Pro
             return { id, state: { ...await certRequest(revealSecrets(inputs)), ...inputs } };
         case "tls:index/locallySignedCert:LocallySignedCert":
             return { id, state: { ...await stable(type, name, inputs, () => locallySignedCert(name, revealSecrets(inputs))), ...inputs } };
+        case "openstack:identity/applicationCredential:ApplicationCredential":
+            // Keystone generates the secret (86 URL-safe characters) unless one is given.
+            return { id, state: { ...inputs, secret: inputs.secret ?? seededString(name, { length: 86, special: false }) } };
         case "random:index/randomString:RandomString":
         case "random:index/randomPassword:RandomPassword":
             return { id, state: { ...inputs, result: seededString(name, { length: Number(inputs.length), ...inputs }) } };

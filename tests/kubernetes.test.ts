@@ -201,7 +201,7 @@ describe("Kubernetes cluster (dev: 1 control plane, 7 workers, Ubuntu 22.04)", (
             const ip = run.addressOf(vm);
             assert.equal(reg.name, vm.inputs.name);
             assert.equal(doc.hostname, vm.inputs.name);
-            assert.deepEqual(reg.kubeletExtraArgs, [{ name: "node-ip", value: ip }]);
+            assert.deepEqual(reg.kubeletExtraArgs, [{ name: "node-ip", value: ip }, { name: "cloud-provider", value: "external" }]);
         }
     });
 

@@ -13,6 +13,9 @@ export const DEFAULTS: ConfigDefaults = {
         image: "ubuntu-22.04",
         ubuntuRelease: "22.04",
         externalNetwork: "public",
+        // Off unless the stack file names its Keystone (authUrl) and turns it on (dev and prod do).
+        cloudProvider: false,
+        octavia: false,
     },
     // INFN CLOUD's general-purpose flavors; check `openstack flavor list` on your site.
     flavors: {

@@ -31,6 +31,14 @@ export interface OpenStackAccess {
     availabilityZone?: string;
     /** Application credential id (for CI); its secret is the config key `incant:osApplicationCredentialSecret`. */
     applicationCredentialId?: string;
+    /**
+     * The OpenStack cloud controller manager and Cinder CSI driver in the cluster
+     * (components/kubernetes/cloud-provider.ts): Cinder volumes for pods, Nodes of deleted VMs
+     * removed. Needs `authUrl`; the cluster gets an application credential of its own.
+     */
+    cloudProvider: boolean;
+    /** The site offers Octavia: LoadBalancer Services get a load balancer with a floating IP. */
+    octavia: boolean;
 }
 
 /** Size of one Nova flavor, declared so the quota check works offline. Must match `openstack flavor list`. */

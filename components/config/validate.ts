@@ -13,7 +13,7 @@ import { Grammar, GRAMMARS, grammarProblem, looksSecret, nearestKey, showKey, sh
 import { platformLimitProblems } from "./limits";
 import { defaultNamePrefix, isStackName, NAME_RE, STACK_NAME_RULE } from "./names";
 import { WORKER_OFFSET } from "../network/addressing";
-import { unsupportedMinorReason } from "../kubernetes/versions";
+import { kubernetesMinor, unsupportedMinorReason } from "../kubernetes/versions";
 import { unpinnedReason } from "../../policy/images";
 import {
     AutoscalingConfig, CacheConfig, CvmfsConfig, FacilityConfig, JupyterHubConfig, FacilityUser, FlavorSize, HTCondorConfig, IamConfig, ImagesConfig, NetworkConfig, NodeGroup,
@@ -55,7 +55,7 @@ export const OBJECT_KEYS = {
         cvmfs: true, cache: true, jupyterhub: true, autoscaling: true, readinessTimeoutSeconds: true,
     }),
     openstack: keysOf<OpenStackAccess>({
-        cloud: true, authUrl: true, region: true, image: true, imageId: true, ubuntuRelease: true, externalNetwork: true,
+        cloud: true, authUrl: true, region: true, image: true, imageId: true, ubuntuRelease: true, externalNetwork: true, cloudProvider: true, octavia: true,
         availabilityZone: true, applicationCredentialId: true,
     }),
     "flavors.*": keysOf<FlavorSize>({ vcpus: true, ramGb: true }),
@@ -437,7 +437,14 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
         externalNetwork: r.string("openstack.externalNetwork", os.externalNetwork, d.openstack.externalNetwork, on),
         availabilityZone: r.optionalString("openstack.availabilityZone", os.availabilityZone, on),
         applicationCredentialId: r.optionalString("openstack.applicationCredentialId", os.applicationCredentialId, GRAMMARS.openstackId),
+        cloudProvider: r.bool("openstack.cloudProvider", os.cloudProvider, d.openstack.cloudProvider),
+        octavia: r.bool("openstack.octavia", os.octavia, d.openstack.octavia),
     };
+    if (openstack.cloudProvider && !openstack.authUrl) {
+        r.report("openstack.authUrl", "is required with openstack.cloudProvider: the cluster's cloud controller and Cinder CSI driver " +
+            "authenticate there (INFN CLOUD Bari: https://keystone.recas.ba.infn.it/v3), or set openstack.cloudProvider: false");
+    }
+    if (openstack.octavia && !openstack.cloudProvider) r.report("openstack.octavia", "needs openstack.cloudProvider (its controller makes the load balancers)");
     if (openstack.applicationCredentialId && !ctx.secretKeys.has("osApplicationCredentialSecret")) {
         r.report("osApplicationCredentialSecret", "is required when openstack.applicationCredentialId is set " +
             `(${setSecretCommand("osApplicationCredentialSecret", ctx.stack)})`);
@@ -546,6 +553,10 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
     };
     const minorProblem = versions.kubernetes ? unsupportedMinorReason(versions.kubernetes) : undefined;
     if (minorProblem) r.report("versions.kubernetes", `(${versions.kubernetes}) ${minorProblem}`);
+    else if (openstack.cloudProvider && versions.kubernetes && !kubernetesMinor(versions.kubernetes)?.cloudProviderCharts) {
+        r.report("openstack.cloudProvider", `has no cloud-provider-openstack chart listed for Kubernetes ${versions.kubernetes} ` +
+            "(components/kubernetes/versions.ts): use a minor that has one, or set openstack.cloudProvider: false");
+    }
     if (versions.kubernetesPatch && versions.kubernetes && !versions.kubernetesPatch.startsWith(`${versions.kubernetes}.`)) {
         r.report("versions.kubernetesPatch", `(${versions.kubernetesPatch}) is not inside versions.kubernetes (${versions.kubernetes})`);
     }

@@ -36,6 +36,7 @@ import { parseCidr } from "../config/cidr";
 import { API_SERVER_PORT } from "../network/ports";
 import { installCalico } from "./calico";
 import { installCsrApprover } from "./csr-approver";
+import { installCloudProvider } from "./cloud-provider";
 import { renderKubeconfig } from "./kubeconfig";
 import { installMonitoring } from "./monitoring";
 import { HighAvailability, InitClusterSettings, controlPlaneNode, renderWorkerUserData } from "./nodes";
@@ -112,6 +113,7 @@ export class KubernetesCluster extends pulumi.ComponentResource {
             priority: 150 - 50 * vm.index,
         };
         const versions = { kubernetesMinor: config.versions.kubernetes, kubernetesVersion: config.versions.kubernetesPatch };
+        const externalCloudProvider = config.openstack.cloudProvider;
         const common = { ubuntuRelease: config.openstack.ubuntuRelease, apiEndpoint: apiEndpointInternal, ...versions };
         const caHash = pki.caCertPem.apply(caCertHash);
         const iamGroups = config.iam.kubernetesGroups;
@@ -129,14 +131,15 @@ export class KubernetesCluster extends pulumi.ComponentResource {
         const controlPlaneUserData = (vm: PlannedVm, address: string): pulumi.Output<string> =>
             pulumi.all([initCluster, pki.bootstrapToken, caHash, pki.encryptionKey, pulumi.all(pki.shared)])
                 .apply(([cluster, token, hash, encryptionKey, shared]) => {
-                    const nodeArgs = { ...common, node: { name: vm.name, address }, pki: shared, bootstrapToken: token, caCertHash: hash, encryptionKey, ha: ha(vm) };
+                    const nodeArgs = { ...common, node: { name: vm.name, address, externalCloudProvider }, pki: shared, bootstrapToken: token, caCertHash: hash, encryptionKey, ha: ha(vm) };
                     return renderCloudConfig(extendCloudConfig(baseCloudConfig(vm, config), controlPlaneNode(vm.index === 0
                         ? { ...nodeArgs, role: "init", cluster }
                         : { ...nodeArgs, role: "control-plane", joinAfter: `https://${controlPlaneAddresses[vm.index - 1]}:${API_SERVER_PORT}` })));
                 });
         // Workers differ only in name and address: one rendering serves them all.
         const workerTemplate = pulumi.all([pki.bootstrapToken, caHash]).apply(([token, hash]) =>
-            renderWorkerUserData(VM_STANDIN, { ...common, bootstrapToken: token, caCertHash: hash, directories: args.workerDirectories }, config.sshPublicKey));
+            renderWorkerUserData(VM_STANDIN, { ...common, bootstrapToken: token, caCertHash: hash, directories: args.workerDirectories, externalCloudProvider },
+                config.sshPublicKey));
         const workerUserData = (vm: PlannedVm, address: string): pulumi.Output<string> =>
             workerTemplate.apply((template) => fillVmTemplate(template, { name: vm.name, address }));
 
@@ -207,6 +210,12 @@ export class KubernetesCluster extends pulumi.ComponentResource {
             storageAddress: vmAddress(placement.subnetCidr, { role: "storage", index: 0 }),
         }, onCluster);
         this.networkReady = [calico.release, ...calico.policies];
+        if (config.openstack.cloudProvider) {
+            installCloudProvider(`${name}-cloud-provider`, {
+                clusterName, kubernetesMinor: config.versions.kubernetes, authUrl: config.openstack.authUrl!, region: config.openstack.region,
+                octavia: config.openstack.octavia, externalNetwork: config.openstack.externalNetwork, subnetId: placement.subnetId,
+            }, this, onCluster);
+        }
         // Kubelets' serving certificates wait for it (kubectl logs/exec and metrics need them).
         installCsrApprover(`${name}-csr-approver`, { namePrefix: config.namePrefix, subnetCidr: placement.subnetCidr },
             { ...onCluster, dependsOn: this.networkReady });

@@ -75,6 +75,8 @@ export interface NodeSettings {
     name: string;
     /** The node's fixed private address: the kubelet advertises it (and the API server, on control planes). */
     address: string;
+    /** The OpenStack cloud controller initialises the node (cloud-provider.ts): the kubelet waits for it. */
+    externalCloudProvider?: boolean;
 }
 
 /** Where a control plane's API server listens (init and control-plane joins). */
@@ -87,7 +89,11 @@ function nodeRegistration(node: NodeSettings) {
         name: node.name,
         criSocket: PATHS.criSocket,
         // One NIC today, but pinning the address keeps InternalIP = the address the security groups know.
-        kubeletExtraArgs: [{ name: "node-ip", value: node.address }],
+        kubeletExtraArgs: [
+            { name: "node-ip", value: node.address },
+            // The node stays tainted uninitialized until the cloud controller has read it from Nova.
+            ...(node.externalCloudProvider ? [{ name: "cloud-provider", value: "external" }] : []),
+        ],
     };
 }
 

@@ -290,8 +290,10 @@ export function workerNode(a: WorkerArgs): CloudConfig {
  * A worker's whole user-data. The program renders it once, with VM_STANDIN, and gives each worker
  * a copy with its own name and address (fillVmTemplate in compute/cloudinit.ts).
  */
-export function renderWorkerUserData(vm: VmIdentity, a: Omit<WorkerArgs, "node" | "role">, sshPublicKey: string): string {
+export function renderWorkerUserData(vm: VmIdentity, a: Omit<WorkerArgs, "node" | "role"> & { externalCloudProvider?: boolean },
+    sshPublicKey: string): string {
+    const { externalCloudProvider, ...rest } = a;
     return renderCloudConfig(extendCloudConfig(
         baseCloudConfig({ name: vm.name, role: "worker" }, { sshPublicKey }),
-        workerNode({ ...a, node: vm, role: "worker" })));
+        workerNode({ ...rest, node: { ...vm, externalCloudProvider }, role: "worker" })));
 }

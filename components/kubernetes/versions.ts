@@ -11,6 +11,12 @@ export interface KubernetesMinor {
     /** The upstream end of life (no more patches, security fixes included), ISO date. */
     endOfLife: string;
     pauseImage: string;
+    /**
+     * kubernetes/cloud-provider-openstack's chart version for this minor (the cloud controller and
+     * Cinder CSI charts share it: tags openstack-cloud-controller-manager-X, openstack-cinder-csi-X),
+     * for `openstack.cloudProvider`; unset: not checked for this minor.
+     */
+    cloudProviderCharts?: string;
 }
 
 export const KUBERNETES_MINORS: readonly KubernetesMinor[] = [
@@ -19,7 +25,7 @@ export const KUBERNETES_MINORS: readonly KubernetesMinor[] = [
     { minor: "1.32", endOfLife: "2026-02-28", pauseImage: "registry.k8s.io/pause:3.10" },
     { minor: "1.33", endOfLife: "2026-06-28", pauseImage: "registry.k8s.io/pause:3.10" },
     { minor: "1.34", endOfLife: "2026-10-27", pauseImage: "registry.k8s.io/pause:3.10.1" },
-    { minor: "1.35", endOfLife: "2027-02-28", pauseImage: "registry.k8s.io/pause:3.10.1" },
+    { minor: "1.35", endOfLife: "2027-02-28", pauseImage: "registry.k8s.io/pause:3.10.1", cloudProviderCharts: "2.35.0" },
 ];
 
 export function kubernetesMinor(minor: string): KubernetesMinor | undefined {
