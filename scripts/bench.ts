@@ -9,6 +9,10 @@
  *
  * `npm run bench -- --pool [--trials 3 --jobs 200]`: the loopback HTCondor pool instead
  * (tests/pool/bench.ts): submit -> first job running, and many short jobs to completion.
+ *
+ * `npm run bench -- --autoscale`: the autoscaler's decisions (components/autoscaler/decide.ts) on
+ * the simulated pool of tests/autoscaler-sim.ts: a burst of 100 idle jobs to all running, and the
+ * core-hours an elastic pool holds over a day against a fixed pool of its maximum size.
  */
 import { spawnSync } from "child_process";
 import * as os from "os";
@@ -18,6 +22,8 @@ import { criticalPath } from "../offline/graph";
 import { readStack, StackConfig } from "../offline/stackfile";
 import { WORKER_OFFSET } from "../components/network/addressing";
 import { benchPool } from "../tests/pool/bench";
+import { burst, day, SimOptions } from "../tests/autoscaler-sim";
+import { DEFAULTS } from "../components/config/defaults";
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -103,10 +109,30 @@ function argValue(flag: string): string | undefined {
 const runs = Number(argValue("--runs") ?? 3);
 if (argValue("--child")) {
     child(Number(argValue("--child")), runs).catch((e) => { console.error(e); process.exit(1); });
+} else if (require.main === module && process.argv.includes("--autoscale")) {
+    benchAutoscale(Number(argValue("--start") ?? 60));
 } else if (require.main === module && process.argv.includes("--pool")) {
     // The loopback HTCondor pool (tests/pool/bench.ts): root and HTCondor needed.
     benchPool(Number(argValue("--trials") ?? 3), Number(argValue("--jobs") ?? 200)).catch((e) => { console.error(e); process.exit(1); });
 } else if (require.main === module) {
     parent((argValue("--sizes") ?? "7,100,500,1000").split(",").map(Number), runs);
     console.log("\nThe loopback HTCondor pool's latency and throughput: npm run bench -- --pool");
+    console.log("The autoscaler on a simulated pool: npm run bench -- --autoscale");
+}
+
+/** The dev stack's workers (3-CPU slots, 7 VMs) with the default autoscaling policy; `startS`: pod start to startd advertised. */
+function benchAutoscale(startS: number): void {
+    const a = DEFAULTS.autoscaling;
+    const base: SimOptions = {
+        policy: { enabled: true, min: a.min, max: 7, scaleUpCooldownSeconds: a.scaleUpCooldownSeconds, scaleDownCooldownSeconds: a.scaleDownCooldownSeconds, idleSeconds: a.idleSeconds },
+        shape: { cpus: 3, memoryMb: 5120 }, quotaWorkers: 7, startS, cycleS: a.intervalSeconds,
+    };
+    const dev = burst(base, 100, 3600);
+    const wide = burst({ ...base, policy: { ...base.policy, max: 34 }, quotaWorkers: 34 }, 100, 3600);
+    const d = day(base);
+    console.log(`\n| measure (simulated, pod start ${startS} s, cycle ${base.cycleS} s, default cooldowns) | result |\n|---|---|`);
+    console.log(`| burst of 100 one-core jobs, pool at min 1 of max 7 (21 slots): until every slot is busy | ${dev.toFullS} s (peak ${dev.peakWorkers} workers) |`);
+    console.log(`| the same burst, max 34 workers (102 slots): until all 100 run | ${wide.toAllRunningS ?? "not within the hour"} s (peak ${wide.peakWorkers} workers) |`);
+    console.log(`| a day of 5 users x 3 bursts (${d.jobs} jobs): core-hours held, elastic vs fixed 7 workers | ${d.elasticCoreHours.toFixed(0)} vs ${d.fixedCoreHours.toFixed(0)} (saves ${(d.fixedCoreHours - d.elasticCoreHours).toFixed(0)}, ${(100 * (1 - d.elasticCoreHours / d.fixedCoreHours)).toFixed(0)} %; peak ${d.peakWorkers}) |`);
+    console.log(`| the same day: mean wait from submit to start, elastic vs fixed | ${(d.meanWaitElasticS / 60).toFixed(1)} min vs ${(d.meanWaitFixedS / 60).toFixed(1)} min |`);
 }

@@ -151,3 +151,66 @@ export class PoolSim {
         }
     }
 }
+
+/** A deterministic pseudo-random sequence (Park-Miller), so the bench's day is the same every run. */
+export function seeded(seed: number): () => number {
+    let s = seed % 2147483647;
+    return () => ((s = (s * 16807) % 2147483647) / 2147483647);
+}
+
+export interface BurstResult { toFullS: number; toAllRunningS?: number; peakWorkers: number }
+
+/** A burst of `jobs` one-core jobs on a pool at its minimum: seconds until every slot the cap allows is busy, and until all jobs run. */
+export function burst(o: SimOptions, jobs: number, durationS: number): BurstResult {
+    const sim = new PoolSim(o);
+    sim.run(o.policy.idleSeconds + 600);
+    const t0 = sim.t;
+    sim.submit(Array.from({ length: jobs }, (_, i) => ({ id: `b${i}`, cpus: 1, memoryMb: 1000, durationS })));
+    const capSlots = Math.min(o.policy.max, o.quotaWorkers) * o.shape.cpus;
+    let toFullS: number | undefined;
+    let toAllRunningS: number | undefined;
+    while (sim.t - t0 < durationS && toAllRunningS === undefined) {
+        const step = sim.cycle();
+        if (toFullS === undefined && step.running >= Math.min(jobs, capSlots)) toFullS = sim.t - t0;
+        if (step.idleJobs === 0) toAllRunningS = sim.t - t0;
+    }
+    return { toFullS: toFullS ?? NaN, toAllRunningS, peakWorkers: Math.max(...sim.steps.map((s) => s.workers)) };
+}
+
+export interface DayResult { elasticCoreHours: number; fixedCoreHours: number; jobs: number; meanWaitElasticS: number; meanWaitFixedS: number; peakWorkers: number }
+
+/**
+ * A day of five bursty users (three bursts each between 08:00 and 20:00, 20-60 one-core jobs of
+ * 5-30 minutes), on the elastic pool and on a fixed pool of `max` workers: core-hours held by
+ * worker pods, and the jobs' mean wait.
+ */
+export function day(o: SimOptions, seed = 19): DayResult {
+    const rnd = seeded(seed);
+    const bursts: { at: number; n: number; durationS: number }[] = [];
+    for (let user = 0; user < 5; user++) {
+        for (let b = 0; b < 3; b++) {
+            bursts.push({ at: Math.round((8 + 12 * rnd()) * 3600 / o.cycleS) * o.cycleS, n: 20 + Math.floor(41 * rnd()), durationS: 300 + Math.floor(1500 * rnd()) });
+        }
+    }
+    const runDay = (policy: AutoscalingPolicy, initial: number) => {
+        const sim = new PoolSim({ ...o, policy }, initial);
+        let id = 0;
+        sim.run(24 * 3600, (s) => {
+            for (const b of bursts) if (b.at === s.t) s.submit(Array.from({ length: b.n }, () => ({ id: `${id++}`, cpus: 1, memoryMb: 1000, durationS: b.durationS })));
+        });
+        const started = sim.jobs.filter((j) => j.started !== undefined);
+        return { sim, meanWait: started.reduce((s, j) => s + (j.started! - j.submitted), 0) / Math.max(1, started.length), unstarted: sim.jobs.length - started.length };
+    };
+    const top = Math.min(o.policy.max, o.quotaWorkers);
+    const elastic = runDay(o.policy, o.policy.min);
+    // The fixed pool: max workers all day, the controller off.
+    const fixed = runDay({ ...o.policy, enabled: false, min: top }, top);
+    return {
+        elasticCoreHours: elastic.sim.workerSeconds * o.shape.cpus / 3600,
+        fixedCoreHours: fixed.sim.workerSeconds * o.shape.cpus / 3600,
+        jobs: elastic.sim.jobs.length,
+        meanWaitElasticS: elastic.meanWait,
+        meanWaitFixedS: fixed.meanWait,
+        peakWorkers: Math.max(...elastic.sim.steps.map((s) => s.workers)),
+    };
+}

@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as http from "http";
 import { Controller, CondorStatus } from "./controller";
 import { KubeBackend } from "./kube";
-import { AutoscalerSettings } from "./manifests";
+import type { AutoscalerSettings } from "./manifests";
 import { renderMetrics } from "./metrics";
 
 /** condor_status, bounded in time and output. */
