@@ -14,6 +14,7 @@ import { AtlasImages } from "./components/htcondor/images";
 import { HTCondorPool } from "./components/htcondor/pool";
 import { SiteCache } from "./components/cache/cache";
 import { SQUID_NODE_PORT } from "./components/cache/squid";
+import { Autoscaler } from "./components/autoscaler";
 import { NODE_DIRECTORIES } from "./components/htcondor/manifests";
 import { SubmitHost } from "./components/submit/host";
 import { JupyterHub } from "./components/jupyterhub/hub";
@@ -101,6 +102,9 @@ const pool = new HTCondorPool("htcondor", {
     images: images.refs,
     networkReady: cluster.networkReady,
 }, { providers: { kubernetes: cluster.provider } });
+
+// The elastic pool (issue 19): worker pods follow the queue when incant:autoscaling.enabled.
+new Autoscaler("autoscaler", { config, namespace: pool.namespace, dependsOn: [pool, cluster] }, { providers: { kubernetes: cluster.provider } });
 
 const submit = new SubmitHost("submit", {
     config, secrets, vm: vms.find((v) => v.role === "submit")!, placement,
