@@ -75,14 +75,14 @@ export function squidDeployment(a: { image: string; settings: SquidSettings; che
                     initContainers: [{
                         name: "cache-dirs", image: a.image, imagePullPolicy: "IfNotPresent",
                         command: ["squid", "-z", "-N", "-f", CONFIG_FILE], volumeMounts, securityContext,
-                        resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
+                        resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
                     }],
                     containers: [{
                         name: SQUID_NAME, image: a.image, imagePullPolicy: "IfNotPresent",
                         command: ["squid", "-N", "-f", CONFIG_FILE],
                         ports: [{ name: "http-proxy", containerPort: a.settings.port, protocol: "TCP" }],
                         volumeMounts, securityContext,
-                        resources: { requests: { cpu: "200m", memory: `${memoryMi}Mi` }, limits: { memory: `${memoryMi * 2}Mi` } },
+                        resources: { requests: { cpu: "200m", memory: `${memoryMi}Mi` }, limits: { cpu: "2", memory: `${memoryMi * 2}Mi` } },
                         readinessProbe: { tcpSocket: { port: a.settings.port }, periodSeconds: 10 },
                         livenessProbe: { tcpSocket: { port: a.settings.port }, periodSeconds: 30, failureThreshold: 4 },
                     }],
