@@ -101,6 +101,7 @@ const pool = new HTCondorPool("htcondor", {
     nodeAddress: cluster.controlPlanes[0].fixedIp,
     images: images.refs,
     networkReady: cluster.networkReady,
+    storage: cluster.storage,
 }, { providers: { kubernetes: cluster.provider } });
 
 // The elastic pool (issue 19): worker pods follow the queue when incant:autoscaling.enabled.

@@ -460,8 +460,25 @@ describe("HTCondor pool in the facility (index.ts)", () => {
         assert.equal((run.outputs.htcondorEndpoints as Doc).collectorAddress, "192.168.100.10:30618");
     });
 
-    it("has the spool's node directory made by every worker before it joins", async () => {
+    it("puts the spools on Cinder claims that wait for the Cinder CSI driver when the cluster has it (dev), with no local volume", async () => {
         const run = await runProgram("dev");
+        const csi = run.get("kubernetes:helm.sh/v3:Release", "kubernetes-cloud-provider-cinder-csi");
+        for (const spool of [SCHEDD_SPOOL, CENTRAL_MANAGER_SPOOL]) {
+            const claim = run.ofType("kubernetes:core/v1:PersistentVolumeClaim").find((c) => (c.inputs.metadata as Doc).name === spool.claim)!;
+            const spec = (claim.revealedInputs as Doc).spec;
+            assert.equal(spec.storageClassName, "csi-cinder-sc-retain");
+            assert.deepEqual(spec.accessModes, ["ReadWriteOnce"]);
+            assert.equal(spec.resources.requests.storage, spool.capacity);
+            assert.equal(spec.volumeName, undefined, "provisioned, not a reserved PV");
+            assert.ok(claim.dependencies.includes(csi.urn), `${spool.claim} waits for the Cinder CSI driver`);
+            assert.ok(!run.ofType("kubernetes:core/v1:PersistentVolume").some((p) => (p.inputs.metadata as Doc).name === `htcondor-${spool.claim}`));
+        }
+        const schedd = podSpecOf(deploymentOf(run, "scheduler"));
+        assert.deepEqual(schedd.volumes.find((v: Doc) => v.name === "spool"), { name: "spool", persistentVolumeClaim: { claimName: SCHEDD_SPOOL.claim } });
+    });
+
+    it("without a cloud provider, has the spool's node directory made by every worker before it joins", async () => {
+        const run = await runProgram("dev", { openstack: { cloudProvider: false } });
         for (const claim of [SCHEDD_SPOOL.claim, CENTRAL_MANAGER_SPOOL.claim]) {
             const pv = run.ofType("kubernetes:core/v1:PersistentVolume").find((p) => (p.inputs.metadata as Doc).name === `htcondor-${claim}`)!.revealedInputs as Doc;
             const node = pv.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values[0];

@@ -345,8 +345,9 @@ function affinity(role: PoolRole, nodeNames: string[]): k8s.types.input.core.v1.
  * the first worker's disk that every worker creates at first boot (KubernetesClusterArgs
  * `workerDirectories`). It outlives the scheduler pod, which restarts whenever its configuration
  * changes (a user added, keys rotated, an image bumped); it does not outlive that worker's VM.
- * NFS with root_squash cannot hold it (the schedd chowns sandboxes to their owners), and the
- * cluster has no block-storage CSI driver. https://kubernetes.io/docs/concepts/storage/volumes/#local
+ * NFS with root_squash cannot hold it (the schedd chowns sandboxes to their owners). With the
+ * Cinder CSI driver (openstack.cloudProvider) the spools are Cinder claims instead
+ * (spoolCinderClaim). https://kubernetes.io/docs/concepts/storage/volumes/#local
  */
 export const SCHEDD_SPOOL = {
     hostPath: "/var/lib/incant/htcondor-spool",
@@ -369,6 +370,19 @@ export const CENTRAL_MANAGER_SPOOL = {
     mountPath: "/var/lib/condor/spool",
     capacity: "1Gi",
 } as const;
+
+/**
+ * A spool on a Cinder volume instead (`openstack.cloudProvider`: the Cinder CSI driver is in the
+ * cluster): a claim of the given class, which provisions the volume and attaches it wherever the
+ * pod runs, so the queue and the accountant survive the loss of a worker VM and their pods may
+ * move. Real sizes now (Cinder volumes count against the project's block-storage quota).
+ */
+export function spoolCinderClaim(namespace: string, spool: typeof SCHEDD_SPOOL | typeof CENTRAL_MANAGER_SPOOL, storageClassName: string) {
+    return {
+        metadata: { name: spool.claim, namespace, labels: PART_OF },
+        spec: { accessModes: ["ReadWriteOnce"], storageClassName, resources: { requests: { storage: spool.capacity } } },
+    };
+}
 
 /** Directories every worker VM makes at first boot for the pool's local volumes (KubernetesClusterArgs.workerDirectories). */
 export const NODE_DIRECTORIES = [SCHEDD_SPOOL.hostPath, CENTRAL_MANAGER_SPOOL.hostPath];

@@ -32,7 +32,7 @@ import { cvmfsHttpProxy } from "../cache/squid";
 import { AtlasImageRefs } from "./images";
 import {
     CONFIG_KEY, deployment, DeploymentInputs, labels, networkPolicies, nfsReservedVolume, nfsVolumes,
-    CENTRAL_MANAGER_SPOOL, nodePortService, PoolRole, poolNamespace, ReservedVolume, SECRETS, spoolReservedVolume, workerResources,
+    CENTRAL_MANAGER_SPOOL, nodePortService, PoolRole, poolNamespace, ReservedVolume, SCHEDD_SPOOL, SECRETS, spoolCinderClaim, spoolReservedVolume, workerResources,
 } from "./manifests";
 import { keyFileFor, mintRoleToken, SIGNING_KEY_BYTES, TokenRole } from "./tokens";
 import { PoolEndpoints } from "./types";
@@ -59,6 +59,8 @@ export interface HTCondorPoolArgs {
     images: Pick<AtlasImageRefs, "worker" | "scheduler" | "centralManager">;
     /** What pods must wait for (KubernetesCluster.networkReady: the pod network, the metadata block). */
     networkReady?: pulumi.Resource[];
+    /** The cluster's block storage (KubernetesCluster.storage): the spools go on its volumes; else on worker disks. */
+    storage?: { storageClass: string; ready: pulumi.Resource[] };
 }
 
 const sha256 = (data: string | Buffer) => crypto.createHash("sha256").update(data).digest("hex");
@@ -119,10 +121,19 @@ export class HTCondorPool extends pulumi.ComponentResource {
             const pv = new k8s.core.v1.PersistentVolume(`${name}-${id}-pv`, volume.pv, child);
             claims.push(new k8s.core.v1.PersistentVolumeClaim(`${name}-${id}`, volume.pvc, { parent: this, dependsOn: [namespace, pv] }));
         };
-        // The schedd's spool lives on the first worker (manifests.ts, SCHEDD_SPOOL).
-        reserve("schedd-spool", spoolReservedVolume(ns, args.workerNodeNames[0]));
-        // The central manager's on the second worker (the first when there is one), apart from the schedd's.
-        reserve("central-manager-spool", spoolReservedVolume(ns, args.workerNodeNames[Math.min(1, args.workerNodeNames.length - 1)], CENTRAL_MANAGER_SPOOL));
+        const storage = args.storage;
+        if (storage) {
+            // Cinder volumes that follow the scheduler and central manager pods (spoolCinderClaim).
+            for (const spool of [SCHEDD_SPOOL, CENTRAL_MANAGER_SPOOL]) {
+                claims.push(new k8s.core.v1.PersistentVolumeClaim(`${name}-${spool.claim}`, spoolCinderClaim(ns, spool, storage.storageClass),
+                    { parent: this, dependsOn: [namespace, ...storage.ready] }));
+            }
+        } else {
+            // The schedd's spool lives on the first worker (manifests.ts, SCHEDD_SPOOL).
+            reserve("schedd-spool", spoolReservedVolume(ns, args.workerNodeNames[0]));
+            // The central manager's on the second worker (the first when there is one), apart from the schedd's.
+            reserve("central-manager-spool", spoolReservedVolume(ns, args.workerNodeNames[Math.min(1, args.workerNodeNames.length - 1)], CENTRAL_MANAGER_SPOOL));
+        }
         const shares = nfsVolumes(args.nfs, config.nodes.storage.dataVolumeGb);
         for (const v of shares) reserve(v.name, nfsReservedVolume(v, ns));
 

@@ -36,7 +36,7 @@ import { parseCidr } from "../config/cidr";
 import { API_SERVER_PORT } from "../network/ports";
 import { installCalico } from "./calico";
 import { installCsrApprover } from "./csr-approver";
-import { installCloudProvider } from "./cloud-provider";
+import { DEFAULT_STORAGE_CLASS, installCloudProvider } from "./cloud-provider";
 import { renderKubeconfig } from "./kubeconfig";
 import { installMonitoring } from "./monitoring";
 import { HighAvailability, InitClusterSettings, controlPlaneNode, renderWorkerUserData } from "./nodes";
@@ -82,6 +82,11 @@ export class KubernetesCluster extends pulumi.ComponentResource {
     public readonly provider: k8s.Provider;
     /** Pod network and metadata block: pass as `dependsOn` for anything that runs pods. */
     public readonly networkReady: pulumi.Resource[];
+    /**
+     * The default StorageClass's provisioner when the cluster has one (openstack.cloudProvider: the
+     * Cinder CSI release): claims of that class wait for it. Undefined without a cloud provider.
+     */
+    public readonly storage?: { storageClass: string; ready: pulumi.Resource[] };
     /** Grafana's `admin` password (secret). */
     public readonly grafanaAdminPassword: pulumi.Output<string>;
 
@@ -211,10 +216,11 @@ export class KubernetesCluster extends pulumi.ComponentResource {
         }, onCluster);
         this.networkReady = [calico.release, ...calico.policies];
         if (config.openstack.cloudProvider) {
-            installCloudProvider(`${name}-cloud-provider`, {
+            const cloud = installCloudProvider(`${name}-cloud-provider`, {
                 clusterName, kubernetesMinor: config.versions.kubernetes, authUrl: config.openstack.authUrl!, region: config.openstack.region,
                 octavia: config.openstack.octavia, externalNetwork: config.openstack.externalNetwork, subnetId: placement.subnetId,
             }, this, onCluster);
+            this.storage = { storageClass: DEFAULT_STORAGE_CLASS, ready: [cloud.cinderCsi] };
         }
         // Kubelets' serving certificates wait for it (kubectl logs/exec and metrics need them).
         installCsrApprover(`${name}-csr-approver`, { namePrefix: config.namePrefix, subnetCidr: placement.subnetCidr },
