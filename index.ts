@@ -17,6 +17,7 @@ import { SQUID_NODE_PORT } from "./components/cache/squid";
 import { Autoscaler } from "./components/autoscaler";
 import { NODE_DIRECTORIES } from "./components/htcondor/manifests";
 import { SubmitHost } from "./components/submit/host";
+import { SUBMIT_SSH_PORT } from "./components/network/ports";
 import { JupyterHub } from "./components/jupyterhub/hub";
 import { HUB_DB } from "./components/jupyterhub/values";
 import { OUTPUTS_CONTRACT } from "./contracts/outputs";
@@ -137,6 +138,8 @@ export const storageDataVolumeId = storage.dataVolume.id;
 /** Where the submit host reaches the pool (collector and schedd NodePorts). */
 export const htcondorEndpoints = pool.endpoints;
 export const submitHostAddress = submit.publicIp;
+/** The physicists' own SSH endpoint: the submit container's sshd and its host key to pin (issue 14). */
+export const submitSsh = { address: submit.publicIp, port: SUBMIT_SSH_PORT, hostKey: submit.sshHostKey! };
 export const s3Archive = { endpoint: config.s3.endpoint, bucket: config.s3.bucket, region: config.s3.region };
 export const archive = { bucket: config.s3.bucket, readOnly: !config.s3.exportReadWrite, submitPath: submit.archivePath };
 export const imageRefs = images.refs;

@@ -98,6 +98,10 @@ export const OUTPUTS = {
         type: "number", secret: false, since: "1.0",
         description: "Number of VMs of the stack (control planes, workers, storage controller, submit host).",
     },
+    submitSsh: {
+        type: { address: "string", port: "number", hostKey: "string" }, secret: false, since: "1.2",
+        description: "The physicists' SSH endpoint: the sshd inside the submit container (each user logs in as themselves with incant:users[].sshPublicKey; from incant:network.userCidrs), at address:port, and its host key (`ssh-ed25519 <base64>`, kept across container re-creation) for clients to pin in known_hosts as `[address]:port hostKey`.",
+    },
     jupyterhubUrl: {
         type: "string", secret: false, since: "1.2",
         description: "JupyterHub's URL, https://<kubernetesApiHost>:<incant:jupyterhub.nodePort>/ (TLS certificate from the pool CA; reachable from incant:network.userCidrs); the empty string when incant:jupyterhub.enabled is false.",

@@ -26,6 +26,7 @@ import { vmAddress } from "../components/network/addressing";
 import { installCommand } from "../components/submit/files";
 import { dockerSshOptions } from "../components/submit/host";
 import { CVMFS_IMAGE_REPOSITORY, HOST, IN_SUBMIT } from "../components/submit/services";
+import { ACCESS } from "../components/submit/access";
 import { parseIni } from "../components/compute/ini";
 import { ARCHIVE_CLIENT } from "../components/storage/archive";
 import { RecordedResource } from "../offline/engine";
@@ -104,9 +105,10 @@ describe("submit host: the CVMFS service container (real program)", () => {
     }
 
     it("follows incant:cvmfs and incant:versions.cvmfsService", async () => {
-        const run = await runProgram("dev", { cvmfs: { repositories: ["atlas.cern.ch"], httpProxy: "http://squid.example:3128" }, versions: { cvmfsService: "2.13.0-1" } });
+        // sft.cern.ch too: the dev stack's JupyterHub needs it (incant:jupyterhub).
+        const run = await runProgram("dev", { cvmfs: { repositories: ["atlas.cern.ch", "sft.cern.ch"], httpProxy: "http://squid.example:3128" }, versions: { cvmfsService: "2.13.0-1" } });
         const env = (run.get(CONTAINER, "submit-cvmfs").inputs.envs as string[]);
-        assert.ok(env.includes("CVMFS_REPOSITORIES=atlas.cern.ch"));
+        assert.ok(env.includes("CVMFS_REPOSITORIES=atlas.cern.ch,sft.cern.ch"));
         assert.ok(env.includes("CVMFS_HTTP_PROXY=http://squid.example:3128"));
         assert.equal(run.get(REMOTE_IMAGE, "submit-cvmfs-image").inputs.name, "registry.cern.ch/cvmfs/service:2.13.0-1");
     });
@@ -254,8 +256,9 @@ for (const stack of ["dev", "prod"]) {
             assert.deepEqual(at("/s3"), { type: "bind", source: HOST.s3, target: "/s3", readOnly: true, bindOptions: { propagation: "rslave" } });
             const configMounts = mounts.filter((m) => !["/cvmfs", "/home", "/scratch", "/s3"].includes(m.target));
             assert.deepEqual(configMounts.map((m) => m.target).sort(), ["/etc/condor/config.d/50-incant-pool.conf", "/etc/condor/incant/pool-ca.pem",
-                "/root/config/pre-exec.sh", "/root/config/users"]);
-            assert.ok(configMounts.every((m) => m.readOnly === true && m.source.startsWith(`${HOST.configDir}/`)));
+                ACCESS.container.dir, ACCESS.container.hostKeyDir, ACCESS.container.sshdConfig, ACCESS.container.limits, "/root/config/pre-exec.sh"].sort());
+            // The sshd host key lives outside the configuration directory: it is made on the host, never installed.
+            assert.ok(configMounts.every((m) => m.readOnly === true && (m.source.startsWith(`${HOST.configDir}/`) || m.source === ACCESS.host.hostKeyDir)));
         });
 
         it("reaches the pool: the collector by its certificate name on the first control plane's address, the pool's schedd", () => {
@@ -283,7 +286,7 @@ for (const stack of ["dev", "prod"]) {
             assert.match(conf, new RegExp(`^COLLECTOR_HOST = condor\\.${POOL_NAMESPACE}\\.svc:${config.htcondor.collectorPort}$`, "m"));
             assert.match(conf, /^SEC_CLIENT_AUTHENTICATION_METHODS = SCITOKENS$/m);
             assert.match(conf, new RegExp(`^AUTH_SSL_CLIENT_CAFILE = ${IN_SUBMIT.poolCa}$`, "m"), "where the CA is mounted");
-            assert.match(String(run.get(COMMAND, "submit-file-users").revealedInputs.stdin), /^atlasuser1 20001$/m);
+            assert.match(String(run.get(COMMAND, "submit-users").revealedInputs.stdin), /^user atlasuser1 20001 /m);
         });
 
         it("installs the pool's real CA, which signed the collector's certificate for the name in CONDOR_HOST", () => {
@@ -344,7 +347,7 @@ for (const stack of ["dev", "prod"]) {
             const gate = run.get(COMMAND, "submit-ready");
             const files = run.ofType(COMMAND).filter((r) => r.name.startsWith("submit-file-") && !r.name.startsWith("submit-file-archive-"));
             assert.deepEqual(files.map((f) => f.name.replace("submit-file-", "")).sort(),
-                ["compose", "condor-config", "pool-ca", "pre-exec", "users"]);
+                ["compose", "condor-config", "limits", "pool-ca", "pre-exec", "sshd-config", "update-users"]);
             for (const f of files) {
                 assert.ok(f.dependencies.includes(gate.urn), f.name);
                 assert.equal((f.revealedInputs.connection as Inputs).hostKey, String(gate.state.stdout).trim());
@@ -357,7 +360,7 @@ for (const stack of ["dev", "prod"]) {
             assert.equal(cvmfs.inputs.wait, true);
             assert.ok(submit.replaceWith?.includes(cvmfs.urn), "recreated when the CVMFS container is");
             assert.equal(submit.deleteBeforeReplace, true, "its fixed name must be free before the new one starts");
-            for (const f of files.filter((x) => x.name !== "submit-file-compose")) {
+            for (const f of files.filter((x) => !["submit-file-compose", "submit-file-update-users"].includes(x.name))) {
                 assert.ok(submit.replaceWith?.includes(f.urn), `recreated when ${f.name} changes`);
             }
             assert.ok(!submit.replaceWith?.includes(run.get(COMMAND, "submit-file-compose").urn), "the compose file is for operators only");
@@ -419,6 +422,8 @@ function composeFromContainer(c: RecordedResource, image: string, dependsOn: str
         ...(i.devices.length ? { devices: i.devices.map((d: Inputs) => `${d.hostPath}:${d.containerPath}:${d.permissions}`) } : {}),
         security_opt: i.securityOpts,
         network_mode: i.networkMode,
+        ...(i.ports ? { ports: (i.ports as Inputs[]).map((p) => `${p.external}:${p.internal}`) } : {}),
+        ...(i.memory ? { mem_limit: `${i.memory}m` } : {}),
         environment: Object.fromEntries((i.envs as string[]).map((e) => e.split(/=(.*)/s).slice(0, 2))),
         ...(i.hosts.length ? { extra_hosts: i.hosts.map((h: Inputs) => `${h.host}:${h.ip}`) } : {}),
         volumes: (i.mounts as Inputs[]).map((m) => ({
@@ -434,7 +439,7 @@ function composeFromContainer(c: RecordedResource, image: string, dependsOn: str
 
 /** Container inputs the compose file has no field for: the pulled image id and the provider's wait. */
 const DEPLOY_ONLY = ["image", "wait", "waitTimeout"];
-const MAPPED = ["name", "hostname", "restart", "privileged", "entrypoints", "capabilities", "devices", "securityOpts", "networkMode", "envs", "hosts", "mounts", "healthcheck", "labels"];
+const MAPPED = ["name", "hostname", "restart", "privileged", "entrypoints", "capabilities", "devices", "securityOpts", "networkMode", "ports", "memory", "envs", "hosts", "mounts", "healthcheck", "labels"];
 
 for (const stack of ["dev", "prod"]) describe(`submit host: docker/compose.yaml, one source of truth (${stack})`, () => {
     let run: ProgramRun;
@@ -450,9 +455,9 @@ for (const stack of ["dev", "prod"]) describe(`submit host: docker/compose.yaml,
         assert.deepEqual(file.secretPaths, ["connection"], "the file itself is not secret");
         const extracted = submitHostFiles(run);
         assert.equal(extracted["docker/compose.yaml"], compose);
-        assert.match(extracted["docker/host/etc/incant/submit/users"], /^atlasuser1 20001$/m);
         // Every installed file is extracted for review (none is secret: the host holds no pool credential).
-        assert.deepEqual(Object.keys(extracted).sort(), ["docker/compose.yaml", ...[HOST.condorConfig, HOST.poolCa, HOST.preExec, HOST.users].map((p) => `docker/host${p}`)].sort());
+        assert.deepEqual(Object.keys(extracted).sort(), ["docker/compose.yaml", ...[HOST.condorConfig, HOST.poolCa, HOST.preExec,
+            ACCESS.host.sshdConfig, ACCESS.host.limits, ACCESS.host.updateUsers].map((p) => `docker/host${p}`)].sort());
         assert.equal(extracted[`docker/host${HOST.poolCa}`], run.get(COMMAND, "submit-file-pool-ca").revealedInputs.stdin);
     });
 

@@ -6,8 +6,7 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { readScript } from "../compute/cloudinit";
-import { FacilityUser } from "../config/schema";
-import { renderUsersFile } from "../htcondor/config";
+import { ACCESS, renderLimits, renderSshdConfig, sshdConfigEntries, UserLimits } from "./access";
 import { HOST } from "./services";
 
 export interface HostFile {
@@ -25,7 +24,8 @@ export interface HostFile {
 }
 
 export interface HostFilesArgs {
-    users: FacilityUser[];
+    /** Per-user limits of the physicists' logins (access.ts userLimits). */
+    limits: UserLimits;
     /** HTCondor configuration from the pool (config.d/50-incant-pool.conf). */
     condorConfig: pulumi.Input<string>;
     /** The pool's CA certificate (PEM). */
@@ -45,8 +45,11 @@ export function hostFiles(a: HostFilesArgs): HostFile[] {
         ...(a.condorToken === undefined ? [] : [{
             key: "condor-token", path: HOST.token, content: a.condorToken, mode: "0600", dirMode: "0700", readBySubmit: true,
         } satisfies HostFile]),
-        conf("users", HOST.users, renderUsersFile(a.users)),
-        { ...conf("pre-exec", HOST.preExec, readScript(path.join(__dirname, "..", "htcondor"), "pre-exec.sh")), mode: "0755" },
+        // The users themselves are not here: they change live (incant-submit-users, host.ts).
+        { ...conf("pre-exec", HOST.preExec, readScript(__dirname, "access-sync.sh")), mode: "0755" },
+        conf("sshd-config", ACCESS.host.sshdConfig, renderSshdConfig(sshdConfigEntries())),
+        conf("limits", ACCESS.host.limits, renderLimits(a.limits)),
+        { ...conf("update-users", ACCESS.host.updateUsers, readScript(__dirname, "update-users.sh")), mode: "0755", readBySubmit: false },
         { ...conf("compose", HOST.compose, a.compose), readBySubmit: false },
     ];
 }

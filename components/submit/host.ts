@@ -8,6 +8,8 @@
  *      bounded by incant:readinessTimeoutSeconds; prints the host key, pinned from then on)
  *   -> configuration files over SSH (the S3 archive's credentials among them: never in user-data),
  *      and a Docker provider reaching the daemon over SSH
+ *   -> the physicists' sshd host key (kept on the host) and users/keys (incant-submit-users,
+ *      applied live later: a users change never re-creates the container; access.ts)
  *   -> CVMFS container (created once healthy) -> submit container (created once healthy).
  * The two containers and docker/compose.yaml come from one model (services.ts).
  */
@@ -28,6 +30,7 @@ import { PoolEndpoints } from "../htcondor/types";
 import { ARCHIVE_CLIENT, archiveClientFiles, archiveCredentials } from "../storage/archive";
 import { StorageCredentials } from "../storage/rclone";
 import { NfsShare } from "../storage/types";
+import { ACCESS, renderAccessList, submitMemoryMb, userLimits } from "./access";
 import { hostFiles, installCommand } from "./files";
 import { submitHostCloudConfig, submitMountUnits } from "./hostconfig";
 import { archiveInSubmit, containerFields, cvmfsImage, cvmfsService, renderCompose, submitHostServices } from "./services";
@@ -95,6 +98,10 @@ export class SubmitHost extends pulumi.ComponentResource {
     public readonly archiveStart?: command.remote.Command;
     /** The compose file installed at /opt/incant/compose.yaml (with the submit container only). */
     public readonly compose?: pulumi.Output<string>;
+    /** Public host key (`ssh-ed25519 <base64>`) of the physicists' sshd in the submit container, to pin. */
+    public readonly sshHostKey?: pulumi.Output<string>;
+    /** Installs incant:users and their keys and applies them in the running container (update, not replace). */
+    public readonly usersUpdate?: command.remote.Command;
 
     constructor(name: string, args: SubmitHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("incant:submit:SubmitHost", name, {}, opts);
@@ -167,11 +174,12 @@ export class SubmitHost extends pulumi.ComponentResource {
             tokenAudience: poolAudience(config),
             withToken: pool.condorToken !== undefined,
             archive: { readOnly: !config.s3.exportReadWrite },
+            memoryMb: submitMemoryMb(args.vm.ramGb),
         });
         this.compose = pulumi.output(args.submitImage).apply((submit) => renderCompose(services, { cvmfs: cvmfsRef, submit }));
         const pinned = { ...connection, hostKey };
         const files = hostFiles({
-            users: config.users, condorConfig: pool.condorConfig, poolCa: pool.caCertificate,
+            limits: userLimits(submitMemoryMb(args.vm.ramGb)), condorConfig: pool.condorConfig, poolCa: pool.caCertificate,
             condorToken: pool.condorToken, compose: this.compose,
         }).map((f) => ({
             file: f,
@@ -185,6 +193,26 @@ export class SubmitHost extends pulumi.ComponentResource {
             }, onHost),
         }));
         const readBySubmit = files.filter((f) => f.file.readBySubmit).map((f) => f.resource);
+
+        // The physicists' sshd host key: made once on the host, so a re-created container presents
+        // the same key; published (stack output submitSsh) for clients to pin.
+        const sshHostKey = new command.remote.Command(`${name}-ssh-host-key`, {
+            connection: pinned,
+            create: `sudo -n bash -s -- ${ACCESS.host.hostKeyDir}`,
+            stdin: readScript(__dirname, "host-key.sh"),
+        }, onHost);
+        this.sshHostKey = sshHostKey.stdout.apply((s) => s.trim());
+        // Users and keys, live: a changed list runs the same script again (`update`), which rewrites
+        // the access directory and applies it in the running container, so adding or removing a
+        // user re-creates nothing and drops no one else's session (update-users.sh).
+        const updateScript = files.find((f) => f.file.path === ACCESS.host.updateUsers)!;
+        const updateUsers = `sudo -n ${ACCESS.host.updateUsers} ${timeout}`;
+        this.usersUpdate = new command.remote.Command(`${name}-users`, {
+            connection: pinned,
+            create: updateUsers,
+            update: updateUsers,
+            stdin: renderAccessList(config.users),
+        }, { ...onHost, dependsOn: [this.ready, updateScript.resource], replaceWith: [this.ready, updateScript.resource] });
 
         // The S3 archive's configuration, credentials included, over the pinned SSH connection:
         // never in user-data, where any process on the VM could read it from the metadata service.
@@ -208,13 +236,14 @@ export class SubmitHost extends pulumi.ComponentResource {
             ...containerFields(services[1]), image: submitPulled.imageId, wait: true, waitTimeout: timeout,
         }, {
             ...asContainer,
-            dependsOn: [this.ready, this.cvmfsContainer, ...readBySubmit],
+            // The access directory and the host key must exist: bind mounts never create their source.
+            dependsOn: [this.ready, this.cvmfsContainer, ...readBySubmit, sshHostKey, this.usersUpdate],
             // Recreated with the CVMFS container, and when a file it reads at start changes (the
             // image copies tokens and configuration only when it starts).
             replaceWith: [this.ready, this.cvmfsContainer, ...readBySubmit],
         });
 
-        this.registerOutputs({ publicIp: this.publicIp, compose: this.compose });
+        this.registerOutputs({ publicIp: this.publicIp, compose: this.compose, sshHostKey: this.sshHostKey });
     }
 }
 

@@ -9,6 +9,8 @@
  *   /srv/incant/{home,scratch}  NFSv4 mounts from the storage controller (automount points)
  *   /srv/incant/s3              shared mount point; rclone mounts the S3 archive at s3/archive (storage/archive.ts)
  *   /etc/incant/submit/         the pool's client configuration, bind-mounted read-only into the submit container
+ *   /etc/incant/submit/access/  the physicists' users and keys, rewritten live (access.ts), bound read-only
+ *   /var/lib/incant/submit-ssh/ the host key of the physicists' sshd, kept across container re-creation
  *   /opt/incant/compose.yaml    this layout for operators
  */
 import * as path from "path";
@@ -16,6 +18,8 @@ import YAML from "yaml";
 import { CvmfsConfig } from "../config/schema";
 import { PATHS as CONDOR_PATHS } from "../htcondor/config";
 import { ARCHIVE_CLIENT } from "../storage/archive";
+import { SUBMIT_SSH_PORT } from "../network/ports";
+import { ACCESS } from "./access";
 
 /** Paths on the submit host. */
 export const HOST = {
@@ -33,7 +37,7 @@ export const HOST = {
     poolCa: "/etc/incant/submit/pool-ca.pem",
     tokensDir: "/etc/incant/submit/tokens.d",
     token: "/etc/incant/submit/tokens.d/incant-submit",
-    users: "/etc/incant/submit/users",
+    /** The submit container's pre-exec: its account sync (access-sync.sh). */
     preExec: "/etc/incant/submit/pre-exec.sh",
     compose: "/opt/incant/compose.yaml",
 } as const;
@@ -52,11 +56,10 @@ export const IN_SUBMIT = {
     /** The image copies these into /etc/condor/tokens.d with mode 0600 at start. */
     tokens: "/etc/condor/tokens-orig.d",
     /**
-     * The image's start.sh runs /root/config/pre-exec.sh before the daemons start; the pool's
-     * script (components/htcondor/pre-exec.sh) creates the users listed in /root/config/users
-     * with their facility uids, in the pods and in this container alike.
+     * The image's start.sh runs /root/config/pre-exec.sh before the daemons start; here it is
+     * the account sync (components/submit/access-sync.sh), which creates the facility users with
+     * their facility uids (as the pool's pre-exec does in the pods) from the access directory.
      */
-    users: "/root/config/users",
     preExec: "/root/config/pre-exec.sh",
 } as const;
 
@@ -97,6 +100,12 @@ export interface HostAlias {
     ip: string;
 }
 
+/** A container port Docker publishes on every host address (the security group decides who reaches it). */
+export interface PublishedPort {
+    host: number;
+    container: number;
+}
+
 export interface HealthCheck {
     /** Docker form: ["CMD", argv...] or ["CMD-SHELL", "command"]. */
     test: string[];
@@ -120,8 +129,11 @@ export interface ServiceSpec {
     capAdd: string[];
     devices: Device[];
     securityOpt: string[];
-    /** Docker's default bridge: outbound only; nothing listens on the host. */
+    /** Docker's default bridge: outbound, plus the published ports only. */
     networkMode: "bridge";
+    ports: PublishedPort[];
+    /** Memory limit, MB (unset: none). */
+    memoryMb?: number;
     environment: Record<string, string>;
     /** Extra /etc/hosts entries. */
     extraHosts: HostAlias[];
@@ -156,6 +168,8 @@ export interface SubmitServicesArgs extends CvmfsServiceArgs {
     withToken: boolean;
     /** Mount the S3 archive (at /s3/archive; read-only unless s3.exportReadWrite, enforced by rclone); unset: no archive. */
     archive?: { readOnly: boolean };
+    /** Memory limit of the submit container, MB (access.ts submitMemoryMb: the VM's less the host's reserve); unset: none. */
+    memoryMb?: number;
 }
 
 const labels = (stack: string, service: ServiceSpec["service"]) => ({ "org.incant.stack": stack, "org.incant.service": service });
@@ -185,6 +199,7 @@ export function cvmfsService(a: CvmfsServiceArgs): ServiceSpec {
         // FUSE mounts under /cvmfs (moby issue 16233), never "unconfined".
         securityOpt: [`apparmor=${CVMFS_APPARMOR_PROFILE}`, "no-new-privileges=true"],
         networkMode: "bridge",
+        ports: [],
         environment: {
             // The entrypoint writes every CVMFS_* variable into the client configuration.
             CVMFS_CLIENT_PROFILE: "single",
@@ -222,8 +237,14 @@ export function submitService(a: SubmitServicesArgs): ServiceSpec {
         privileged: false,
         capAdd: [],
         devices: [],
+        // no-new-privileges: nothing a user runs gains privileges (no setuid). sshd starts as root
+        // under supervisord and changes to the user itself, which needs no new privileges.
         securityOpt: ["no-new-privileges=true"],
         networkMode: "bridge",
+        // The physicists' sshd (access.ts), the same port inside and out.
+        ports: [{ host: SUBMIT_SSH_PORT, container: SUBMIT_SSH_PORT }],
+        // The VM keeps memory for itself; the users' per-process limits sit inside this one.
+        memoryMb: a.memoryMb,
         environment: {
             // The HTCondor image writes CONDOR_HOST into config.d/01-env.conf; the pool's own file
             // (50-incant-pool.conf, read after it) sets COLLECTOR_HOST to the same name:port.
@@ -249,8 +270,13 @@ export function submitService(a: SubmitServicesArgs): ServiceSpec {
             ro(HOST.condorConfig, IN_SUBMIT.condorConfig),
             ro(HOST.poolCa, IN_SUBMIT.poolCa),
             ...(a.withToken ? [ro(HOST.tokensDir, IN_SUBMIT.tokens)] : []),
-            ro(HOST.users, IN_SUBMIT.users),
             ro(HOST.preExec, IN_SUBMIT.preExec),
+            // The physicists' logins (access.ts): users and keys as a directory, so files the host
+            // rewrites live show up; the host key directory outlives the container.
+            ro(ACCESS.host.dir, ACCESS.container.dir),
+            ro(ACCESS.host.hostKeyDir, ACCESS.container.hostKeyDir),
+            ro(ACCESS.host.sshdConfig, ACCESS.container.sshdConfig),
+            ro(ACCESS.host.limits, ACCESS.container.limits),
         ],
         // Healthy when every repository is visible through the propagated mount.
         healthcheck: {
@@ -282,6 +308,8 @@ function composeService(s: ServiceSpec, image: string): Record<string, unknown> 
         ...(s.devices.length ? { devices: s.devices.map((d) => `${d.hostPath}:${d.containerPath}:${d.permissions}`) } : {}),
         security_opt: s.securityOpt,
         network_mode: s.networkMode,
+        ...(s.ports.length ? { ports: s.ports.map((p) => `${p.host}:${p.container}`) } : {}),
+        ...(s.memoryMb ? { mem_limit: `${s.memoryMb}m` } : {}),
         environment: s.environment,
         ...(s.extraHosts.length ? { extra_hosts: s.extraHosts.map((h) => `${h.host}:${h.ip}`) } : {}),
         volumes: s.mounts.map((m) => ({
@@ -327,6 +355,9 @@ export interface ContainerFields {
     devices: { hostPath: string; containerPath: string; permissions: string }[];
     securityOpts: string[];
     networkMode: string;
+    ports?: { internal: number; external: number }[];
+    /** MB. */
+    memory?: number;
     envs: string[];
     hosts: HostAlias[];
     mounts: { type: "bind"; source: string; target: string; readOnly: boolean; bindOptions?: { propagation: string } }[];
@@ -345,6 +376,8 @@ export function containerFields(s: ServiceSpec): ContainerFields {
         devices: s.devices.map((d) => ({ ...d })),
         securityOpts: s.securityOpt,
         networkMode: s.networkMode,
+        ...(s.ports.length ? { ports: s.ports.map((p) => ({ internal: p.container, external: p.host })) } : {}),
+        ...(s.memoryMb ? { memory: s.memoryMb } : {}),
         envs: Object.entries(s.environment).map(([k, v]) => `${k}=${v}`),
         hosts: s.extraHosts.map((h) => ({ ...h })),
         mounts: s.mounts.map((m) => ({
