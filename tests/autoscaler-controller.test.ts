@@ -35,7 +35,7 @@ class Recorder implements WorkerBackend {
 
 const controller = (backend: Recorder, slots: object[], submitters: object[], policy = POLICY) => new Controller({
     policy, workerShape: { cpus: 3, memoryMb: 3000 }, quotaWorkers: 7, backend, clock: () => 1_000,
-    condorStatus: async (args) => JSON.stringify(args.includes("-submitters") ? submitters : slots),
+    condorStatus: async (args) => (args.includes("-schedd") ? "" : JSON.stringify(args.includes("-submitters") ? submitters : slots)),
 });
 
 describe("autoscaler controller cycle", () => {

@@ -50,6 +50,15 @@ describe("autoscaler: reading the pool", () => {
         assert.equal(new Set(jobs.map((j) => j.id)).size, jobs.length);
     });
 
+    it("bounds the submitters' idle jobs by the schedds' own TotalIdleJobs (a submitter's ad lingers after its jobs ran)", () => {
+        const submitters = [{ Name: "group_atlasuser1.atlasuser1@incant.cloud.infn.it", IdleJobs: 2, WeightedIdleJobs: 2, RunningJobs: 4 }];
+        const shape = { cpus: 3, memoryMb: 5120 };
+        assert.deepEqual(idleJobsFromSubmitters(submitters, shape, [{ Name: "schedd@incant.cloud.infn.it", TotalIdleJobs: 0 }]), []);
+        assert.equal(idleJobsFromSubmitters(submitters, shape, [{ Name: "schedd@incant.cloud.infn.it", TotalIdleJobs: 1 }]).length, 1);
+        // No schedd ad (the schedd down, or not yet advertised): the submitter ads as they are.
+        assert.equal(idleJobsFromSubmitters(submitters, shape, []).length, 2);
+    });
+
     it("reads pods: terminating ones left out, VM index from the node name, the drain annotation", () => {
         const pod = (name: string, o: { node?: string; drain?: string; deleting?: boolean; ready?: boolean; phase?: string } = {}) => ({
             metadata: { name, ...(o.deleting ? { deletionTimestamp: "2026-11-27T00:00:00Z" } : {}), annotations: (o.drain ? { "incant.cloud.infn.it/drain": o.drain } : {}) as Record<string, string> },

@@ -5,7 +5,7 @@
  * nothing further and is counted (the next cycle reads the pool afresh).
  */
 import { AutoscalingPolicy, Decision, decide, Memory, PoolState, WorkerState } from "./decide";
-import { idleJobsFromSubmitters, parseAds, startdsByMachine, STARTD_QUERY, SUBMITTER_QUERY } from "./pool-reader";
+import { idleJobsFromSubmitters, parseAds, SCHEDD_QUERY, startdsByMachine, STARTD_QUERY, SUBMITTER_QUERY } from "./pool-reader";
 
 /** A worker pod as the backend sees it. */
 export interface WorkerPod {
@@ -43,6 +43,8 @@ export interface ControllerOptions {
     condorStatus: CondorStatus;
     /** Unix seconds (default: the system clock). */
     clock?: () => number;
+    /** A line per decision that changed something, and per error (main.ts: the pod's log). */
+    log?: (line: string) => void;
 }
 
 /** Counters and gauges of the controller, rendered by metrics.ts. */
@@ -86,8 +88,8 @@ export class Controller {
 
     /** Reads the pool as decide() needs it. */
     async read(): Promise<PoolState> {
-        const [{ pods, replicas }, startdText, submitterText] = await Promise.all([
-            this.o.backend.list(), this.o.condorStatus(STARTD_QUERY), this.o.condorStatus(SUBMITTER_QUERY),
+        const [{ pods, replicas }, startdText, submitterText, scheddText] = await Promise.all([
+            this.o.backend.list(), this.o.condorStatus(STARTD_QUERY), this.o.condorStatus(SUBMITTER_QUERY), this.o.condorStatus(SCHEDD_QUERY),
         ]);
         const startds = startdsByMachine(parseAds(startdText));
         const workers: WorkerState[] = pods.map((p) => {
@@ -97,7 +99,7 @@ export class Controller {
             return { name: p.name, nodeIndex: p.nodeIndex, startd, drainRequested: p.drainAnnotated && !startd?.drainingByUs };
         });
         return {
-            now: this.now(), idleJobs: idleJobsFromSubmitters(parseAds(submitterText), this.o.workerShape), workers,
+            now: this.now(), idleJobs: idleJobsFromSubmitters(parseAds(submitterText), this.o.workerShape, parseAds(scheddText)), workers,
             workerShape: this.o.workerShape, quotaWorkers: this.o.quotaWorkers, replicas,
         };
     }
@@ -113,6 +115,7 @@ export class Controller {
             const current = Math.max(state.replicas, state.workers.length);
             await this.act(decision, current);
             this.lastDecision = decision;
+            if (decision.drain.length || decision.undrain.length || decision.remove.length || decision.desired !== current) this.o.log?.(decision.reason);
             m.workers = state.workers.length;
             m.desired = decision.desired;
             m.busyWorkers = state.workers.filter((w) => w.startd && (w.startd.claimedSlots > 0 || w.startd.freeCpus < w.startd.cpus)).length;
@@ -124,6 +127,7 @@ export class Controller {
             return decision;
         } catch (e) {
             m.cycleErrors++;
+            this.o.log?.(`cycle failed: ${(e as Error).message}`);
             await this.o.backend.event("Warning", "AutoscalerError", `cycle failed, nothing more changed: ${(e as Error).message}`).catch(() => undefined);
             return undefined;
         }

@@ -26,7 +26,10 @@ function main(): void {
     const file = process.argv[2] ?? "/etc/incant/autoscaler/settings.json";
     const s = JSON.parse(fs.readFileSync(file, "utf8")) as AutoscalerSettings;
     const backend = new KubeBackend({ namespace: s.namespace, deployment: s.deployment, selector: s.selector, component: "incant-autoscaler" });
-    const controller = new Controller({ policy: s.policy, workerShape: s.workerShape, quotaWorkers: s.quotaWorkers, backend, condorStatus });
+    const controller = new Controller({
+        policy: s.policy, workerShape: s.workerShape, quotaWorkers: s.quotaWorkers, backend, condorStatus,
+        log: (line) => console.log(`${new Date().toISOString()} ${line}`),
+    });
     const server = http.createServer((req, res) => {
         if (req.url === "/metrics") {
             res.writeHead(200, { "Content-Type": "text/plain; version=0.0.4" });

@@ -20,6 +20,8 @@ export const SUBMITTER_ATTRIBUTES = ["Name", "IdleJobs", "WeightedIdleJobs", "Ru
  */
 export const STARTD_QUERY = ["-json", "-attributes", STARTD_ATTRIBUTES.join(",")];
 export const SUBMITTER_QUERY = ["-submitters", "-json", "-attributes", SUBMITTER_ATTRIBUTES.join(",")];
+/** The schedd's own ad: its idle job total, refreshed at every update it sends (a submitter's ad can linger). */
+export const SCHEDD_QUERY = ["-schedd", "-json", "-attributes", "Name,TotalIdleJobs"];
 
 type Ad = Record<string, unknown>;
 
@@ -74,7 +76,7 @@ export function startdsByMachine(ads: Ad[]): Map<string, StartdState> {
  * Idle jobs from the submitter ads: IdleJobs jobs per submitter sharing its WeightedIdleJobs CPUs
  * as evenly as whole CPUs allow (at least 1 each); memory: the worker's memory per core.
  */
-export function idleJobsFromSubmitters(ads: Ad[], shape: { cpus: number; memoryMb: number }): IdleJob[] {
+export function idleJobsFromSubmitters(ads: Ad[], shape: { cpus: number; memoryMb: number }, scheddAds?: Ad[]): IdleJob[] {
     const jobs: IdleJob[] = [];
     const perCore = shape.memoryMb / Math.max(1, shape.cpus);
     for (const ad of ads) {
@@ -86,6 +88,13 @@ export function idleJobsFromSubmitters(ads: Ad[], shape: { cpus: number; memoryM
             const c = Math.floor(cpus / n) + (i < cpus % n ? 1 : 0);
             jobs.push({ id: `${name}#${i}`, cpus: c, memoryMb: Math.floor(c * perCore) });
         }
+    }
+    // A submitter's ad stays in the collector after its jobs left the idle state until the schedd
+    // sends it again or it expires (seen on the loopback pool: 2 idle jobs shown minutes after all
+    // had completed); the schedds' own totals bound them.
+    if (scheddAds && scheddAds.length > 0) {
+        const total = scheddAds.reduce((s, a) => s + Math.max(0, Math.floor(num(a.TotalIdleJobs))), 0);
+        return jobs.slice(0, total);
     }
     return jobs;
 }
