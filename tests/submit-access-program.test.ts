@@ -79,6 +79,15 @@ describe("submit access in the program: port, host key, users applied live (issu
         assert.equal(out.hostKey, String(hk.state.stdout).trim());
     });
 
+    it("gives every ssh session the container's environment (sshd_config SetEnv), which sessions do not inherit", () => {
+        const envs = Object.fromEntries((submit(dev).inputs.envs as string[]).map((e) => e.split(/=(.*)/s).slice(0, 2)));
+        assert.ok(envs.CONDOR_HOST && envs.INCANT_SCHEDD, "the container has them");
+        const conf = String(dev.get(COMMAND, "submit-file-sshd-config").revealedInputs.stdin);
+        const setEnv = /^SetEnv (.*)$/m.exec(conf);
+        assert.ok(setEnv, "sshd_config has SetEnv");
+        assert.deepEqual(Object.fromEntries(setEnv[1].split(" ").map((kv) => kv.split(/=(.*)/s).slice(0, 2))), envs);
+    });
+
     it("installs users and keys with incant-submit-users, as create and as update, after its script", () => {
         const u = dev.get(COMMAND, "submit-users");
         const cmd = `sudo -n ${ACCESS.host.updateUsers} ${DEFAULTS.readinessTimeoutSeconds}`;

@@ -22,6 +22,11 @@ import { requireCondition, requireTool } from "./harness/tools";
 const SUBMIT = path.resolve(__dirname, "..", "components", "submit");
 const IMAGE = path.resolve(__dirname, "..", "images", "submit");
 const LIMITS = userLimits(4096);
+/** The submit container's environment as the program passes it (services.ts submitService). */
+const SESSION_ENV = {
+    CONDOR_HOST: "condor.htcondor.svc:30618", INCANT_SCHEDD: "schedd@incant.cloud.infn.it",
+    INCANT_IAM_ISSUER: "https://iam.cloud.infn.it/", INCANT_TOKEN_AUDIENCE: "https://wlcg.cern.ch/jwt/v1/any",
+};
 
 interface Result { status: number | null; stdout: string; stderr: string }
 
@@ -83,7 +88,7 @@ describe("submit access: the rendered sshd, keys and account sync, for real in a
         const etc = (p: string) => path.join(dir, "etc", path.relative("/etc", p));
         fs.mkdirSync(etc(ACCESS.container.dir), { recursive: true });
         fs.mkdirSync(etc(ACCESS.container.hostKeyDir), { recursive: true });
-        fs.writeFileSync(etc(ACCESS.container.sshdConfig), renderSshdConfig(sshdConfigEntries()), { mode: 0o644 });
+        fs.writeFileSync(etc(ACCESS.container.sshdConfig), renderSshdConfig(sshdConfigEntries(SESSION_ENV)), { mode: 0o644 });
         fs.writeFileSync(etc(ACCESS.container.limits), renderLimits(LIMITS), { mode: 0o644 });
         fs.copyFileSync(path.join(IMAGE, "incant-login.sh"), etc("/etc/profile.d/incant-login.sh"));
         const pam = spawnSync("sh", [path.join(IMAGE, "pam-sshd.sh"), etc("/etc/pam.d/sshd")], { encoding: "utf8" });
@@ -156,6 +161,12 @@ describe("submit access: the rendered sshd, keys and account sync, for real in a
         assert.deepEqual(r.stdout.trim().split("\n"), ["atlasuser1", `atlasuser1 ${LOGIN_GROUP}`, String(LIMITS.nproc), String(LIMITS.dataKb), "/home/atlasuser1"]);
         const log = fs.readFileSync(path.join(dir, "sshd.log"), "utf8");
         assert.match(log, /Accepted publickey for atlasuser1 from 127\.0\.0\.1 port \d+ ssh2: ED25519 SHA256:/, "the audit line names the user and the key");
+    });
+
+    it("every session, login shell or not, has the container's environment (CONDOR_HOST, INCANT_*)", () => {
+        const r = ssh("atlasuser1", "u1", "echo $CONDOR_HOST $INCANT_SCHEDD $INCANT_IAM_ISSUER $INCANT_TOKEN_AUDIENCE");
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(r.stdout.trim(), Object.values(SESSION_ENV).join(" "));
     });
 
     it("the server presents the host key host-key.sh printed (pinned), and a re-run keeps it", () => {

@@ -94,8 +94,19 @@ export function renderLimits(l: UserLimits): string {
 /** One sshd_config line: a keyword and its value (sshd_config(5)). */
 export type SshdEntry = [keyword: string, value: string | number];
 
-/** The container's sshd_config as data. Every keyword exists in OpenSSH 8.7 (EL9) and 9.x. */
-export function sshdConfigEntries(): SshdEntry[] {
+/** Values SetEnv may carry unquoted: host names, ports, URLs, HTCondor names. */
+const SESSION_ENV_VALUE = /^[A-Za-z0-9._:\/@+=-]+$/;
+
+/**
+ * The container's sshd_config as data. Every keyword exists in OpenSSH 8.7 (EL9) and 9.x.
+ * `sessionEnv`: the container's own environment (CONDOR_HOST, INCANT_SCHEDD, ...), which sshd's
+ * sessions do not inherit from the container's first process: sshd sets it (SetEnv, 8.7+).
+ */
+export function sshdConfigEntries(sessionEnv: Record<string, string> = {}): SshdEntry[] {
+    const env = Object.entries(sessionEnv).sort(([a], [b]) => a.localeCompare(b));
+    for (const [k, v] of env) {
+        if (!/^[A-Z_][A-Z0-9_]*$/.test(k) || !SESSION_ENV_VALUE.test(v)) throw new Error(`session variable ${k} cannot go into sshd_config SetEnv`);
+    }
     return [
         // The container has its own network namespace: the same port inside and out.
         ["Port", SUBMIT_SSH_PORT],
@@ -137,6 +148,7 @@ export function sshdConfigEntries(): SshdEntry[] {
         // with no helper path that differs between distributions.
         ["Subsystem", "sftp internal-sftp"],
         ["PrintMotd", "no"],
+        ...(env.length ? [["SetEnv", env.map(([k, v]) => `${k}=${v}`).join(" ")] satisfies SshdEntry] : []),
     ];
 }
 

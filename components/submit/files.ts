@@ -26,6 +26,8 @@ export interface HostFile {
 export interface HostFilesArgs {
     /** Per-user limits of the physicists' logins (access.ts userLimits). */
     limits: UserLimits;
+    /** The submit container's environment, which its sshd gives every session (SetEnv). */
+    sessionEnv: Record<string, string>;
     /** HTCondor configuration from the pool (config.d/50-incant-pool.conf). */
     condorConfig: pulumi.Input<string>;
     /** The pool's CA certificate (PEM). */
@@ -47,7 +49,7 @@ export function hostFiles(a: HostFilesArgs): HostFile[] {
         } satisfies HostFile]),
         // The users themselves are not here: they change live (incant-submit-users, host.ts).
         { ...conf("pre-exec", HOST.preExec, readScript(__dirname, "access-sync.sh")), mode: "0755" },
-        conf("sshd-config", ACCESS.host.sshdConfig, renderSshdConfig(sshdConfigEntries())),
+        conf("sshd-config", ACCESS.host.sshdConfig, renderSshdConfig(sshdConfigEntries(a.sessionEnv))),
         conf("limits", ACCESS.host.limits, renderLimits(a.limits)),
         { ...conf("update-users", ACCESS.host.updateUsers, readScript(__dirname, "update-users.sh")), mode: "0755", readBySubmit: false },
         { ...conf("compose", HOST.compose, a.compose), readBySubmit: false },

@@ -179,7 +179,8 @@ export class SubmitHost extends pulumi.ComponentResource {
         this.compose = pulumi.output(args.submitImage).apply((submit) => renderCompose(services, { cvmfs: cvmfsRef, submit }));
         const pinned = { ...connection, hostKey };
         const files = hostFiles({
-            limits: userLimits(submitMemoryMb(args.vm.ramGb)), condorConfig: pool.condorConfig, poolCa: pool.caCertificate,
+            limits: userLimits(submitMemoryMb(args.vm.ramGb)), sessionEnv: services[1].environment,
+            condorConfig: pool.condorConfig, poolCa: pool.caCertificate,
             condorToken: pool.condorToken, compose: this.compose,
         }).map((f) => ({
             file: f,
