@@ -231,6 +231,49 @@ describe("submit access: the rendered sshd, keys and account sync, for real in a
         assert.match(f.stderr, /forwarding failed|administratively prohibited/i);
     });
 
+    it("a login keeps its token file current: incant-token-refresh (oidc-agent's oidc-token stood in), one per user, ends with the last session", async () => {
+        // The stand-in oidc-token runs as the user: a new token per call, a failure while
+        // $XDG_RUNTIME_DIR/fail exists; it records its arguments and counts its calls.
+        const stub = path.join(dir, "bin", "oidc-token");
+        fs.writeFileSync(stub, [
+            "#!/bin/bash",
+            'd="$XDG_RUNTIME_DIR"; calls=$(( $(cat "$d/calls" 2>/dev/null || echo 0) + 1 )); echo "$calls" > "$d/calls"',
+            'echo "$*" > "$d/args"',
+            '[ -e "$d/fail" ] && { echo "stand-in: agent not reachable" >&2; exit 1; }',
+            'n=$(( $(cat "$d/issued" 2>/dev/null || echo 0) + 1 )); echo "$n" > "$d/issued"; echo "token-$n"', "",
+        ].join("\n"), { mode: 0o755 });
+        const refresher = path.join(IMAGE, "incant-token-refresh.sh");
+        const run = path.join(ACCESS.container.runtimeRoot, "20001");
+        const cat = (f: string) => inNs(["cat", path.join(run, f)], { mount: true }).stdout.trim();
+        const waitFor = async (what: string, ok: () => boolean) => {
+            for (let i = 0; i < 150 && !ok(); i++) await new Promise((r) => setTimeout(r, 100));
+            assert.ok(ok(), what);
+        };
+        // A login shell (the profile sets BEARER_TOKEN_FILE) starting the refresher twice, then staying.
+        const session = spawn("nsenter", ["-t", String(nsPid), "-n", "--", "ssh", ...sshArgs("u1"), "-p", String(SUBMIT_SSH_PORT), "atlasuser1@127.0.0.1",
+            `env INCANT_OIDC_TOKEN=${stub} INCANT_TOKEN_REFRESH_SECONDS=1 bash -lc 'setsid -f ${refresher}; setsid -f ${refresher}; sleep 60'`], { stdio: "ignore" });
+        const ended = new Promise<void>((resolve) => session.on("exit", () => resolve()));
+        try {
+            await waitFor("the token file is refreshed (a second token)", () => /^token-([2-9]|\d\d+)$/.test(cat("bt_u20001")));
+            assert.equal(inNs(["stat", "-c", "%u %a", path.join(run, "bt_u20001")], { mount: true }).stdout.trim(), "20001 600");
+            assert.equal(cat("args"), `--aud ${SESSION_ENV.INCANT_TOKEN_AUDIENCE} --time 2 incant`);
+            const refreshers = inNs(["pgrep", "-u", "20001", "-f", "incant-token-refresh"], { mount: true }).stdout.trim().split("\n").filter(Boolean);
+            assert.equal(refreshers.length, 1, "one refresher per user");
+            // The agent fails: the last good token stays whole.
+            assert.equal(inNs(["touch", path.join(run, "fail")], { mount: true }).status, 0);
+            const calls = Number(cat("calls"));
+            const last = cat("bt_u20001");
+            await waitFor("two failed requests", () => Number(cat("calls")) >= calls + 2);
+            assert.equal(cat("bt_u20001"), last);
+            transcript.push(`# incant-token-refresh in atlasuser1's session: ${last} kept through failed requests, mode 0600, one refresher`, "");
+        } finally {
+            session.kill("SIGTERM");
+            await ended;
+        }
+        await waitFor("the refresher ends with the last session", () =>
+            inNs(["pgrep", "-u", "20001", "-f", "incant-token-refresh"], { mount: true }).status === 1);
+    });
+
     it("removing a user (live update) revokes their key, their group and their open session, and deletes their tokens; re-adding restores the login", async () => {
         // An open session of atlasuser2, and a token in their runtime directory.
         assert.equal(ssh("atlasuser2", "u2", "echo t > /run/user/20002/bt_u20002").status, 0);
