@@ -102,7 +102,11 @@ class HTCondorDaskWorkers:
         self.submit_file = render_submit(description, n_workers)
         # Remote submission to the pool's schedd, as from the submit host (docs/first-job.md).
         out = subprocess.run(["condor_submit", "-remote", self.schedd, "-terse", "-"], input=self.submit_file,
-                             capture_output=True, text=True, check=True, timeout=120)
+                             capture_output=True, text=True, timeout=120)
+        if out.returncode != 0:
+            self.cluster.close()
+            # HTCondor's own reason (no token, an expired one, a refused scope) is what the user needs.
+            raise RuntimeError(f"condor_submit to {self.schedd} failed: {out.stderr.strip() or out.stdout.strip()}")
         self.cluster_id = int(out.stdout.strip().split(".")[0])
 
     def client(self):

@@ -68,12 +68,15 @@ describe("Dask workers as HTCondor jobs on the loopback pool (the example notebo
             // The user's server address (the pod IP a KubeSpawner pod's hostname resolves to).
             INCANT_DASK_HOST: ADDRESSES.submit, INCANT_SCHEDD: scheddName, INCANT_OUTPUT: out,
         };
-        const r = u.run(["env", ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+        // The token as a user's server has it: in BEARER_TOKEN (auth_state_hook, incant_hub_config.py), and
+        // nowhere else: the session's token file (also a default discovery path) is read and removed first.
+        const asHubServer = 'BEARER_TOKEN=$(cat "$BEARER_TOKEN_FILE") && rm -f "$BEARER_TOKEN_FILE" && unset BEARER_TOKEN_FILE && export BEARER_TOKEN && exec "$@"';
+        const r = u.run(["sh", "-c", asHubServer, "sh", "env", ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
             PYTHON, "-c", NBCLIENT_DRIVER, "ntuple-histograms.ipynb", "/home/atlasuser1/notebooks", "300"], {
             cwd: "/home/atlasuser1/notebooks", timeoutMs: 420_000,
         });
-        // Whatever happened, the jobs the notebook submitted are listed here (and removed by it).
-        const history = u.run(["condor_history", "-name", scheddName, "-af", "ClusterId", "Owner", "JobBatchName", "JobStatus", "RemoteHost"]);
+        // Whatever happened, the jobs the notebook submitted are listed here (and removed by it): a fresh token file.
+        const history = userSession(pool, "atlasuser1").run(["condor_history", "-name", scheddName, "-af", "ClusterId", "Owner", "JobBatchName", "JobStatus", "RemoteHost"]);
         const nb = executed({ status: r.status, stdout: r.stdout, stderr: `${r.stderr}\n--- condor_history:\n${output(history)}` });
         const text = cellText(nb);
 
@@ -95,8 +98,9 @@ describe("Dask workers as HTCondor jobs on the loopback pool (the example notebo
         assert.ok(fs.existsSync(path.join(pool.volumes.scratch, "atlasuser1", "histograms")), out);
 
         // The worker jobs were atlasuser1's (mapped from the token), in the same fair share as batch jobs, ran on the pool's worker, and are gone.
+        const after = userSession(pool, "atlasuser1");
         const jobs = await pool.waitFor("the Dask worker jobs in the history", () => {
-            const h = u.run(["condor_history", "-name", scheddName, cluster[1], "-af", "Owner", "JobBatchName", "AccountingGroup", "LastRemoteHost"]);
+            const h = after.run(["condor_history", "-name", scheddName, cluster[1], "-af", "Owner", "JobBatchName", "AccountingGroup", "LastRemoteHost"]);
             const lines = h.stdout.trim().split("\n").filter(Boolean);
             return lines.length === 2 ? lines : undefined;
         }, 60_000);
