@@ -792,7 +792,9 @@ describe("storage: the StorageController in the program", () => {
     it("replaces the server delete-first (same fixed address, single-attach volume)", () => {
         assert.equal(storageVm(dev).deleteBeforeReplace, true);
         assert.equal(storageVm(dev).protect, true, "a replacement interrupts every NFS client: deliberate only");
-        assert.ok(dev.ofType(INSTANCE).filter((i) => i !== storageVm(dev)).every((i) => !i.protect), "only the storage VM");
+        // Protected besides: the control planes (etcd members, policy control-planes-protected); no worker, no submit host.
+        assert.ok(dev.ofType(INSTANCE).filter((i) => i !== storageVm(dev) && (i.inputs.metadata as { role?: string })?.role !== "control-plane")
+            .every((i) => !i.protect), "only the storage VM and the control planes");
     });
 
     it("exposes the NFS share and the stack outputs", () => {
