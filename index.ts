@@ -11,9 +11,10 @@ import { KubernetesCluster } from "./components/kubernetes/cluster";
 import { StorageController } from "./components/storage/controller";
 import { LAYOUT } from "./components/storage/layout";
 import { AtlasImages } from "./components/htcondor/images";
-import { HTCondorPool } from "./components/htcondor/pool";
+import { HTCondorPool, POOL_NAMESPACE } from "./components/htcondor/pool";
 import { SiteCache } from "./components/cache/cache";
 import { SQUID_NODE_PORT } from "./components/cache/squid";
+import { PoolObservability } from "./components/observability/observability";
 import { Autoscaler } from "./components/autoscaler";
 import { NODE_DIRECTORIES } from "./components/htcondor/manifests";
 import { SubmitHost } from "./components/submit/host";
@@ -90,7 +91,7 @@ const storage = new StorageController("storage", {
 }, onCloud);
 
 // The site squid for CVMFS and Frontier (issue 17): the nodes', the pods' and the submit host's proxy.
-if (config.cache.enabled) new SiteCache("cache", { config }, { providers: { kubernetes: cluster.provider } });
+const cache = config.cache.enabled ? new SiteCache("cache", { config }, { providers: { kubernetes: cluster.provider } }) : undefined;
 
 // The ATLAS images: built and pushed only when incant:registry.server is set.
 const images = new AtlasImages("atlas-images", { config, secrets });
@@ -107,6 +108,10 @@ const pool = new HTCondorPool("htcondor", {
 
 // The elastic pool (issue 19): worker pods follow the queue when incant:autoscaling.enabled.
 new Autoscaler("autoscaler", { config, namespace: pool.namespace, dependsOn: [pool, cluster] }, { providers: { kubernetes: cluster.provider } });
+
+// HTCondor and squid metrics, dashboards and alerts in the cluster's Prometheus and Grafana (issue 17).
+new PoolObservability("observability", { poolNamespace: POOL_NAMESPACE, squid: cache !== undefined },
+    { providers: { kubernetes: cluster.provider }, dependsOn: [cluster, pool, ...(cache ? [cache] : [])] });
 
 const submit = new SubmitHost("submit", {
     config, secrets, vm: vms.find((v) => v.role === "submit")!, placement,

@@ -13,6 +13,7 @@ import * as path from "path";
 import { spawnSync } from "child_process";
 import { cvmfsHttpProxy, frontierServer, renderSquidConf, squidClusterIp, squidConf, SQUID_NODE_PORT } from "../components/cache/squid";
 import { CACHE_NAMESPACE, SQUID_PATHS } from "../components/cache/manifests";
+import { queriedMetrics } from "../components/observability/metrics";
 import { htcondorConfigs } from "../offline/artifacts";
 import { validateK8sObject } from "./harness/k8s";
 import { ProgramRun, runProgram } from "./harness/program";
@@ -20,6 +21,7 @@ import { requireCondition, requireTool } from "./harness/tools";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Doc = any;
+const EXPORTER = path.join(__dirname, "..", "components", "observability", "condor-exporter.py");
 
 describe("site squid (#17)", () => {
     describe("squid.conf as data", () => {
@@ -73,7 +75,8 @@ describe("site squid (#17)", () => {
         });
 
         it("creates the squid's namespace, ConfigMap, Deployment and Service, each valid for the API", () => {
-            const objects = run.resources.filter((r) => r.type.startsWith("kubernetes:") && r.custom && (r.revealedInputs.metadata as Doc)?.namespace === CACHE_NAMESPACE);
+            const objects = run.resources.filter((r) => r.type.startsWith("kubernetes:") && r.custom && r.parent?.includes("incant:cache:SiteCache")
+                && (r.revealedInputs.metadata as Doc)?.namespace === CACHE_NAMESPACE);
             assert.deepEqual(objects.map((r) => r.type).sort(), ["kubernetes:apps/v1:Deployment", "kubernetes:core/v1:ConfigMap", "kubernetes:core/v1:Service"]);
             for (const r of [...objects, run.ofType("kubernetes:core/v1:Namespace").find((n) => (n.revealedInputs.metadata as Doc).name === CACHE_NAMESPACE)!]) validateK8sObject(r);
             const svc = objects.find((r) => r.type === "kubernetes:core/v1:Service")!.revealedInputs as Doc;
@@ -137,12 +140,18 @@ describe("site squid (#17)", () => {
                 const old = new Date(Date.now() - 2 * 86_400_000);
                 fs.utimesSync(path.join(dir, "www", "object"), old, old);
                 fs.writeFileSync(path.join(dir, "run.sh"), SQUID_RUN);
-                const r = spawnSync("timeout", ["60", "unshare", "--net", "bash", path.join(dir, "run.sh"), dir], { encoding: "utf8", timeout: 70_000 });
+                const r = spawnSync("timeout", ["60", "unshare", "--net", "bash", path.join(dir, "run.sh"), dir, EXPORTER], { encoding: "utf8", timeout: 70_000 });
                 assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
                 const results = Object.fromEntries(r.stdout.trim().split("\n").map((l) => l.split("=") as [string, string]));
                 assert.deepEqual(results, {
                     first: "200 MISS", second: "200 HIT", outsider: "403 ERR_ACCESS_DENIED", port22: "403 ERR_ACCESS_DENIED",
                 }, `${r.stdout}${r.stderr}`);
+                // The exporter's squid metrics: every squid_* metric the dashboards and alerts query, with the hit counted.
+                const metrics = fs.readFileSync(path.join(dir, "metrics.txt"), "utf8");
+                assert.match(metrics, /^squid_up 1$/m);
+                assert.match(metrics, /^squid_client_http_hits_total [1-9]/m, metrics);
+                const produced = new Set([...metrics.matchAll(/^(squid_[a-z_]+)[{ ]/gm)].map((m) => m[1]));
+                assert.deepEqual(queriedMetrics().filter((n) => n.startsWith("squid_") && !produced.has(n)), [], metrics);
             } finally {
                 fs.rmSync(dir, { recursive: true, force: true });
             }
@@ -187,4 +196,6 @@ fetch first 127.0.0.2 http://127.0.0.1:8000/object
 fetch second 127.0.0.2 http://127.0.0.1:8000/object
 fetch outsider 127.0.0.3 http://127.0.0.1:8000/object
 fetch port22 127.0.0.2 http://127.0.0.1:22/
+# The metrics sidecar's view: squid's cache manager counters, from localhost (allowed: manager from localhost only).
+python3 "$2" --squid http://127.0.0.1:3128 --once > "$d/metrics.txt"
 `;

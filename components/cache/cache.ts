@@ -8,14 +8,17 @@
  * container at the NodePort (cvmfsHttpProxy in squid.ts). Only built when `incant:cache.enabled`.
  */
 import * as crypto from "crypto";
+import * as path from "path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { FacilityConfig } from "../config/schema";
+import { readScript } from "../compute/cloudinit";
+import { EXPORTER_SCRIPT } from "../observability/metrics";
 import { cacheNamespace, squidConfigMap, squidDeployment, squidService, SQUID_PATHS } from "./manifests";
 import { renderSquidConf, squidClusterIp, squidConf, SquidSettings, SQUID_PORT } from "./squid";
 
 export interface SiteCacheArgs {
-    config: Pick<FacilityConfig, "cache" | "network">;
+    config: Pick<FacilityConfig, "cache" | "network" | "images">;
 }
 
 /** The squid's settings from the configuration: the facility's VM network and pod network may use it. */
@@ -41,9 +44,9 @@ export class SiteCache extends pulumi.ComponentResource {
         this.clusterIp = squidClusterIp(args.config.network.serviceCidr);
         const ns = new k8s.core.v1.Namespace(`${name}-namespace`, cacheNamespace(), { parent: this });
         const inNs = { parent: this, dependsOn: [ns] };
-        const cm = new k8s.core.v1.ConfigMap(`${name}-squid-conf`, squidConfigMap(conf), inNs);
+        const cm = new k8s.core.v1.ConfigMap(`${name}-squid-conf`, squidConfigMap(conf, readScript(path.join(__dirname, "..", "observability"), EXPORTER_SCRIPT)), inNs);
         const checksum = crypto.createHash("sha256").update(conf).digest("hex");
-        new k8s.apps.v1.Deployment(`${name}-squid`, squidDeployment({ image: args.config.cache.image, settings, checksum }), { ...inNs, dependsOn: [ns, cm] });
+        new k8s.apps.v1.Deployment(`${name}-squid`, squidDeployment({ image: args.config.cache.image, metricsImage: args.config.images.centralManager, settings, checksum }), { ...inNs, dependsOn: [ns, cm] });
         new k8s.core.v1.Service(`${name}-squid`, squidService(this.clusterIp), inNs);
         this.registerOutputs({ clusterIp: this.clusterIp });
     }

@@ -12,6 +12,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import { SQUID_NODE_PORT, SQUID_PORT, SquidSettings } from "./squid";
+import { EXPORTER_SCRIPT, SQUID_METRICS_PORT } from "../observability/metrics";
 
 export const CACHE_NAMESPACE = "cache";
 export const SQUID_NAME = "squid";
@@ -39,12 +40,16 @@ export function cacheNamespace(): { metadata: Metadata } {
     };
 }
 
-export function squidConfigMap(squidConf: string): { metadata: Metadata; data: Record<string, string> } {
-    return { metadata: { name: SQUID_NAME, namespace: CACHE_NAMESPACE, labels: LABELS }, data: { "squid.conf": squidConf } };
+/** squid.conf and the metrics sidecar's script (components/observability/condor-exporter.py). */
+export function squidConfigMap(squidConf: string, exporter: string): { metadata: Metadata; data: Record<string, string> } {
+    return { metadata: { name: SQUID_NAME, namespace: CACHE_NAMESPACE, labels: LABELS }, data: { "squid.conf": squidConf, [EXPORTER_SCRIPT]: exporter } };
 }
 
-/** The Deployment; `checksum` changes with squid.conf, so a new configuration restarts squid. */
-export function squidDeployment(a: { image: string; settings: SquidSettings; checksum: string }): {
+/**
+ * The Deployment; `checksum` changes with squid.conf, so a new configuration restarts squid.
+ * `metricsImage`: an image with python3 for the metrics sidecar (the HTCondor central manager's).
+ */
+export function squidDeployment(a: { image: string; metricsImage: string; settings: SquidSettings; checksum: string }): {
     metadata: Metadata; spec: k8s.types.input.apps.v1.DeploymentSpec;
 } {
     const volumeMounts = [
@@ -85,6 +90,14 @@ export function squidDeployment(a: { image: string; settings: SquidSettings; che
                         resources: { requests: { cpu: "200m", memory: `${memoryMi}Mi` }, limits: { cpu: "2", memory: `${memoryMi * 2}Mi` } },
                         readinessProbe: { tcpSocket: { port: a.settings.port }, periodSeconds: 10 },
                         livenessProbe: { tcpSocket: { port: a.settings.port }, periodSeconds: 30, failureThreshold: 4 },
+                    }, {
+                        // squid's cache manager counters for Prometheus (allowed from localhost only: squid.ts).
+                        name: "metrics", image: a.metricsImage, imagePullPolicy: "IfNotPresent",
+                        command: ["python3", `${CONFIG_DIR}/${EXPORTER_SCRIPT}`, "--squid", `http://127.0.0.1:${a.settings.port}`, "--port", String(SQUID_METRICS_PORT)],
+                        ports: [{ name: "metrics", containerPort: SQUID_METRICS_PORT, protocol: "TCP" }],
+                        volumeMounts: [{ name: "config", mountPath: CONFIG_DIR, readOnly: true }],
+                        securityContext: { allowPrivilegeEscalation: false, runAsNonRoot: true, runAsUser: 65534, capabilities: { drop: ["ALL"] } },
+                        resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "200m", memory: "128Mi" } },
                     }],
                     volumes: [
                         { name: "config", configMap: { name: SQUID_NAME } },

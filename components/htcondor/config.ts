@@ -25,6 +25,7 @@ import { AuthorizationLevel, tokenIdentity } from "./tokens";
 import { FairShareSettings, negotiatorFairShare, scheddFairShare, startdFairShare } from "./fairshare";
 import { startdHealth } from "./health";
 import { frontierServer, squidUrl } from "../cache/squid";
+import { exporterDaemon } from "../observability/metrics";
 
 /** One line of an HTCondor configuration file. */
 export type ConfigEntry =
@@ -263,6 +264,7 @@ export function centralManagerConfig(s: PoolSettings): ConfigEntry[] {
         // under a second.
         { key: "NEGOTIATOR_CYCLE_DELAY", value: NEGOTIATOR_CYCLE_DELAY_SECONDS },
         ...negotiatorFairShare(s.fairShare),
+        ...exporterDaemon("--pool"),
         ...sciTokens(s),
         ...allow({
             // Users query the pool (condor_status, condor_submit -remote locates the schedd); the
@@ -292,6 +294,7 @@ export function schedulerConfig(s: PoolSettings): ConfigEntry[] {
         { key: "SCHEDD_NAME", value: s.scheddName },
         ...behindNodePort(s, s.schedulerPort, s.scheddHostName),
         ...scheddFairShare(),
+        ...exporterDaemon("--queue"),
         ...sciTokens(s),
         ...allow({
             READ: [condor, root, ...users],

@@ -19,6 +19,7 @@ import { NFS_CLIENT_OPTIONS } from "../storage/nfs";
 import { DRAIN, PATHS, WORKER_PORT } from "./config";
 import { cvmfsVolumeMounts, CVMFS_CLAIM } from "./cvmfs";
 import { HEALTH_DIR, HEALTH_SCRIPTS, workerProbes } from "./health";
+import { EXPORTER_SCRIPT, METRICS_DIR } from "../observability/metrics";
 import { COLLECTOR_SERVICE, PART_OF, SCHEDD_SERVICE } from "./types";
 
 type Input<T> = pulumi.Input<T>;
@@ -235,6 +236,9 @@ export function podSpec(d: DeploymentInputs): PodSpec {
         volumes.push(secretVolume("tls", role === "central-manager" ? SECRETS.centralManagerTls : SECRETS.schedulerTls,
             [{ key: "tls.crt", path: "hostcert.pem" }, { key: "tls.key", path: "hostkey.pem" }]));
         mounts.push({ name: "tls", mountPath: PATHS.tlsDir, readOnly: true });
+        // The metrics exporter the master runs (components/observability/metrics.ts).
+        volumes.push({ name: "metrics", configMap: { name: `htcondor-${role}`, defaultMode: 0o555, items: [{ key: EXPORTER_SCRIPT, path: EXPORTER_SCRIPT, mode: 0o555 }] } });
+        mounts.push({ name: "metrics", mountPath: METRICS_DIR, readOnly: true });
         // PRIVATE_NETWORK_INTERFACE: the pod address, advertised to pods next to the node's.
         env.push({ name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } });
     }

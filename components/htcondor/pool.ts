@@ -15,6 +15,7 @@
 import * as crypto from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import * as path from "path";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
 import { readScript } from "../compute/cloudinit";
@@ -29,6 +30,7 @@ import {
 import { CVMFS_CSI_CHART, CVMFS_NAMESPACE, cvmfsClaim, cvmfsCsiValues, cvmfsNamespace } from "./cvmfs";
 import { HEALTH_SCRIPTS } from "./health";
 import { cvmfsHttpProxy } from "../cache/squid";
+import { EXPORTER_SCRIPT } from "../observability/metrics";
 import { AtlasImageRefs } from "./images";
 import {
     CONFIG_KEY, deployment, DeploymentInputs, labels, networkPolicies, nfsReservedVolume, nfsVolumes,
@@ -186,11 +188,12 @@ export class HTCondorPool extends pulumi.ComponentResource {
 
         // --- Configuration -------------------------------------------------------------------
         const preExec = readScript(__dirname, "pre-exec.sh");
+        const exporter = readScript(path.join(__dirname, "..", "observability"), EXPORTER_SCRIPT);
         const users = renderUsersFile(config.users);
         const mapfile = renderMapfile(settings);
         const configData: Record<PoolRole, Record<string, string>> = {
-            "central-manager": { [CONFIG_KEY]: renderCondorConfig(centralManagerConfig(settings)), "pre-exec.sh": preExec, users, mapfile },
-            scheduler: { [CONFIG_KEY]: renderCondorConfig(schedulerConfig(settings)), "pre-exec.sh": preExec, users, mapfile },
+            "central-manager": { [CONFIG_KEY]: renderCondorConfig(centralManagerConfig(settings)), "pre-exec.sh": preExec, users, mapfile, [EXPORTER_SCRIPT]: exporter },
+            scheduler: { [CONFIG_KEY]: renderCondorConfig(schedulerConfig(settings)), "pre-exec.sh": preExec, users, mapfile, [EXPORTER_SCRIPT]: exporter },
             worker: {
                 [CONFIG_KEY]: renderCondorConfig(workerConfig(settings)), "pre-exec.sh": preExec, users,
                 ...Object.fromEntries(Object.values(HEALTH_SCRIPTS).map((s) => [s, readScript(__dirname, s)])),
