@@ -99,7 +99,7 @@ describe("pool observability (#17)", () => {
                 }).stdout.trim();
                 assert.ok(value("DAEMON_LIST").split(/[\s,]+/).includes("INCANT_EXPORTER"), role);
                 assert.equal(value("INCANT_EXPORTER"), `${METRICS_DIR}/${EXPORTER_SCRIPT}`);
-                assert.equal(value("INCANT_EXPORTER_ARGS"), `${mode} --port ${CONDOR_METRICS_PORT}`);
+                assert.equal(value("INCANT_EXPORTER_ARGS"), `${mode} --port ${CONDOR_METRICS_PORT} --address 10.244.1.10`);
             }
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });

@@ -183,6 +183,7 @@ def main():
     p.add_argument("--queue", action="store_true", help="export the local schedd's queue (scheduler pod)")
     p.add_argument("--squid", metavar="URL", help="export the squid's counters (its cache manager at URL)")
     p.add_argument("--port", type=int, default=9620)
+    p.add_argument("--address", default="", help="address to listen on (default: all of the pod's)")
     p.add_argument("--once", action="store_true", help="print one scrape and exit")
     opts = p.parse_args()
     if not (opts.pool or opts.queue or opts.squid):
@@ -211,7 +212,7 @@ def main():
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
-    HTTPServer(("", opts.port), Handler).serve_forever()
+    HTTPServer((opts.address, opts.port), Handler).serve_forever()
 
 
 if __name__ == "__main__":

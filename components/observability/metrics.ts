@@ -37,7 +37,9 @@ export function exporterDaemon(mode: "--pool" | "--queue"): ConfigEntry[] {
         { comment: "Metrics for Prometheus (components/observability/metrics.ts), run and restarted by the master." },
         { key: "DAEMON_LIST", value: "$(DAEMON_LIST) INCANT_EXPORTER" },
         { key: "INCANT_EXPORTER", value: `${METRICS_DIR}/${EXPORTER_SCRIPT}` },
-        { key: "INCANT_EXPORTER_ARGS", value: `${mode} --port ${CONDOR_METRICS_PORT}` },
+        // On the pod's own address (the pods' POD_IP, as PRIVATE_NETWORK_INTERFACE): the loopback pool's pods
+        // share one network namespace, where two exporters on all addresses would take each other's port.
+        { key: "INCANT_EXPORTER_ARGS", value: `${mode} --port ${CONDOR_METRICS_PORT} --address $ENV(POD_IP)` },
     ];
 }
 
