@@ -207,8 +207,9 @@ def main():
         def log_message(self, *args):
             pass
 
-    # Run by condor_master, the exporter exited with status 1 before serving on the loopback pool,
-    # and ran once its stderr went to a file: whatever the master leaves on fds 1 and 2, use /dev/null.
+    # A daemon of condor_master: nothing reads its stdout or stderr, so a stray write must go nowhere
+    # rather than fail (the exit 1 first seen on the loopback pool was, in the end, a port taken by
+    # the other pod's exporter: see --address).
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
