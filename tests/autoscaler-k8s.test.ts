@@ -31,7 +31,7 @@ describe("autoscaler: Kubernetes objects (dev)", function () {
         on = await runProgram("dev", { autoscaling: { enabled: true, min: 2, max: 5 } });
     });
 
-    it("validates every object of a built-in kind with kubernetes-models; the two CRDs are kube-prometheus-stack's", () => {
+    it("validates every object with kubernetes-models (the two CRDs: the prometheus-operator's schemas)", async () => {
         const kinds = mine(run).map((r) => r.type).filter((t) => t.startsWith("kubernetes:")).sort();
         assert.deepEqual(kinds, [
             "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy", "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding",
@@ -41,6 +41,14 @@ describe("autoscaler: Kubernetes objects (dev)", function () {
         ]);
         for (const r of mine(run).filter((x) => x.type.startsWith("kubernetes:") && !x.type.includes("monitoring.coreos.com"))) validateK8sObject(r);
         for (const r of mine(run)) if (r.type.startsWith("kubernetes:")) assert.ok(r.provider, `${r.name} names no provider`);
+        // ES modules only: imported, not required (tests/observability.test.ts does the same).
+        type Model = new (data: object) => { validate(): void };
+        const esmImport = new Function("specifier", "return import(specifier)") as (s: string) => Promise<Record<string, Model>>;
+        const crds = await esmImport("@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1");
+        for (const kind of ["ServiceMonitor", "PrometheusRule"]) {
+            const r = one(run, `kubernetes:monitoring.coreos.com/v1:${kind}`);
+            new crds[kind](r.revealedInputs as object).validate();
+        }
     });
 
     it("is least-privileged: one namespaced Role, exactly kube.ts's calls; no ClusterRole, no Secrets, no exec, no wildcard", () => {
@@ -79,6 +87,9 @@ describe("autoscaler: Kubernetes objects (dev)", function () {
         const cm = byKind(run, "kubernetes:core/v1:ConfigMap").map((r) => r.revealedInputs as Doc).find((x) => x.metadata.name === "htcondor-autoscaler")!;
         assert.match(cm.data.condor_config, /^SEC_CLIENT_AUTHENTICATION_METHODS = IDTOKENS$/m);
         assert.match(cm.data.condor_config, /^COLLECTOR_HOST = condor\.htcondor\.svc:30618$/m);
+        // The demand it reads is as fresh as the schedd's updates to the collector (HTCondor's default: every 300 s).
+        const schedd = run.ofType("kubernetes:core/v1:ConfigMap").map((r) => r.revealedInputs as Doc).find((x) => x.metadata.name === "htcondor-scheduler")!;
+        assert.match(schedd.data["50-incant.conf"], /^SCHEDD_INTERVAL = 30$/m);
         const np = one(run, "kubernetes:networking.k8s.io/v1:NetworkPolicy").revealedInputs as Doc;
         assert.deepEqual(np.spec.egress[0], { to: [{ podSelector: { matchLabels: { "app.kubernetes.io/name": "htcondor", "app.kubernetes.io/component": "central-manager" } } }], ports: [{ protocol: "TCP", port: 30618 }] });
     });

@@ -45,6 +45,8 @@ describe("autoscaler decisions (components/autoscaler/decide.ts)", () => {
             { name: "drained but still running a job: kept", state: state([busy("w0"), busy("w1", 1, { drainingByUs: true })]), memory: { lastChange: 0, idleSince: {} }, want: { desired: 2 } },
             { name: "removal waits for the scale-down cooldown after the drain", state: state([busy("w0"), idle("w1", { drainingByUs: true })]), memory: { lastChange: 9_950, idleSince: {} }, want: { desired: 2 } },
             { name: "drain asked (annotation) but not advertised yet: neither drained again nor removed", state: state([busy("w0"), { ...idle("w1", {}, 1), drainRequested: true }, idle("w2", {}, 2)]), memory: { lastChange: 0, idleSince: { w1: 0, w2: 9_900 } }, want: { desired: 3 } },
+            { name: "idle workers the idle jobs need (not matched yet) are not drained, however long idle", state: state([busy("w0", 4), idle("w1", {}, 1), idle("w2", {}, 2)], jobs(5)), memory: longIdle(["w1", "w2"]), want: { desired: 3 } },
+            { name: "of two idle workers, the one the idle jobs do not need is drained", state: state([busy("w0", 4), idle("w1", {}, 1), idle("w2", {}, 2)], jobs(3)), memory: longIdle(["w1", "w2"]), want: { desired: 3, drain: ["w2"] } },
             { name: "drained by an operator: never touched", state: state([busy("w0"), idle("w1", { drainingByOthers: true })]), memory: longIdle(["w1"]), want: { desired: 2 } },
             { name: "jobs return while a worker drains: its drain is cancelled, no new worker", state: state([busy("w0", 4), idle("w1", { drainingByUs: true })], jobs(2)), want: { desired: 2, undrain: ["w1"] } },
             { name: "more jobs than the drained worker holds: cancel and scale up", state: state([busy("w0", 4), idle("w1", { drainingByUs: true })], jobs(6)), want: { desired: 3, undrain: ["w1"] } },
@@ -63,7 +65,7 @@ describe("autoscaler decisions (components/autoscaler/decide.ts)", () => {
 
         it("reports jobs larger than a worker as unplaceable", () => {
             assert.deepEqual(workersNeeded([{ id: "1.0", cpus: 1, memoryMb: 9000 }, { id: "1.1", cpus: 1, memoryMb: 10 }], [], SHAPE),
-                { extra: 1, unplaceable: ["1.0"], usesDrained: new Set() });
+                { extra: 1, unplaceable: ["1.0"], usesDrained: new Set(), uses: new Set() });
         });
     });
 

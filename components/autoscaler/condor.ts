@@ -5,8 +5,9 @@
  */
 import { ConfigEntry, PoolSettings, renderCondorConfig } from "../htcondor/config";
 
-/** Where the token Secret is mounted (SEC_TOKEN_DIRECTORY: every file in it is a token). */
-export const TOKEN_DIR = "/etc/incant/autoscaler/tokens.d";
+/** Where the token Secret is mounted, and where main.ts copies it for HTCondor (SEC_TOKEN_DIRECTORY, on its emptyDir; tokens.ts). */
+export const TOKEN_SOURCE_DIR = "/etc/incant/autoscaler/tokens-orig.d";
+export const TOKEN_DIR = "/tmp/tokens.d";
 
 export function autoscalerCondorConfig(s: Pick<PoolSettings, "trustDomain" | "collectorHostName" | "collectorPort">, tokenDir = TOKEN_DIR): string {
     const entries: ConfigEntry[] = [

@@ -125,7 +125,7 @@ export function updateIdle(memory: Memory, workers: WorkerState[], now: number):
  * would be cancelled) and of pods whose startd has not reported yet (a full worker each), then into
  * new workers of `shape`. Jobs larger than an empty worker are returned as unplaceable.
  */
-export function workersNeeded(jobs: IdleJob[], workers: WorkerState[], shape: { cpus: number; memoryMb: number }, replicas = workers.length): { extra: number; unplaceable: string[]; usesDrained: Set<string> } {
+export function workersNeeded(jobs: IdleJob[], workers: WorkerState[], shape: { cpus: number; memoryMb: number }, replicas = workers.length): { extra: number; unplaceable: string[]; usesDrained: Set<string>; uses: Set<string> } {
     const notCreated = Array.from({ length: Math.max(0, replicas - workers.length) }, () => ({ cpus: shape.cpus, memoryMb: shape.memoryMb, drained: false }));
     const bins: { name?: string; cpus: number; memoryMb: number; drained: boolean }[] = [...notCreated, ...workers
         .filter((w) => !w.startd?.drainingByOthers)
@@ -137,6 +137,7 @@ export function workersNeeded(jobs: IdleJob[], workers: WorkerState[], shape: { 
     const sorted = [...jobs].sort((a, b) => b.cpus - a.cpus || b.memoryMb - a.memoryMb || a.id.localeCompare(b.id));
     const unplaceable: string[] = [];
     const usesDrained = new Set<string>();
+    const uses = new Set<string>();
     let extra = 0;
     for (const job of sorted) {
         if (job.cpus > shape.cpus || job.memoryMb > shape.memoryMb) {
@@ -152,8 +153,9 @@ export function workersNeeded(jobs: IdleJob[], workers: WorkerState[], shape: { 
         bin.cpus -= job.cpus;
         bin.memoryMb -= job.memoryMb;
         if (bin.drained && bin.name) usesDrained.add(bin.name);
+        if (bin.name) uses.add(bin.name);
     }
-    return { extra, unplaceable, usesDrained };
+    return { extra, unplaceable, usesDrained, uses };
 }
 
 /**
@@ -210,7 +212,9 @@ export function decide(policy: AutoscalingPolicy, state: PoolState, memory: Memo
     }
     const draining = ours.length;
     const candidates = workers
-        .filter((w) => w.startd && !w.startd.drainingByUs && !w.drainRequested && !w.startd.drainingByOthers && !busy(w)
+        // A worker whose free room the idle jobs need is not drained, however long it has been idle:
+        // the negotiator has not matched them yet (it cycles every NEGOTIATOR_INTERVAL, 60 s).
+        .filter((w) => w.startd && !w.startd.drainingByUs && !w.drainRequested && !w.startd.drainingByOthers && !busy(w) && !need.uses.has(w.name)
             && (over > 0 || now - (idleSince[w.name] ?? now) >= policy.idleSeconds))
         .sort((a, b) => removalOrder(a, b, idleSince));
     const toDrain = candidates.slice(0, Math.max(0, canRemove - draining)).map((w) => w.name);

@@ -10,6 +10,8 @@ import { Controller, CondorStatus } from "./controller";
 import { KubeBackend } from "./kube";
 import type { AutoscalerSettings } from "./manifests";
 import { renderMetrics } from "./metrics";
+import { TOKEN_DIR, TOKEN_SOURCE_DIR } from "./condor";
+import { installTokens } from "./tokens";
 
 /** condor_status, bounded in time and output. */
 const condorStatus: CondorStatus = (args) => new Promise((resolve, reject) => {
@@ -25,6 +27,7 @@ const condorStatus: CondorStatus = (args) => new Promise((resolve, reject) => {
 function main(): void {
     const file = process.argv[2] ?? "/etc/incant/autoscaler/settings.json";
     const s = JSON.parse(fs.readFileSync(file, "utf8")) as AutoscalerSettings;
+    installTokens(TOKEN_SOURCE_DIR, TOKEN_DIR);
     const backend = new KubeBackend({ namespace: s.namespace, deployment: s.deployment, selector: s.selector, component: "incant-autoscaler" });
     const controller = new Controller({
         policy: s.policy, workerShape: s.workerShape, quotaWorkers: s.quotaWorkers, backend, condorStatus,

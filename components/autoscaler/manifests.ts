@@ -17,6 +17,7 @@ import { AutoscalingPolicy } from "./decide";
 import { DELETION_COST } from "./kube";
 import { DRAIN } from "../htcondor/config";
 import { METRIC_NAMES } from "./metrics";
+import { TOKEN_SOURCE_DIR } from "./condor";
 
 export const AUTOSCALER_NAME = "htcondor-autoscaler";
 export const METRICS_PORT = 8080;
@@ -154,7 +155,7 @@ export function deployment(a: AutoscalerInputs, checksum: string): k8s.types.inp
                         livenessProbe: { httpGet: { path: "/healthz", port: METRICS_PORT }, periodSeconds: 30 },
                         volumeMounts: [
                             { name: "settings", mountPath: SETTINGS_DIR, readOnly: true },
-                            { name: "token", mountPath: `${SETTINGS_DIR}/tokens.d`, readOnly: true },
+                            { name: "token", mountPath: TOKEN_SOURCE_DIR, readOnly: true },
                             { name: "tmp", mountPath: "/tmp" },
                         ],
                     }],

@@ -77,6 +77,9 @@ export const NEGOTIATOR_CYCLE_DELAY_SECONDS = 5;
 /** How often a starter reports its job's memory and disk use (STARTER_UPDATE_INTERVAL, seconds). */
 export const STARTER_UPDATE_SECONDS = 15;
 
+/** How often the schedd sends its ads (and its submitters') to the collector (HTCondor's default: 300 s). */
+export const SCHEDD_INTERVAL_SECONDS = 30;
+
 /**
  * Scale-in without killing (issue #19, components/autoscaler): the autoscaler annotates a worker
  * pod it wants gone with `annotation: "true"`; the kubelet projects that annotation into `dir/file`
@@ -292,6 +295,9 @@ export function schedulerConfig(s: PoolSettings): ConfigEntry[] {
         ...common(s, "scheduler (schedd)", ["FS", "SCITOKENS"]),
         { key: "SEC_CLIENT_AUTHENTICATION_METHODS", value: ["FS", "IDTOKENS"] },
         { key: "SCHEDD_NAME", value: s.scheddName },
+        // The autoscaler reads the idle jobs from the ads the schedd sends the collector; by default
+        // at most every 300 s, and the loopback pool showed them that stale (docs/elasticity.md).
+        { key: "SCHEDD_INTERVAL", value: SCHEDD_INTERVAL_SECONDS },
         ...behindNodePort(s, s.schedulerPort, s.scheddHostName),
         ...scheddFairShare(),
         ...exporterDaemon("--queue"),

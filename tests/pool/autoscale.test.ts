@@ -20,6 +20,7 @@ import { downwardResource } from "./rendered";
 import { Controller, WorkerBackend, WorkerPod } from "../../components/autoscaler/controller";
 import { autoscalerCondorConfig } from "../../components/autoscaler/condor";
 import { AutoscalingPolicy } from "../../components/autoscaler/decide";
+import { SCHEDD_QUERY, SUBMITTER_QUERY } from "../../components/autoscaler/pool-reader";
 import { DRAIN, WORKER_RESERVED_MEMORY_MB } from "../../components/htcondor/config";
 import { SECRETS } from "../../components/htcondor/manifests";
 
@@ -113,12 +114,25 @@ describe("autoscaler on the loopback pool (npm run test:pool)", function () {
         // The controller's condor_status: its rendered client configuration and its rendered token,
         // as user nobody (no FS identity to fall back on) in a pod that resolves the collector's Service name.
         const dir = hostPathOf(cm.dir, "/tmp/autoscaler")!;
-        fs.mkdirSync(path.join(dir, "tokens.d"), { recursive: true });
+        fs.mkdirSync(dir, { recursive: true });
         const [collectorHostName, port] = setting(pool.rendered.conf.worker, "COLLECTOR_HOST")!.split(":");
         const settings = { trustDomain: setting(pool.rendered.conf.worker, "TRUST_DOMAIN")!, collectorHostName, collectorPort: Number(port) };
         fs.writeFileSync(path.join(dir, "condor_config"), autoscalerCondorConfig(settings, "/tmp/autoscaler/tokens.d"));
-        fs.writeFileSync(path.join(dir, "tokens.d", "autoscaler"), pool.rendered.secrets[SECRETS.autoscalerToken].token, { mode: 0o600 });
-        spawnSync("chown", ["-R", "nobody", dir]);
+        // As the kubelet projects the Secret in the autoscaler's pod: root's file, mode 0440, group = fsGroup 65534;
+        // then main.ts's start-up (tokens.ts installTokens), run as the controller's user, copies it for HTCondor.
+        fs.mkdirSync(path.join(dir, "tokens-orig.d"));
+        const token = path.join(dir, "tokens-orig.d", "autoscaler");
+        fs.writeFileSync(token, pool.rendered.secrets[SECRETS.autoscalerToken].token);
+        fs.chownSync(token, 0, 65534);
+        fs.chmodSync(token, 0o440);
+        fs.chownSync(dir, 65534, 65534);
+        // Compiled as images/autoscaler/Dockerfile compiles it, run as the controller's user.
+        const js = path.join(dir, "js");
+        const tsc = spawnSync(process.execPath, [require.resolve("typescript/bin/tsc"), "--ignoreConfig", "--outDir", js, "--module", "commonjs", "--target", "es2022", "--skipLibCheck", "--types", "node",
+            path.resolve(__dirname, "../../components/autoscaler/tokens.ts")], { encoding: "utf8" });
+        assert.equal(tsc.status, 0, tsc.stdout + tsc.stderr);
+        const install = cm.exec([process.execPath, "-e", `require("/tmp/autoscaler/js/tokens.js").installTokens("/tmp/autoscaler/tokens-orig.d", "/tmp/autoscaler/tokens.d")`], { user: "nobody", env: { HOME: "/tmp" } });
+        assert.equal(install.status, 0, install.stderr);
         const condorStatus = async (args: string[]) => {
             const r = cm.exec(["condor_status", ...args], { user: "nobody", env: { CONDOR_CONFIG: "/tmp/autoscaler/condor_config", HOME: "/tmp" } });
             if (r.status !== 0) throw new Error(`condor_status ${args.join(" ")}: ${r.stderr}`);
@@ -151,7 +165,9 @@ describe("autoscaler on the loopback pool (npm run test:pool)", function () {
         const cluster = /submitted to cluster (\d+)\./.exec(s.stdout)?.[1];
         assert.ok(cluster, s.stdout + s.stderr);
 
-        const transcript: string[] = ["   t  pods  startds  busy  draining  idle-jobs  running  decision"];
+        // idle-jobs: what the controller counted; submitters/schedd: the raw ads' IdleJobs and TotalIdleJobs.
+        const transcript: string[] = ["   t  pods  startds  busy  draining  idle-jobs (submitters/schedd)  running  decision"];
+        const sum = (text: string, attr: string) => (JSON.parse(text.trim() || "[]") as Record<string, number>[]).reduce((s, a) => s + (a[attr] ?? 0), 0);
         let peak = 0;
         const end = Date.now() + 780_000;
         let done = false;
@@ -162,8 +178,9 @@ describe("autoscaler on the loopback pool (npm run test:pool)", function () {
             const running = q.filter((x) => x === "2").length;
             const startds = (await condorStatus(["-af", "Machine", "-constraint", "SlotType == \"Partitionable\""])).trim().split("\n").filter(Boolean).length;
             const pods = (await backend.list()).pods.length;
+            const raw = `${sum(await condorStatus(SUBMITTER_QUERY), "IdleJobs")}/${sum(await condorStatus(SCHEDD_QUERY), "TotalIdleJobs")}`;
             peak = Math.max(peak, pods);
-            transcript.push(`${String(Math.round((Date.now() - t0) / 1000)).padStart(4)}  ${String(pods).padStart(4)}  ${String(startds).padStart(7)}  ${String(m.busyWorkers).padStart(4)}  ${String(m.drainingWorkers).padStart(8)}  ${String(m.idleJobs).padStart(9)}  ${String(running).padStart(7)}  ${d?.reason ?? "error (see events)"}`);
+            transcript.push(`${String(Math.round((Date.now() - t0) / 1000)).padStart(4)}  ${String(pods).padStart(4)}  ${String(startds).padStart(7)}  ${String(m.busyWorkers).padStart(4)}  ${String(m.drainingWorkers).padStart(8)}  ${`${m.idleJobs} (${raw})`.padStart(27)}  ${String(running).padStart(7)}  ${d?.reason ?? "error (see events)"}`);
             // Spooled (remote) jobs stay in the queue, completed (4), until their output is fetched.
             done = q.length === n + 1 && q.every((x) => x === "4") && pods === policy.min && peak === policy.max;
             if (done) break;
