@@ -30,6 +30,8 @@ export interface SimOptions {
     startS: number;
     /** The controller's cycle. */
     cycleS: number;
+    /** The negotiator's interval (HTCondor's NEGOTIATOR_INTERVAL, 60 s); default: every cycle. */
+    negotiateEveryS?: number;
     /** Negotiator runs between the controller's reading and its acting, in this fraction of cycles (the race). */
     raceProbability?: number;
     random?: () => number;
@@ -50,6 +52,9 @@ export class PoolSim {
     jobs: SimJob[] = [];
     memory: Memory = { idleSince: {} };
     killed: SimJob[] = [];
+    /** Drains cancelled although no job was submitted since the drain (flapping on a shrinking queue). */
+    spuriousUndrains: { t: number; worker: string }[] = [];
+    private drainedAt = new Map<string, number>();
     steps: SimStep[] = [];
     /** Worker-seconds while a pod existed. */
     workerSeconds = 0;
@@ -107,8 +112,15 @@ export class PoolSim {
     /** Carries a decision out as controller.ts does (undrain, drain, remove the named pods, then create up to desired). */
     apply(d: Decision): void {
         for (const w of this.workers) {
-            if (d.undrain.includes(w.name)) w.draining = false;
-            if (d.drain.includes(w.name)) w.draining = true;
+            if (d.undrain.includes(w.name)) {
+                w.draining = false;
+                const at = this.drainedAt.get(w.name) ?? -Infinity;
+                if (!this.jobs.some((j) => j.submitted >= at)) this.spuriousUndrains.push({ t: this.t, worker: w.name });
+            }
+            if (d.drain.includes(w.name)) {
+                w.draining = true;
+                this.drainedAt.set(w.name, this.t);
+            }
         }
         for (const name of d.remove) {
             const w = this.workers.find((x) => x.name === name)!;
@@ -127,7 +139,8 @@ export class PoolSim {
             for (const j of w.jobs) if (j.started! + j.durationS <= this.t) j.done = this.t;
             w.jobs = w.jobs.filter((j) => j.done === undefined);
         }
-        this.negotiate();
+        const every = this.o.negotiateEveryS ?? dt;
+        if (Math.floor(this.t / every) !== Math.floor((this.t - dt) / every)) this.negotiate();
         const state = this.state();
         const { decision, memory } = decide(this.o.policy, state, this.memory);
         this.memory = memory;

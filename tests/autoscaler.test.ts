@@ -165,6 +165,21 @@ describe("autoscaler decisions (components/autoscaler/decide.ts)", () => {
                 }), { numRuns: 60 });
         });
 
+        it("with the negotiator matching every 60 s, a drain is never cancelled unless new jobs came (one-core jobs)", () => {
+            fc.assert(fc.property(
+                policyArb.filter((p) => p.enabled && p.max >= 2).map((p) => ({ ...p, idleSeconds: Math.min(p.idleSeconds, 120) })),
+                fc.array(fc.record({ at: fc.integer({ min: 0, max: 200 }), n: fc.integer({ min: 1, max: 30 }), durationS: fc.integer({ min: 10, max: 900 }) }), { minLength: 1, maxLength: 6 }),
+                (policy, bursts) => {
+                    const sim = new PoolSim({ policy, shape: SHAPE, quotaWorkers: 18, startS: 20, cycleS: 10, negotiateEveryS: 60 });
+                    let id = 0;
+                    sim.run(2 * 3600, (s) => {
+                        for (const b of bursts) if (b.at * 10 === s.t) s.submit(Array.from({ length: b.n }, () => ({ id: `${id++}`, cpus: 1, memoryMb: 1000, durationS: b.durationS })));
+                    });
+                    assert.deepEqual(sim.spuriousUndrains, [], "a drain cancelled on a queue that only shrank");
+                    assert.deepEqual(sim.killed, []);
+                }), { numRuns: 60 });
+        });
+
         it("a queue that flickers faster than idleSeconds settles: the pool stops changing and keeps what the flicker needs", () => {
             const policy = { ...POLICY, min: 1, max: 6, idleSeconds: 300, scaleDownCooldownSeconds: 120 };
             fc.assert(fc.property(fc.integer({ min: 20, max: 280 }), fc.integer({ min: 1, max: 24 }), (period, n) => {
