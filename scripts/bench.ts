@@ -125,12 +125,12 @@ function benchAutoscale(startS: number): void {
     const a = DEFAULTS.autoscaling;
     const base: SimOptions = {
         policy: { enabled: true, min: a.min, max: 7, scaleUpCooldownSeconds: a.scaleUpCooldownSeconds, scaleDownCooldownSeconds: a.scaleDownCooldownSeconds, idleSeconds: a.idleSeconds },
-        shape: { cpus: 3, memoryMb: 5120 }, quotaWorkers: 7, startS, cycleS: a.intervalSeconds,
+        shape: { cpus: 3, memoryMb: 5120 }, quotaWorkers: 7, startS, cycleS: a.intervalSeconds, negotiateEveryS: 60,
     };
     const dev = burst(base, 100, 3600);
     const wide = burst({ ...base, policy: { ...base.policy, max: 34 }, quotaWorkers: 34 }, 100, 3600);
     const d = day(base);
-    console.log(`\n| measure (simulated, pod start ${startS} s, cycle ${base.cycleS} s, default cooldowns) | result |\n|---|---|`);
+    console.log(`\n| measure (simulated, pod start ${startS} s, cycle ${base.cycleS} s, negotiator every 60 s, default cooldowns) | result |\n|---|---|`);
     console.log(`| burst of 100 one-core jobs, pool at min 1 of max 7 (21 slots): until every slot is busy | ${dev.toFullS} s (peak ${dev.peakWorkers} workers) |`);
     console.log(`| the same burst, max 34 workers (102 slots): until all 100 run | ${wide.toAllRunningS ?? "not within the hour"} s (peak ${wide.peakWorkers} workers) |`);
     console.log(`| a day of 5 users x 3 bursts (${d.jobs} jobs): core-hours held, elastic vs fixed 7 workers | ${d.elasticCoreHours.toFixed(0)} vs ${d.fixedCoreHours.toFixed(0)} (saves ${(d.fixedCoreHours - d.elasticCoreHours).toFixed(0)}, ${(100 * (1 - d.elasticCoreHours / d.fixedCoreHours)).toFixed(0)} %; peak ${d.peakWorkers}) |`);
