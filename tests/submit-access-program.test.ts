@@ -85,7 +85,7 @@ describe("submit access in the program: port, host key, users applied live (issu
         const conf = String(dev.get(COMMAND, "submit-file-sshd-config").revealedInputs.stdin);
         const setEnv = /^SetEnv (.*)$/m.exec(conf);
         assert.ok(setEnv, "sshd_config has SetEnv");
-        assert.deepEqual(Object.fromEntries(setEnv[1].split(" ").map((kv) => kv.split(/=(.*)/s).slice(0, 2))), envs);
+        assert.deepEqual(Object.fromEntries(setEnv[1].split(" ").map((kv) => JSON.parse(kv).split(/=(.*)/s).slice(0, 2))), envs);
     });
 
     it("installs users and keys with incant-submit-users, as create and as update, after its script", () => {

@@ -25,7 +25,8 @@ const LIMITS = userLimits(4096);
 /** The submit container's environment as the program passes it (services.ts submitService). */
 const SESSION_ENV = {
     CONDOR_HOST: "condor.htcondor.svc:30618", INCANT_SCHEDD: "schedd@incant.cloud.infn.it",
-    INCANT_IAM_ISSUER: "https://iam.cloud.infn.it/", INCANT_TOKEN_AUDIENCE: "https://wlcg.cern.ch/jwt/v1/any",
+    // A ~ and a $ as the longest valid issuer may have them: quoted, never expanded.
+    INCANT_IAM_ISSUER: "https://iam.cloud.infn.it/~x/$HOME", INCANT_TOKEN_AUDIENCE: "https://wlcg.cern.ch/jwt/v1/any",
 };
 
 interface Result { status: number | null; stdout: string; stderr: string }

@@ -94,8 +94,11 @@ export function renderLimits(l: UserLimits): string {
 /** One sshd_config line: a keyword and its value (sshd_config(5)). */
 export type SshdEntry = [keyword: string, value: string | number];
 
-/** Values SetEnv may carry unquoted: host names, ports, URLs, HTCondor names. */
-const SESSION_ENV_VALUE = /^[A-Za-z0-9._:\/@+=-]+$/;
+/**
+ * Values SetEnv carries, each `"NAME=value"` in double quotes (sshd splits its configuration
+ * lines like a shell: argv_split): printable ASCII without quotes, backslashes or spaces.
+ */
+const SESSION_ENV_VALUE = /^[!#-&(-\[\]-~]+$/;
 
 /**
  * The container's sshd_config as data. Every keyword exists in OpenSSH 8.7 (EL9) and 9.x.
@@ -148,7 +151,7 @@ export function sshdConfigEntries(sessionEnv: Record<string, string> = {}): Sshd
         // with no helper path that differs between distributions.
         ["Subsystem", "sftp internal-sftp"],
         ["PrintMotd", "no"],
-        ...(env.length ? [["SetEnv", env.map(([k, v]) => `${k}=${v}`).join(" ")] satisfies SshdEntry] : []),
+        ...(env.length ? [["SetEnv", env.map(([k, v]) => `"${k}=${v}"`).join(" ")] satisfies SshdEntry] : []),
     ];
 }
 
