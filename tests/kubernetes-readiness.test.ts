@@ -113,12 +113,14 @@ describe("readiness gate (waitForApiServer) on 127.0.0.1", function () {
         const started = Date.now();
         try {
             await assert.rejects(
-                waitForApiServer({ endpoint: server.endpoint, caPem: ca.certPem, timeoutMs: 600, intervalMs: 100 }),
-                (e: Error) => /did not answer \/readyz within 1 s \(incant:readinessTimeoutSeconds\)/.test(e.message)
+                waitForApiServer({ endpoint: server.endpoint, caPem: ca.certPem, timeoutMs: 2_000, intervalMs: 100 }),
+                (e: Error) => /did not answer \/readyz within 2 s \(incant:readinessTimeoutSeconds\)/.test(e.message)
                     && /last answer: HTTP 503/.test(e.message) && /cloud-init-output\.log/.test(e.message));
+            // It waited the whole timeout and probed more than once; no upper bound on a loaded machine
+            // (the gate's own deadline is what is tested, not this machine's speed).
             const elapsed = Date.now() - started;
-            assert.ok(elapsed >= 400 && elapsed < 3_000, `gave up after ${elapsed} ms`);
-            assert.ok(server.requests() >= 3, `probed ${server.requests()} times`);
+            assert.ok(elapsed >= 1_900, `gave up after ${elapsed} ms, before its timeout`);
+            assert.ok(server.requests() >= 2, `probed ${server.requests()} times`);
         } finally {
             await server.close();
         }
