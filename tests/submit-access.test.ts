@@ -31,6 +31,23 @@ const SESSION_ENV = {
 
 interface Result { status: number | null; stdout: string; stderr: string }
 
+describe("submit access: every script passes shellcheck (issue 14)", () => {
+    for (const [file, shell] of [
+        [path.join(SUBMIT, "access-sync.sh"), "bash"], [path.join(SUBMIT, "update-users.sh"), "bash"], [path.join(SUBMIT, "host-key.sh"), "bash"],
+        [path.join(IMAGE, "incant-token-refresh.sh"), "bash"], [path.join(IMAGE, "pam-sshd.sh"), "sh"], [path.join(IMAGE, "incant-login.sh"), "sh"],
+    ] as const) {
+        it(path.basename(file), function () {
+            requireTool(this, "shellcheck");
+            const r = spawnSync("shellcheck", ["--severity=style", `--shell=${shell}`, file], { encoding: "utf8" });
+            assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+        });
+    }
+    it("shellcheck fails a broken script (the check can fail)", function () {
+        requireTool(this, "shellcheck");
+        assert.notEqual(spawnSync("shellcheck", ["--shell=bash", "-"], { input: "rm -rf $1/*\n" }).status, 0);
+    });
+});
+
 describe("submit access: the rendered sshd, keys and account sync, for real in a namespace (issue 14)", function () {
     this.timeout(180_000);
     let dir: string;
