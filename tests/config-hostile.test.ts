@@ -30,7 +30,7 @@ import { runProgram } from "./harness/program";
 import { tempFile } from "./harness/tools";
 
 const SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICMHfMeNXSjdokUYxpyuIWE069qGQiqhM4/MygGDNztg ops";
-const SECRETS = new Set(["s3AccessKeyId", "s3SecretAccessKey", "sshPrivateKey", "registryPassword", "osApplicationCredentialSecret", "s3IamClientSecret"]);
+const SECRETS = new Set(["s3AccessKeyId", "s3SecretAccessKey", "sshPrivateKey", "registryPassword", "osApplicationCredentialSecret", "s3IamClientSecret", "jupyterhubIamClientSecret"]);
 
 /** A stack with every optional string key set, so that every string key is reachable. */
 const FULL: RawConfig = {
@@ -54,7 +54,11 @@ const FULL: RawConfig = {
     },
     users: [{ name: "atlasuser1", uid: 20001, iamSubject: "5d2b0a6e-0000-4000-8000-000000000001" }],
     htcondor: { trustDomain: "incant.cloud.infn.it" },
-    cvmfs: { repositories: ["atlas.cern.ch"], httpProxy: "DIRECT" },
+    cvmfs: { repositories: ["atlas.cern.ch", "sft.cern.ch"], httpProxy: "DIRECT" },
+    jupyterhub: {
+        enabled: true, iamClientId: "incant-dev-jupyterhub", image: "quay.io/jupyterhub/k8s-singleuser-sample:4.4.0",
+        lcgView: "/cvmfs/sft.cern.ch/lcg/views/LCG_107/x86_64-el9-gcc13-opt",
+    },
 };
 
 type Path = (string | number)[];

@@ -41,6 +41,12 @@ describe("incant:jupyterhub", () => {
         assert.deepEqual([c.jupyterhub.nodePort, c.jupyterhub.cpuLimit, c.jupyterhub.memoryLimitGb], [31443, 4, 3]);
     });
 
+    it("accepts an LCG view set in the stack file (a path the looks-like-a-token check would refuse)", () => {
+        const view = "/cvmfs/sft.cern.ch/lcg/views/LCG_106b/x86_64-el9-gcc13-opt";
+        const c = validateConfig({ ...BASE, jupyterhub: { ...ON, lcgView: view } }, { stack: "dev", secretKeys: SECRETS });
+        assert.equal(c.jupyterhub.lcgView, view);
+    });
+
     const cases: [string, RawConfig, string, string, Set<string>?][] = [
         ["enabled without a client", { jupyterhub: { enabled: true } }, "jupyterhub.iamClientId", "is required when jupyterhub.enabled"],
         ["enabled without the client secret", { jupyterhub: ON }, "jupyterhubIamClientSecret", "pulumi config set --secret incant:jupyterhubIamClientSecret",

@@ -211,7 +211,8 @@ describe("Kubernetes cluster (dev: 1 control plane, 7 workers, Ubuntu 22.04)", (
         // Control planes then start their certificate renewal timer (tests/kubernetes-certificates.test.ts).
         assert.deepEqual(cp.runcmd, [...steps, ["systemctl", "enable", "--now", "incant-renew-certificates.timer"]]);
         // Workers first make the directories of the pool's local volumes (the schedd's and the central manager's spools).
-        assert.deepEqual(worker.runcmd, [["install", "-d", "-m", "0700", "/var/lib/incant/htcondor-spool", "/var/lib/incant/htcondor-cm-spool"], ...steps]);
+        // The pool's spools and, with dev's JupyterHub, the hub database's local volume (components/jupyterhub).
+        assert.deepEqual(worker.runcmd, [["install", "-d", "-m", "0700", "/var/lib/incant/htcondor-spool", "/var/lib/incant/htcondor-cm-spool", "/var/lib/incant/jupyterhub-db"], ...steps]);
         assert.equal(envOf(cp).NODE_ROLE, "init");
         assert.equal(envOf(worker).NODE_ROLE, "worker");
         assert.equal(envOf(worker).JOIN_AFTER, "");

@@ -712,7 +712,9 @@ function readJupyterHub(r: Reader, raw: unknown,
         iamClientId: r.optionalString("jupyterhub.iamClientId", j.iamClientId, GRAMMARS.clientId),
         nodePort: r.int("jupyterhub.nodePort", j.nodePort, d.nodePort, 30000, 32767),
         image: r.matching("jupyterhub.image", j.image, d.image, IMAGE_RE, "must be an image reference like registry/project/name:tag", 512),
-        lcgView: r.matching("jupyterhub.lcgView", j.lcgView, d.lcgView, LCG_VIEW_RE, "must be an LCG view like /cvmfs/sft.cern.ch/lcg/views/LCG_107/x86_64-el9-gcc13-opt"),
+        // Every view path trips the looks-like-a-token heuristic (a long run of mixed case, digits and
+        // slashes); the grammar admits nothing but a path under /cvmfs/sft.cern.ch/lcg/views, so skip it.
+        lcgView: r.matching("jupyterhub.lcgView", j.lcgView, d.lcgView, LCG_VIEW_RE, "must be an LCG view like /cvmfs/sft.cern.ch/lcg/views/LCG_107/x86_64-el9-gcc13-opt", 255, true),
         cpuLimit: r.int("jupyterhub.cpuLimit", j.cpuLimit, d.cpuLimit, 1, 64),
         memoryLimitGb: r.int("jupyterhub.memoryLimitGb", j.memoryLimitGb, d.memoryLimitGb, 1, 512),
         cullIdleSeconds: r.int("jupyterhub.cullIdleSeconds", j.cullIdleSeconds, d.cullIdleSeconds, 300, 30 * 86400),
