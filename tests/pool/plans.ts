@@ -108,7 +108,8 @@ export function submitPodPlan(ctx: PlanContext): PodPlan {
     const binds: PodPlan["binds"] = [];
     for (const v of s.volumes ?? []) {
         if (v.type !== "bind") continue;
-        if (v.source.startsWith("/etc/incant/")) files.push({ path: v.target, content: ctx.rendered.submitHostFile(v.source), mode: 0o644 });
+        // A directory the host keeps up to date (the access list) is bound like a share; rendered files are copied in.
+        if (v.source.startsWith("/etc/incant/") && !ctx.volumes[v.source]) files.push({ path: v.target, content: ctx.rendered.submitHostFile(v.source), mode: 0o644 });
         else {
             const dir = ctx.volumes[v.source];
             if (!dir) throw new Error(`submit: no loopback directory for ${v.source}`);

@@ -10,6 +10,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { PoolRole } from "../../components/htcondor/manifests";
+import { ACCESS, renderAccessList } from "../../components/submit/access";
 import { HtcondorInstall } from "./install";
 import { Issuer, makeIssuer } from "./issuer";
 import { LoopbackRole } from "./overlay";
@@ -71,11 +72,23 @@ export class LoopbackPool {
         this.volumes = this.makeVolumes();
         // Other shares the submit host binds in (/srv/incant/<share>): an empty directory each.
         for (const v of this.rendered.submit.volumes ?? []) {
-            if (v.type === "bind" && v.source.startsWith("/srv/incant/") && !this.volumes[v.source]) {
+            // and the host's own state directories (/var/lib/incant/<dir>: the sshd host keys): empty too.
+            if (v.type === "bind" && /^\/(srv|var\/lib)\/incant\//.test(v.source) && !this.volumes[v.source]) {
                 this.volumes[v.source] = path.join(this.dir, "volumes", `submit-${path.basename(v.source)}`);
                 fs.mkdirSync(this.volumes[v.source], { recursive: true, mode: 0o755 });
             }
         }
+        // The physicists' access list, as the program installs it on the submit host: the shipped
+        // incant-submit-users (components/submit/update-users.sh) with the dev users, no container yet.
+        const access = path.join(this.dir, "volumes", "submit-access");
+        const list = this.rendered.configMaps["htcondor-worker"].users.split("\n").filter(Boolean)
+            .map((l) => { const [name, uid] = l.split(" "); return { name, uid: Number(uid) }; });
+        const sync = spawnSync("bash", [path.join(ROOT, "components", "submit", "update-users.sh"), "10"], {
+            input: renderAccessList(list), encoding: "utf8", timeout: 30_000,
+            env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ACCESS_DIR: access, DOCKER: "false" },
+        });
+        if (sync.status !== 0) throw new Error(`incant-submit-users: ${sync.stderr}`);
+        this.volumes[ACCESS.host.dir] = access;
         const ctx: PlanContext = { rendered: this.rendered, volumes: this.volumes, issuerHost: new URL(issuerUrl).hostname, caPem: this.issuer.caPem };
         this.ctx = ctx;
         for (const role of ["central-manager", "scheduler", "worker"] as PoolRole[]) this.pods[role] = new Pod(poolPodPlan(role, ctx), this.dir, this.netns!.pid!, this.install.prefix);
