@@ -1,7 +1,7 @@
 /**
  * HTCondor metrics on the loopback pool (issue 17, components/observability): the central manager's
  * and the scheduler's condor_master run the rendered exporter daemon (INCANT_EXPORTER); Prometheus'
- * view of it is an HTTP GET of :9620/metrics in each pod. With atlasuser1's jobs running, the output
+ * view of it is an HTTP GET of <pod address>:9620/metrics. With atlasuser1's jobs running, the output
  * carries the slots, the startd, the CVMFS check, the negotiator, the queue by owner and the
  * submitter's usage; and every condor_* metric the dashboards and alerts query is in it (squid_*
  * ones are checked against a real squid in tests/cache.test.ts).
@@ -15,6 +15,7 @@ import { requireCondition } from "../harness/tools";
 import { findHtcondor, HtcondorInstall } from "./install";
 import { output, userSession } from "./journey";
 import { LoopbackPool, setting } from "./pool";
+import { ADDRESSES } from "./plans";
 
 const has = (tool: string) => spawnSync("sh", ["-c", `command -v ${tool}`]).status === 0;
 
@@ -42,7 +43,7 @@ describe("HTCondor pool on loopback: metrics for Prometheus", function () {
 
     /** One scrape of a pod's exporter, as Prometheus does it (HTTP GET /metrics). */
     const scrape = (role: "central-manager" | "scheduler") => {
-        const r = pool.pods[role].exec(["curl", "-sf", "-m", "30", `http://127.0.0.1:${CONDOR_METRICS_PORT}/metrics`]);
+        const r = pool.pods[role].exec(["curl", "-sf", "-m", "30", `http://${ADDRESSES[role]}:${CONDOR_METRICS_PORT}/metrics`]);
         return r.status === 0 ? r.stdout : "";
     };
 
