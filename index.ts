@@ -82,7 +82,8 @@ const cluster = new KubernetesCluster("kubernetes", {
     config,
     vms: vms.filter((v) => v.role === "control-plane" || v.role === "worker"),
     placement,
-    workerDirectories: config.jupyterhub.enabled ? [...NODE_DIRECTORIES, HUB_DB.hostPath] : NODE_DIRECTORIES,
+    // Local volumes only without the Cinder CSI driver (openstack.cloudProvider): then the spools and the hub database are Cinder volumes.
+    workerDirectories: config.jupyterhub.enabled && !config.openstack.cloudProvider ? [...NODE_DIRECTORIES, HUB_DB.hostPath] : NODE_DIRECTORIES,
 }, onCloud);
 
 const storage = new StorageController("storage", {
@@ -123,7 +124,7 @@ const submit = new SubmitHost("submit", {
 // The interactive platform (issue 18): on the same identities, shares, CVMFS and pool.
 const hub = config.jupyterhub.enabled ? new JupyterHub("jupyterhub", {
     config, secrets, host: cluster.apiHost, workerNodeNames: cluster.nodeNames, nfs: storage.share,
-    pool: { namespace: pool.namespace, endpoints: pool.endpoints, ca: pool.ca, resource: pool },
+    pool: { namespace: pool.namespace, endpoints: pool.endpoints, ca: pool.ca, resource: pool }, storage: cluster.storage,
 }, { providers: { kubernetes: cluster.provider } }) : undefined;
 
 /** The outputs follow a versioned contract for other teams: contracts/outputs.ts, docs/outputs.md. */

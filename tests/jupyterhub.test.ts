@@ -155,7 +155,17 @@ describe("JupyterHub (dev stack)", function () {
         assert.equal(at(values, "hub", "config", "GenericOAuthenticator", "oauth_callback_url"), `https://${host}:30443/hub/oauth_callback`);
     });
 
-    it("the hub database has a local volume on a worker that every worker creates at boot", () => {
+    it("the hub database is a Cinder claim when the cluster has the Cinder CSI driver (dev), and the release waits for it", () => {
+        const release = dev.resources.find((r) => r.type === "kubernetes:helm.sh/v3:Release" && r.name === "jupyterhub")!;
+        assert.equal(at(release.revealedInputs, "values", "hub", "db", "pvc", "storageClassName"), "csi-cinder-sc-retain");
+        assert.equal(at(release.revealedInputs, "values", "hub", "db", "type"), "sqlite-pvc");
+        const csi = dev.resources.find((r) => r.type === "kubernetes:helm.sh/v3:Release" && r.name === "kubernetes-cloud-provider-cinder-csi")!;
+        assert.ok(release.dependencies.includes(csi.urn), "the hub's claim needs the driver");
+        assert.ok(!dev.resources.some((r) => r.type === "kubernetes:core/v1:PersistentVolume" && at(r.revealedInputs, "metadata", "name") === "jupyterhub-hub-db-dir"));
+    });
+
+    it("without a cloud provider, the hub database has a local volume on a worker that every worker creates at boot", async () => {
+        const dev = await runProgram("dev", { openstack: { cloudProvider: false } });
         const pv = dev.resources.find((r) => r.type === "kubernetes:core/v1:PersistentVolume" && at(r.revealedInputs, "metadata", "name") === "jupyterhub-hub-db-dir")!;
         const dir = String(at(pv.revealedInputs, "spec", "local", "path"));
         assert.deepEqual(at(pv.revealedInputs, "spec", "claimRef"), { namespace: "jupyterhub", name: "hub-db-dir" });

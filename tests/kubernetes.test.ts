@@ -212,7 +212,7 @@ describe("Kubernetes cluster (dev: 1 control plane, 7 workers, Ubuntu 22.04)", (
         assert.deepEqual(cp.runcmd, [...steps, ["systemctl", "enable", "--now", "incant-renew-certificates.timer"]]);
         // Workers first make the directories of the pool's local volumes (the schedd's and the central manager's spools).
         // The pool's spools and, with dev's JupyterHub, the hub database's local volume (components/jupyterhub).
-        assert.deepEqual(worker.runcmd, [["install", "-d", "-m", "0700", "/var/lib/incant/htcondor-spool", "/var/lib/incant/htcondor-cm-spool", "/var/lib/incant/jupyterhub-db"], ...steps]);
+        assert.deepEqual(worker.runcmd, [["install", "-d", "-m", "0700", "/var/lib/incant/htcondor-spool", "/var/lib/incant/htcondor-cm-spool"], ...steps]);
         assert.equal(envOf(cp).NODE_ROLE, "init");
         assert.equal(envOf(worker).NODE_ROLE, "worker");
         assert.equal(envOf(worker).JOIN_AFTER, "");

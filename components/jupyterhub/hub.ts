@@ -37,6 +37,8 @@ export interface JupyterHubArgs {
     nfs: NfsShare;
     /** The pool (HTCondorPool): namespace, endpoints, CA, and the component (its CVMFS driver). */
     pool: { namespace: string; endpoints: PoolEndpoints; ca: KeyPair; resource: pulumi.Resource };
+    /** The cluster's block storage (KubernetesCluster.storage): the hub database on its volume; else a worker's local volume. */
+    storage?: { storageClass: string; ready: pulumi.Resource[] };
 }
 
 /** Which worker holds the hub database: the third (the first two hold the pool's spools), or the last. */
@@ -70,7 +72,8 @@ export class JupyterHub extends pulumi.ComponentResource {
             const pv = new k8s.core.v1.PersistentVolume(`${name}-${v.name}-pv`, volume.pv, child);
             claims.push(new k8s.core.v1.PersistentVolumeClaim(`${name}-${v.name}`, volume.pvc, { parent: this, dependsOn: [namespace, pv] }));
         }
-        claims.push(new k8s.core.v1.PersistentVolume(`${name}-db-pv`, hubDbVolume(hubDbNode(args.workerNodeNames)), child));
+        if (args.storage) claims.push(...args.storage.ready);
+        else claims.push(new k8s.core.v1.PersistentVolume(`${name}-db-pv`, hubDbVolume(hubDbNode(args.workerNodeNames)), child));
 
         // The proxy's certificate: the floating IP users type, signed by the pool CA.
         const key = new tls.PrivateKey(`${name}-tls-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, child);
@@ -106,6 +109,7 @@ export class JupyterHub extends pulumi.ComponentResource {
                 ranges: { vmCidr: config.network.cidr, podCidr: config.network.podCidr },
                 ports: { collector: config.htcondor.collectorPort, scheduler: config.htcondor.schedulerPort },
             },
+            dbStorageClass: args.storage?.storageClass,
         });
         new k8s.helm.v3.Release(name, {
             name: "jupyterhub",

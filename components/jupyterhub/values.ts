@@ -23,8 +23,8 @@ export const JUPYTERHUB_NAMESPACE = "jupyterhub";
 /** The proxy's certificate (kubernetes.io/tls), signed by the pool CA for the hub's address. */
 export const HUB_TLS_SECRET = "jupyterhub-tls";
 /**
- * The hub's sqlite database on a Kubernetes local volume of a worker (the cluster has no storage
- * class; sqlite must not live on NFS). The chart's claim is `hub-db-dir`; hub.ts reserves the PV for it.
+ * The hub's sqlite database (never on NFS): on a Cinder volume when the cluster has the Cinder CSI
+ * driver (openstack.cloudProvider), else on a Kubernetes local volume of a worker. The chart's claim is `hub-db-dir`; hub.ts reserves the PV for it.
  */
 export const HUB_DB = { hostPath: "/var/lib/incant/jupyterhub-db", claim: "hub-db-dir", capacity: "1Gi" } as const;
 /** The Dask scheduler's and dashboard's ports in a user's pod (distributed's defaults). */
@@ -86,6 +86,8 @@ export interface HubValuesInputs {
     userFiles: UserFiles;
     /** The pool's address ranges and ports, for the user pods' egress. */
     pool: { ranges: { vmCidr: string; podCidr: string }; ports: { collector: number; scheduler: number } };
+    /** The hub database's StorageClass: the cluster's Cinder class, or "" for the reserved local volume (hubDbVolume). */
+    dbStorageClass?: string;
 }
 
 /** The text of the files in USER_FILES (the pool CA: an Output in the program). */
@@ -149,7 +151,7 @@ export function hubValues(i: HubValuesInputs) {
                 "incant-users": { mountPath: HUB_USERS_FILE, data: users, mode: 0o444 },
             },
             // The database on the local volume reserved for it (hub.ts): the cluster has no storage class.
-            db: { type: "sqlite-pvc", pvc: { storage: HUB_DB.capacity, accessModes: ["ReadWriteOnce"], storageClassName: "" } },
+            db: { type: "sqlite-pvc", pvc: { storage: HUB_DB.capacity, accessModes: ["ReadWriteOnce"], storageClassName: i.dbStorageClass ?? "" } },
             resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } },
             // The chart lets the hub and proxy reach the metadata service by default; Calico's platform
             // tier denies it anyway (components/kubernetes/calico.ts), and so do we here.
