@@ -90,13 +90,14 @@ export async function waitForApiServer(args: WaitForApiServerArgs): Promise<void
     ];
     const started = Date.now();
     const deadline = started + args.timeoutMs;
-    const requestTimeout = args.requestTimeoutMs ?? Math.min(10_000, args.intervalMs);
+    // Each request may take a TLS handshake on a busy machine: at least 2 s, at most 10 s.
+    const requestTimeout = args.requestTimeoutMs ?? Math.min(10_000, Math.max(2_000, args.intervalMs));
     let attempt = 0;
     for (const phase of phases) {
         let last = "";
         for (;;) {
             attempt++;
-            const result = await probe({ url: phase.url, ca: args.caPem, client: phase.client, timeoutMs: Math.max(1, Math.min(requestTimeout, deadline - Date.now())) });
+            const result = await probe({ url: phase.url, ca: args.caPem, client: phase.client, timeoutMs: Math.min(requestTimeout, Math.max(1_000, deadline - Date.now())) });
             if (result.ready) break;
             if (result.fatal) throw new Error(result.fatal);
             if (result.detail !== last) args.log?.(`waiting for ${phase.url}: ${result.detail}`);
