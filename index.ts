@@ -92,7 +92,7 @@ const storage = new StorageController("storage", {
 }, onCloud);
 
 // The site squid for CVMFS and Frontier (issue 17): the nodes', the pods' and the submit host's proxy.
-const cache = config.cache.enabled ? new SiteCache("cache", { config }, { providers: { kubernetes: cluster.provider } }) : undefined;
+const cache = config.cache.enabled ? new SiteCache("cache", { config, storage: cluster.storage }, { providers: { kubernetes: cluster.provider } }) : undefined;
 
 // The ATLAS images: built and pushed only when incant:registry.server is set.
 const images = new AtlasImages("atlas-images", { config, secrets });

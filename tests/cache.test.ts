@@ -77,7 +77,13 @@ describe("site squid (#17)", () => {
         it("creates the squid's namespace, ConfigMap, Deployment and Service, each valid for the API", () => {
             const objects = run.resources.filter((r) => r.type.startsWith("kubernetes:") && r.custom && r.parent?.includes("incant:cache:SiteCache")
                 && (r.revealedInputs.metadata as Doc)?.namespace === CACHE_NAMESPACE);
-            assert.deepEqual(objects.map((r) => r.type).sort(), ["kubernetes:apps/v1:Deployment", "kubernetes:core/v1:ConfigMap", "kubernetes:core/v1:Service"]);
+            assert.deepEqual(objects.map((r) => r.type).sort(), ["kubernetes:apps/v1:Deployment", "kubernetes:core/v1:ConfigMap", "kubernetes:core/v1:PersistentVolumeClaim", "kubernetes:core/v1:Service"]);
+            // dev has the Cinder CSI driver: the cache is a volume of its class, which outlives the pod, and waits for the driver.
+            const claim = objects.find((r) => r.type === "kubernetes:core/v1:PersistentVolumeClaim")!;
+            assert.equal((claim.revealedInputs as Doc).spec.storageClassName, "csi-cinder-sc-retain");
+            assert.ok(claim.dependencies.includes(run.get("kubernetes:helm.sh/v3:Release", "kubernetes-cloud-provider-cinder-csi").urn));
+            const volumes = (objects.find((r) => r.type === "kubernetes:apps/v1:Deployment")!.revealedInputs as Doc).spec.template.spec.volumes;
+            assert.deepEqual(volumes.find((v: Doc) => v.name === "cache"), { name: "cache", persistentVolumeClaim: { claimName: (claim.revealedInputs as Doc).metadata.name } });
             for (const r of [...objects, run.ofType("kubernetes:core/v1:Namespace").find((n) => (n.revealedInputs.metadata as Doc).name === CACHE_NAMESPACE)!]) validateK8sObject(r);
             const svc = objects.find((r) => r.type === "kubernetes:core/v1:Service")!.revealedInputs as Doc;
             assert.equal(svc.spec.clusterIP, "10.96.0.20");

@@ -14,11 +14,13 @@ import * as pulumi from "@pulumi/pulumi";
 import { FacilityConfig } from "../config/schema";
 import { readScript } from "../compute/cloudinit";
 import { EXPORTER_SCRIPT } from "../observability/metrics";
-import { cacheNamespace, squidConfigMap, squidDeployment, squidService, SQUID_PATHS } from "./manifests";
+import { cacheNamespace, squidCacheClaim, squidConfigMap, squidDeployment, squidService, SQUID_PATHS } from "./manifests";
 import { renderSquidConf, squidClusterIp, squidConf, SquidSettings, SQUID_PORT } from "./squid";
 
 export interface SiteCacheArgs {
     config: Pick<FacilityConfig, "cache" | "network" | "images">;
+    /** The cluster's block storage (KubernetesCluster.storage): the cache on its volume; else an emptyDir. */
+    storage?: { storageClass: string; ready: pulumi.Resource[] };
 }
 
 /** The squid's settings from the configuration: the facility's VM network and pod network may use it. */
@@ -46,7 +48,13 @@ export class SiteCache extends pulumi.ComponentResource {
         const inNs = { parent: this, dependsOn: [ns] };
         const cm = new k8s.core.v1.ConfigMap(`${name}-squid-conf`, squidConfigMap(conf, readScript(path.join(__dirname, "..", "observability"), EXPORTER_SCRIPT)), inNs);
         const checksum = crypto.createHash("sha256").update(conf).digest("hex");
-        new k8s.apps.v1.Deployment(`${name}-squid`, squidDeployment({ image: args.config.cache.image, metricsImage: args.config.images.centralManager, settings, checksum }), { ...inNs, dependsOn: [ns, cm] });
+        const claim = args.storage
+            ? new k8s.core.v1.PersistentVolumeClaim(`${name}-squid-cache`, squidCacheClaim(settings, args.storage.storageClass), { parent: this, dependsOn: [ns, ...args.storage.ready] })
+            : undefined;
+        new k8s.apps.v1.Deployment(`${name}-squid`, squidDeployment({
+            image: args.config.cache.image, metricsImage: args.config.images.centralManager, settings, checksum,
+            cacheClaim: claim ? squidCacheClaim(settings, "").metadata.name : undefined,
+        }), { ...inNs, dependsOn: [ns, cm, ...(claim ? [claim] : [])] });
         new k8s.core.v1.Service(`${name}-squid`, squidService(this.clusterIp), inNs);
         this.registerOutputs({ clusterIp: this.clusterIp });
     }

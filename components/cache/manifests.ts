@@ -22,7 +22,7 @@ const LABELS = { "app.kubernetes.io/name": SQUID_NAME, "app.kubernetes.io/part-o
 
 type Metadata = k8s.types.input.meta.v1.ObjectMeta;
 
-/** Paths inside the pod: the cache on an emptyDir, squid's log and PID file on another. */
+/** Paths inside the pod: the cache (a Cinder claim or an emptyDir), squid's log and PID file on an emptyDir. */
 export const SQUID_PATHS = { cacheDir: "/var/cache/squid", cacheLog: "/var/log/squid/cache.log", pidFile: "/var/log/squid/squid.pid" } as const;
 
 /** The namespace, Pod Security baseline enforced (the cluster's default, stated). */
@@ -40,6 +40,22 @@ export function cacheNamespace(): { metadata: Metadata } {
     };
 }
 
+/** The cache volume's size: a tenth more than squid's cache_dir (squid overshoots a little). */
+export function cacheVolumeMi(settings: Pick<SquidSettings, "diskCacheMb">): number {
+    return Math.ceil(settings.diskCacheMb * 1.1);
+}
+
+/**
+ * The cache on a Cinder volume (`openstack.cloudProvider`): a warm cache survives a new squid pod
+ * (a configuration change, a node drain) instead of refetching CVMFS and Frontier from CERN.
+ */
+export function squidCacheClaim(settings: Pick<SquidSettings, "diskCacheMb">, storageClassName: string) {
+    return {
+        metadata: { name: `${SQUID_NAME}-cache`, namespace: CACHE_NAMESPACE, labels: LABELS },
+        spec: { accessModes: ["ReadWriteOnce"], storageClassName, resources: { requests: { storage: `${cacheVolumeMi(settings)}Mi` } } },
+    };
+}
+
 /** squid.conf and the metrics sidecar's script (components/observability/condor-exporter.py). */
 export function squidConfigMap(squidConf: string, exporter: string): { metadata: Metadata; data: Record<string, string> } {
     return { metadata: { name: SQUID_NAME, namespace: CACHE_NAMESPACE, labels: LABELS }, data: { "squid.conf": squidConf, [EXPORTER_SCRIPT]: exporter } };
@@ -49,7 +65,7 @@ export function squidConfigMap(squidConf: string, exporter: string): { metadata:
  * The Deployment; `checksum` changes with squid.conf, so a new configuration restarts squid.
  * `metricsImage`: an image with python3 for the metrics sidecar (the HTCondor central manager's).
  */
-export function squidDeployment(a: { image: string; metricsImage: string; settings: SquidSettings; checksum: string }): {
+export function squidDeployment(a: { image: string; metricsImage: string; settings: SquidSettings; checksum: string; cacheClaim?: string }): {
     metadata: Metadata; spec: k8s.types.input.apps.v1.DeploymentSpec;
 } {
     const volumeMounts = [
@@ -101,8 +117,11 @@ export function squidDeployment(a: { image: string; metricsImage: string; settin
                     }],
                     volumes: [
                         { name: "config", configMap: { name: SQUID_NAME } },
-                        // The disk cache: a tenth more than squid's cache_dir (squid overshoots a little).
-                        { name: "cache", emptyDir: { sizeLimit: `${Math.ceil(a.settings.diskCacheMb * 1.1)}Mi` } },
+                        // The disk cache: a Cinder volume that outlives the pod when the cluster has one
+                        // (squidCacheClaim), else an emptyDir; a tenth more than squid's cache_dir (squid overshoots a little).
+                        a.cacheClaim
+                            ? { name: "cache", persistentVolumeClaim: { claimName: a.cacheClaim } }
+                            : { name: "cache", emptyDir: { sizeLimit: `${cacheVolumeMi(a.settings)}Mi` } },
                         { name: "logs", emptyDir: { sizeLimit: "1Gi" } },
                     ],
                 },
