@@ -61,9 +61,11 @@ describe("HTCondor pool on loopback: metrics for Prometheus", function () {
         assert.match(queue, /^condor_up\{daemon="schedd"\} 1$/m);
         assert.match(queue, /^condor_jobs\{owner="atlasuser1",status="idle"\} [1-9]/m);
         assert.match(queue, /^condor_jobs_idle_oldest_seconds\{owner="atlasuser1"\} \d+$/m);
-        const poolMetrics = await pool.waitFor("atlasuser1's usage in the central manager's metrics", () => {
+        // The submitter's usage and the claimed slots reach the collector in separate updates (schedd, startd): wait for both.
+        const poolMetrics = await pool.waitFor("atlasuser1's usage and the claimed slots in the central manager's metrics", () => {
             const m = scrape("central-manager");
-            return /^condor_submitter_resources_used\{submitter="group_atlasuser1\.atlasuser1@[^"]+"\} [1-9]/m.test(m) ? m : undefined;
+            return /^condor_submitter_resources_used\{submitter="group_atlasuser1\.atlasuser1@[^"]+"\} [1-9]/m.test(m)
+                && /^condor_slot_cpus\{state="Claimed"\} [1-9]/m.test(m) ? m : undefined;
         }, 120_000);
         assert.match(poolMetrics, /^condor_startds 1$/m);
         assert.match(poolMetrics, /^condor_slot_cpus\{state="Claimed"\} [1-9]/m);
