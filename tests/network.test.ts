@@ -55,7 +55,7 @@ describe("network and security groups", () => {
             // Prometheus scrapes the control-plane components (METRICS_PORTS) and kube-proxy on every node.
             ...["10257", "10259", "2381"].flatMap((p) => [`control-plane->control-plane tcp/${p}`, `worker->control-plane tcp/${p}`]),
             "control-plane->control-plane tcp/10249", "control-plane->worker tcp/10249", "worker->control-plane tcp/10249", "worker->worker tcp/10249",
-            "worker->storage tcp/2049", "submit->storage tcp/2049",
+            "worker->storage tcp/2049", "submit->storage tcp/2049", "worker->submit tcp/9100",
             "submit->control-plane tcp/30618", "submit->worker tcp/30618", "submit->control-plane tcp/30619", "submit->worker tcp/30619",
         ];
         assert.deepEqual([...table].sort(), expected.sort());

@@ -76,7 +76,7 @@ describe("pool observability (#17)", () => {
         for (const m of ["condor_slot_cpus", "condor_jobs", "condor_negotiator_cycle_duration_seconds", 'condor_up{daemon="schedd"}', "condor_submitter_cpu_seconds_total", "squid_client_http_hits_total"]) {
             assert.ok(exprs.includes(m), m);
         }
-        assert.deepEqual(alerts().map((a) => a.alert), ["HTCondorStartdsMissing", "HTCondorScheddDown", "HTCondorCvmfsFailing", "SquidDown", "HTCondorUserIdleWithFreeCores"]);
+        assert.deepEqual(alerts().map((a) => a.alert), ["HTCondorStartdsMissing", "HTCondorScheddDown", "HTCondorCvmfsFailing", "SquidDown", "IncantArchiveDown", "IncantSubmitHostUnscraped", "HTCondorUserIdleWithFreeCores"]);
         assert.ok(queriedMetrics().length >= 10);
     });
 

@@ -225,7 +225,9 @@ export class KubernetesCluster extends pulumi.ComponentResource {
         // Kubelets' serving certificates wait for it (kubectl logs/exec and metrics need them).
         installCsrApprover(`${name}-csr-approver`, { namePrefix: config.namePrefix, subnetCidr: placement.subnetCidr },
             { ...onCluster, dependsOn: this.networkReady });
-        const monitoring = installMonitoring(`${name}-monitoring`, { version: config.versions.monitoring },
+        const monitoring = installMonitoring(`${name}-monitoring`, {
+            version: config.versions.monitoring, submitHostAddress: vmAddress(placement.subnetCidr, { role: "submit", index: 0 }),
+        },
             { ...onCluster, dependsOn: this.networkReady });
         this.grafanaAdminPassword = monitoring.grafanaAdminPassword;
 

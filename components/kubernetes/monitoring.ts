@@ -28,6 +28,16 @@ export const MONITORING_RELEASE = "kube-prometheus-stack";
 export interface MonitoringArgs {
     /** kube-prometheus-stack chart version. */
     version: string;
+    /** The submit host's fixed address: its node exporter is scraped (the S3 archive's health). */
+    submitHostAddress?: string;
+}
+
+/** The scrape job of the submit host's node exporter (the IncantArchiveDown alert names it). */
+export const SUBMIT_HOST_JOB = "incant-submit-host";
+
+/** Prometheus's extra scrape of the submit host, outside the cluster (additionalScrapeConfigs). */
+export function submitHostScrape(address: string) {
+    return { job_name: SUBMIT_HOST_JOB, static_configs: [{ targets: [`${address}:${METRICS_PORTS.submitNodeExporter}`], labels: { role: "submit" } }] };
 }
 
 /** How much Prometheus keeps: whichever limit is hit first (prometheus --storage.tsdb.retention.*). */
@@ -45,7 +55,7 @@ function scrape(port: number, https: boolean) {
     };
 }
 
-export function monitoringValues(grafanaAdminPassword: pulumi.Input<string>) {
+export function monitoringValues(grafanaAdminPassword: pulumi.Input<string>, submitHostAddress?: string) {
     const clusterIp = { type: "ClusterIP" };
     return {
         grafana: { adminPassword: grafanaAdminPassword, service: clusterIp },
@@ -55,6 +65,7 @@ export function monitoringValues(grafanaAdminPassword: pulumi.Input<string>) {
                 retention: PROMETHEUS_RETENTION.time,
                 retentionSize: PROMETHEUS_RETENTION.size,
                 storageSpec: { emptyDir: { sizeLimit: PROMETHEUS_RETENTION.volumeSizeLimit } },
+                ...(submitHostAddress ? { additionalScrapeConfigs: [submitHostScrape(submitHostAddress)] } : {}),
             },
         },
         alertmanager: { service: clusterIp },
@@ -91,7 +102,7 @@ export function installMonitoring(name: string, a: MonitoringArgs,
         repositoryOpts: { repo: MONITORING_CHART_REPO },
         namespace: MONITORING_NAMESPACE,
         createNamespace: false,
-        values: monitoringValues(adminPassword),
+        values: monitoringValues(adminPassword, a.submitHostAddress),
         // Fresh nodes pull a dozen images.
         timeout: 1200,
     }, { parent, provider, dependsOn: [...namespaces, ...opts.dependsOn] });

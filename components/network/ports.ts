@@ -63,6 +63,8 @@ export const METRICS_PORTS = {
     etcd: 2381,
     /** kube-proxy's metrics (plain HTTP, metrics only), on every node. */
     kubeProxy: 10249,
+    /** The submit host's node exporter (systemd unit states: the S3 archive's health). */
+    submitNodeExporter: 9100,
 } as const;
 
 const tcp = (from: number, to = from): [number, number] => [from, to];
@@ -96,6 +98,8 @@ export function flows(p: PortSettings): Flow[] {
         ...between("Prometheus scrapes the scheduler", "tcp", tcp(METRICS_PORTS.scheduler), cluster, ["control-plane"]),
         ...between("Prometheus scrapes etcd metrics", "tcp", tcp(METRICS_PORTS.etcd), cluster, ["control-plane"]),
         ...between("Prometheus scrapes kube-proxy", "tcp", tcp(METRICS_PORTS.kubeProxy), cluster, cluster),
+        // Prometheus runs on a worker; it reads the submit host's unit states (the archive's alert).
+        { description: "Prometheus scrapes the submit host's node exporter", protocol: "tcp", ports: tcp(METRICS_PORTS.submitNodeExporter), from: { role: "worker" }, to: "submit" },
         // Shared storage: NFSv4 needs only TCP 2049. Kubelets mount it on workers.
         ...between("NFSv4 from the cluster nodes", "tcp", tcp(NFS_PORT), ["worker"], ["storage"]),
         { description: "NFSv4 from the submit host", protocol: "tcp", ports: tcp(NFS_PORT), from: { role: "submit" }, to: "storage" },

@@ -16,6 +16,8 @@
  * schedd answers only local tools (FS) and users (SciTokens), so the queue is read in its pod.
  */
 import type { ConfigEntry } from "../htcondor/config";
+import { SUBMIT_HOST_JOB } from "../kubernetes/monitoring";
+import { ARCHIVE_CLIENT } from "../storage/archive";
 
 /** Where the pods mount the exporter (a ConfigMap item, 0555). */
 export const METRICS_DIR = "/etc/condor/incant-metrics";
@@ -69,6 +71,17 @@ export function alerts(): Alert[] {
             alert: "SquidDown", for: "5m", severity: "critical",
             expr: "max(squid_up) < 1 or absent(squid_up)",
             summary: "The site squid does not answer: CVMFS and Frontier go without their cache (or fail, without DIRECT fallback)",
+        },
+        {
+            // The submit host's node exporter (components/kubernetes/monitoring.ts SUBMIT_HOST_JOB, submit/hostconfig.ts).
+            alert: "IncantArchiveDown", for: "10m", severity: "warning",
+            expr: `max(node_systemd_unit_state{job="${SUBMIT_HOST_JOB}",name="${ARCHIVE_CLIENT.unit}",state="active"}) < 1`,
+            summary: "The S3 archive is not mounted on the submit host (S3 unreachable or its key refused; homes and scratch are not affected): journalctl -u incant-archive",
+        },
+        {
+            alert: "IncantSubmitHostUnscraped", for: "10m", severity: "warning",
+            expr: `max(up{job="${SUBMIT_HOST_JOB}"}) < 1 or absent(up{job="${SUBMIT_HOST_JOB}"})`,
+            summary: "Prometheus cannot read the submit host's node exporter (down, or port 9100 closed): the archive alert is blind",
         },
         {
             alert: "HTCondorUserIdleWithFreeCores", for: "15m", severity: "warning",

@@ -19,6 +19,7 @@ import { S3Config } from "../config/schema";
 import { ARCHIVE_CLIENT, archiveUnit } from "../storage/archive";
 import { NfsShare } from "../storage/types";
 import { HOST } from "./services";
+import { METRICS_PORTS } from "../network/ports";
 import { dockerAfterMounts, nfsAutomountUnit, nfsMountUnit, sharedBindUnit } from "./units";
 
 /** The S3 settings the submit host's archive unit needs (no credential: those come over SSH). */
@@ -70,12 +71,26 @@ export function dockerDaemonConfig(): Record<string, unknown> {
 }
 
 /** The role-specific part of the submit host's cloud-config (extends baseCloudConfig). */
+/**
+ * The node exporter's arguments (Ubuntu's prometheus-node-exporter reads ARGS from
+ * /etc/default/prometheus-node-exporter): the systemd collector for the host's own units only, so
+ * Prometheus sees whether the S3 archive is mounted (the IncantArchiveDown alert), Docker runs and
+ * the NFS automounts are in place. Port: METRICS_PORTS.submitNodeExporter, admitted from the workers.
+ */
+export function nodeExporterArgs(port: number): string[] {
+    return [
+        "--collector.systemd",
+        `--collector.systemd.unit-include=(incant-.+|docker|srv-incant-.+)\\.(service|mount|automount)`,
+        `--web.listen-address=:${port}`,
+    ];
+}
+
 export function submitHostCloudConfig(nfs?: Shares, archive?: ArchiveSettings): CloudConfig {
     const units = [...submitMountUnits(nfs), ...(archive ? [s3RootUnit()] : [])];
     const automounts = submitAutomountUnits(nfs);
     const local = [HOST.cvmfs, ...(archive ? [HOST.s3] : [])];
     return {
-        packages: ["docker.io", "docker-compose-v2", "nfs-common",
+        packages: ["docker.io", "docker-compose-v2", "nfs-common", "prometheus-node-exporter",
             ...(archive ? ["rclone", "fuse3", ...(archive.credentials === "sts" ? ["curl", "jq"] : [])] : [])],
         write_files: [
             ...[...units, ...automounts].map((u) => ({ path: `/etc/systemd/system/${u.name}`, content: u.text, permissions: "0644" })),
@@ -87,6 +102,12 @@ export function submitHostCloudConfig(nfs?: Shares, archive?: ArchiveSettings): 
                 // Written after the packages: the docker.io postinst starts the daemon first.
                 path: "/etc/systemd/system/docker.service.d/10-incant-mounts.conf",
                 content: unitText(dockerAfterMounts(local)),
+                permissions: "0644", defer: true,
+            },
+            {
+                // After the packages (a file already at a conffile's path would stop dpkg to ask).
+                path: "/etc/default/prometheus-node-exporter",
+                content: `ARGS="${nodeExporterArgs(METRICS_PORTS.submitNodeExporter).join(" ")}"\n`,
                 permissions: "0644", defer: true,
             },
         ],
@@ -101,6 +122,7 @@ export function submitHostCloudConfig(nfs?: Shares, archive?: ArchiveSettings): 
             // Enabled, not started: it starts once its configuration arrives over SSH (host.ts).
             ...(archive ? [["systemctl", "enable", ARCHIVE_CLIENT.unit]] : []),
             ["apparmor_parser", "--replace", "--write-cache", "/etc/apparmor.d/incant-cvmfs"],
+            ["systemctl", "restart", "prometheus-node-exporter"],
             // The Docker provider connects as the image's default user (ssh://ubuntu@...).
             ["usermod", "--append", "--groups", "docker", "ubuntu"],
         ],
