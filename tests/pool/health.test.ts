@@ -54,7 +54,9 @@ describe("HTCondor pool on loopback: worker health (startd cron, probes)", funct
         assert.equal(ready.status, 0, output(ready));
     });
 
-    it("a repository whose root goes empty: HasCvmfs false naming it, START false, not ready but live; back when it returns", async () => {
+    it("a repository whose root goes empty: HasCvmfs false naming it, START false, not ready but live; back when it returns", async function () {
+        // Two changes, each up to a cron period and the collector's update: more than mocha's default.
+        this.timeout(2 * CHANGE_MS + 60_000);
         const root = path.join(pool.volumes.cvmfs, "sft.cern.ch");
         const aside = path.join(pool.dir, "sft-lcg-aside");
         fs.renameSync(path.join(root, "lcg"), aside);
