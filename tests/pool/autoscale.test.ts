@@ -11,8 +11,7 @@ import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { requireCondition } from "../harness/tools";
-import { findHtcondor, HtcondorInstall } from "./install";
+import { requireLoopbackPool } from "./install";
 import { userSession } from "./journey";
 import { hostPathOf, Pod, sleep } from "./pod";
 import { LoopbackPool, setting } from "./pool";
@@ -24,7 +23,6 @@ import { SCHEDD_QUERY, SUBMITTER_QUERY } from "../../components/autoscaler/pool-
 import { DRAIN, WORKER_RESERVED_MEMORY_MB } from "../../components/htcondor/config";
 import { SECRETS } from "../../components/htcondor/manifests";
 
-const has = (tool: string) => spawnSync("sh", ["-c", `command -v ${tool}`]).status === 0;
 
 /** The harness's worker pods as a Deployment the controller scales. */
 class LoopbackWorkers implements WorkerBackend {
@@ -90,15 +88,8 @@ describe("autoscaler on the loopback pool (npm run test:pool)", function () {
 
     before(async function () {
         this.timeout(180_000);
-        const install = findHtcondor();
-        const need = (ok: boolean, why: string) => {
-            if (!ok && process.env.CI !== "true") console.log(`    loopback autoscaler skipped: ${why}`);
-            requireCondition(this, ok, why);
-        };
-        need(!("missing" in install), "missing" in install ? install.missing : "");
-        need(process.getuid?.() === 0, "the loopback pool runs its daemons as root: run as root");
-        for (const tool of ["unshare", "nsenter", "setpriv", "ip", "openssl", "runuser"]) need(has(tool), `${tool} is required (.ci/run installs it)`);
-        pool = await LoopbackPool.create(install as HtcondorInstall);
+        const install = requireLoopbackPool(this);
+        pool = await LoopbackPool.create(install);
         pool.start("central-manager", "scheduler", "worker", "submit");
         await pool.waitFor("the submit container's users", () => pool.pods.submit.exec(["getent", "passwd", "atlasuser1"]).status === 0, 30_000);
     });

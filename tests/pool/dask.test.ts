@@ -9,15 +9,13 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { spawnSync } from "child_process";
 import { requireCondition, run } from "../harness/tools";
 import { cellText, executed, histogram, NBCLIENT_DRIVER, NOTEBOOKS, PYTHON, PYTHON_MODULES, readNtuples, smokeTestNtuples } from "../harness/notebook";
-import { findHtcondor, HtcondorInstall } from "./install";
+import { requireLoopbackPool } from "./install";
 import { output, userSession } from "./journey";
 import { ADDRESSES } from "./plans";
 import { LoopbackPool, setting } from "./pool";
 
-const has = (tool: string) => spawnSync("sh", ["-c", `command -v ${tool}`]).status === 0;
 
 describe("Dask workers as HTCondor jobs on the loopback pool (the example notebook)", function () {
     this.timeout(600_000);
@@ -25,12 +23,9 @@ describe("Dask workers as HTCondor jobs on the loopback pool (the example notebo
     let scheddName: string;
 
     before(async function () {
-        const install = findHtcondor();
-        requireCondition(this, !("missing" in install), "missing" in install ? install.missing : "");
-        requireCondition(this, process.getuid?.() === 0, "the loopback pool runs its daemons as root: run as root");
-        for (const tool of ["unshare", "nsenter", "setpriv", "ip", "openssl", "runuser"]) requireCondition(this, has(tool), `${tool} is required (.ci/run installs it)`);
+        const install = requireLoopbackPool(this);
         requireCondition(this, run(PYTHON, ["-c", `import ${PYTHON_MODULES}`]).status === 0, "python3-distributed, -pandas, -nbclient, -ipykernel are required (.ci/run installs them)");
-        pool = await LoopbackPool.create(install as HtcondorInstall);
+        pool = await LoopbackPool.create(install);
         scheddName = setting(pool.rendered.conf.scheduler, "SCHEDD_NAME")!;
         pool.start("central-manager", "scheduler", "worker", "submit");
         await pool.waitFor("the submit container's users", () => pool.pods.submit.exec(["getent", "passwd", "atlasuser1"]).status === 0, 30_000);

@@ -11,15 +11,12 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { spawnSync } from "child_process";
-import { requireCondition } from "../harness/tools";
-import { findHtcondor, HtcondorInstall } from "./install";
+import { requireLoopbackPool } from "./install";
 import { output, userSession } from "./journey";
 import { LoopbackPool, setting } from "./pool";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const WORKLIFE = 20;
-const has = (tool: string) => spawnSync("sh", ["-c", `command -v ${tool}`]).status === 0;
 
 /** Pulumi.dev.yaml with the test's claim worklife, in a temporary folder. */
 function stackFile(): string {
@@ -37,12 +34,9 @@ describe("HTCondor pool on loopback: fair share between two users", function () 
     let stack: string;
 
     before(async function () {
-        const install = findHtcondor();
-        requireCondition(this, !("missing" in install), "missing" in install ? install.missing : "");
-        requireCondition(this, process.getuid?.() === 0, "the loopback pool runs its daemons as root: run as root");
-        for (const tool of ["unshare", "nsenter", "setpriv", "ip", "openssl", "runuser"]) requireCondition(this, has(tool), `${tool} is required (.ci/run installs it)`);
+        const install = requireLoopbackPool(this);
         stack = stackFile();
-        pool = await LoopbackPool.create(install as HtcondorInstall, { stackFile: stack });
+        pool = await LoopbackPool.create(install, { stackFile: stack });
         scheddName = setting(pool.rendered.conf.scheduler, "SCHEDD_NAME")!;
         pool.start("central-manager", "scheduler", "worker", "submit");
         await pool.waitFor("the submit container's users", () => pool.pods.submit.exec(["getent", "passwd", "atlasuser2"]).status === 0, 30_000);

@@ -11,13 +11,11 @@ import * as fs from "fs";
 import * as path from "path";
 import { spawnSync } from "child_process";
 import { CVMFS_CHECK_PERIOD_SECONDS, HEALTH_DIR, HEALTH_SCRIPTS } from "../../components/htcondor/health";
-import { requireCondition } from "../harness/tools";
-import { findHtcondor, HtcondorInstall } from "./install";
+import { requireLoopbackPool } from "./install";
 import { output } from "./journey";
 import { LoopbackPool } from "./pool";
 import { ADDRESSES } from "./plans";
 
-const has = (tool: string) => spawnSync("sh", ["-c", `command -v ${tool}`]).status === 0;
 /** One cron period, the startd's publication (If_Changed) and the collector's answer. */
 const CHANGE_MS = (CVMFS_CHECK_PERIOD_SECONDS + 30) * 1000;
 
@@ -25,11 +23,8 @@ describe("HTCondor pool on loopback: worker health (startd cron, probes)", funct
     let pool: LoopbackPool;
 
     before(async function () {
-        const install = findHtcondor();
-        requireCondition(this, !("missing" in install), "missing" in install ? install.missing : "");
-        requireCondition(this, process.getuid?.() === 0, "the loopback pool runs its daemons as root: run as root");
-        for (const tool of ["unshare", "nsenter", "setpriv", "ip", "openssl", "runuser"]) requireCondition(this, has(tool), `${tool} is required (.ci/run installs it)`);
-        pool = await LoopbackPool.create(install as HtcondorInstall);
+        const install = requireLoopbackPool(this);
+        pool = await LoopbackPool.create(install);
         pool.start("central-manager", "worker");
     });
 

@@ -9,25 +9,19 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { spawnSync } from "child_process";
 import { CONDOR_METRICS_PORT, queriedMetrics } from "../../components/observability/metrics";
-import { requireCondition } from "../harness/tools";
-import { findHtcondor, HtcondorInstall } from "./install";
+import { requireLoopbackPool } from "./install";
 import { output, userSession } from "./journey";
 import { LoopbackPool, setting } from "./pool";
 import { ADDRESSES } from "./plans";
 
-const has = (tool: string) => spawnSync("sh", ["-c", `command -v ${tool}`]).status === 0;
 
 describe("HTCondor pool on loopback: metrics for Prometheus", function () {
     let pool: LoopbackPool;
 
     before(async function () {
-        const install = findHtcondor();
-        requireCondition(this, !("missing" in install), "missing" in install ? install.missing : "");
-        requireCondition(this, process.getuid?.() === 0, "the loopback pool runs its daemons as root: run as root");
-        for (const tool of ["unshare", "nsenter", "setpriv", "ip", "openssl", "runuser", "curl", "python3"]) requireCondition(this, has(tool), `${tool} is required (.ci/run installs it)`);
-        pool = await LoopbackPool.create(install as HtcondorInstall);
+        const install = requireLoopbackPool(this, ["curl", "python3"]);
+        pool = await LoopbackPool.create(install);
         pool.start("central-manager", "scheduler", "worker", "submit");
         await pool.waitFor("the submit container's users", () => pool.pods.submit.exec(["getent", "passwd", "atlasuser1"]).status === 0, 30_000);
         await pool.waitFor("the schedd and the slot in the collector", () => {

@@ -9,32 +9,21 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { spawnSync } from "child_process";
-import { requireCondition } from "../harness/tools";
-import { findHtcondor, HtcondorInstall } from "./install";
+import { requireLoopbackPool } from "./install";
 import { CLIENT_ID, copySmokeTest, output, userSession } from "./journey";
 import { hostPathOf } from "./pod";
 import { LoopbackPool, setting } from "./pool";
 import { downwardResource } from "./rendered";
 import { WORKER_RESERVED_MEMORY_MB } from "../../components/htcondor/config";
 
-const has = (tool: string) => spawnSync("sh", ["-c", `command -v ${tool}`]).status === 0;
-
-/** requireCondition, saying why the pool tests are skipped (outside CI). */
-function need(ctx: Mocha.Context, ok: boolean, why: string): void {
-    if (!ok && process.env.CI !== "true") console.log(`    loopback pool skipped: ${why}`);
-    requireCondition(ctx, ok, why);
-}
 
 describe("HTCondor pool on loopback (npm run test:pool)", function () {
     let pool: LoopbackPool;
     let scheddName: string;
 
     before(async function () {
-        const install = findHtcondor();
-        need(this, !("missing" in install), "missing" in install ? install.missing : "");
-        need(this, process.getuid?.() === 0, "the loopback pool runs its daemons as root (namespaces, setpriv, users' uids): run as root");
-        for (const tool of ["unshare", "nsenter", "setpriv", "ip", "openssl", "runuser"]) need(this, has(tool), `${tool} is required (.ci/run installs it)`);
-        pool = await LoopbackPool.create(install as HtcondorInstall);
+        const install = requireLoopbackPool(this);
+        pool = await LoopbackPool.create(install);
         scheddName = setting(pool.rendered.conf.scheduler, "SCHEDD_NAME")!;
         pool.start("central-manager", "scheduler", "worker", "submit");
         // The submit container is ready once its start-up hook has created the users.
