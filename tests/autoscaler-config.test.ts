@@ -2,25 +2,14 @@
  * `incant:autoscaling` (components/config) and the quota's worker cap (components/autoscaler/limits.ts).
  */
 import { strict as assert } from "assert";
-import { ConfigValidationError, RawConfig, validateConfig } from "../components/config/validate";
+import { RawConfig, validateConfig } from "../components/config/validate";
+import { configProblems, GOOD_CONFIG, REQUIRED_SECRETS } from "./harness/config";
 import { quotaWorkers } from "../components/autoscaler/limits";
 import { quotaProblems } from "../components/config/quota";
 
-const GOOD: RawConfig = {
-    sshPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICMHfMeNXSjdokUYxpyuIWE069qGQiqhM4/MygGDNztg ops",
-    network: { adminCidrs: ["192.0.2.0/24"] },
-};
-const SECRETS = new Set(["s3AccessKeyId", "s3SecretAccessKey", "sshPrivateKey"]);
-
-function problems(raw: RawConfig): string[] {
-    try {
-        validateConfig(raw, { stack: "dev", secretKeys: SECRETS });
-        return [];
-    } catch (e) {
-        assert.ok(e instanceof ConfigValidationError, String(e));
-        return e.problems;
-    }
-}
+const GOOD = GOOD_CONFIG;
+const SECRETS = REQUIRED_SECRETS;
+const problems = (raw: RawConfig): string[] => configProblems(raw);
 
 describe("incant:autoscaling", () => {
     it("defaults: off (the kill switch), min 1, max = nodes.workers.count", () => {

@@ -7,7 +7,8 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import YAML from "yaml";
-import { ConfigValidationError, LIST_LIMITS, OBJECT_KEYS, RawConfig, validateConfig } from "../components/config/validate";
+import { LIST_LIMITS, OBJECT_KEYS, RawConfig, validateConfig } from "../components/config/validate";
+import { configProblems, GOOD_CONFIG, REQUIRED_SECRETS } from "./harness/config";
 import { NOVA_USER_DATA_LIMIT } from "../components/compute/cloudinit";
 import { runProgram } from "./harness/program";
 import { RESERVED_ACCOUNT_NAMES } from "../components/config/accounts";
@@ -18,21 +19,9 @@ import { readStack } from "../offline/stackfile";
 import { rawConfig } from "../components/config/load";
 
 const ROOT = path.resolve(__dirname, "..");
-const GOOD: RawConfig = {
-    sshPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICMHfMeNXSjdokUYxpyuIWE069qGQiqhM4/MygGDNztg ops",
-    network: { adminCidrs: ["192.0.2.0/24"] },
-};
-const SECRETS = new Set(["s3AccessKeyId", "s3SecretAccessKey", "sshPrivateKey"]);
-
-function problems(raw: RawConfig): string[] {
-    try {
-        validateConfig(raw, { stack: "dev", secretKeys: SECRETS });
-        return [];
-    } catch (e) {
-        assert.ok(e instanceof ConfigValidationError, String(e));
-        return e.problems;
-    }
-}
+const GOOD = GOOD_CONFIG;
+const SECRETS = REQUIRED_SECRETS;
+const problems = (raw: RawConfig): string[] => configProblems(raw);
 
 /** The one problem naming `key`, which must contain each fragment. */
 function problemFor(raw: RawConfig, key: string, ...fragments: string[]): string {

@@ -11,7 +11,7 @@ import { ProgramRun, runProgram } from "./harness/program";
 import { offlineId } from "../offline/placeholders";
 import { CLOUD_CONFIG_SECRET, DEFAULT_STORAGE_CLASS, renderCloudConf } from "../components/kubernetes/cloud-provider";
 import { kubernetesMinor } from "../components/kubernetes/versions";
-import { ConfigValidationError, validateConfig } from "../components/config/validate";
+import { configProblems, GOOD_CONFIG } from "./harness/config";
 
 type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const RELEASE = "kubernetes:helm.sh/v3:Release";
@@ -101,16 +101,7 @@ describe("OpenStack cloud provider: off, Octavia, validation", () => {
     });
 
     it("refuses a cloud provider without authUrl, Octavia without it, and a minor with no chart listed", () => {
-        const problems = (raw: Doc): string[] => {
-            try {
-                validateConfig({ sshPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICMHfMeNXSjdokUYxpyuIWE069qGQiqhM4/MygGDNztg ops",
-                    network: { adminCidrs: ["192.0.2.0/24"] }, ...raw }, { stack: "dev", secretKeys: new Set(["sshPrivateKey", "s3AccessKeyId", "s3SecretAccessKey"]) });
-                return [];
-            } catch (e) {
-                assert.ok(e instanceof ConfigValidationError, String(e));
-                return e.problems;
-            }
-        };
+        const problems = (raw: Doc): string[] => configProblems({ ...GOOD_CONFIG, ...raw });
         assert.ok(problems({ openstack: { cloudProvider: true } }).some((p) => p.startsWith("incant:openstack.authUrl is required with openstack.cloudProvider")));
         assert.ok(problems({ openstack: { octavia: true } }).some((p) => p.startsWith("incant:openstack.octavia needs openstack.cloudProvider")));
         assert.ok(problems({ openstack: { cloudProvider: true, authUrl: "https://keystone.example/v3" }, versions: { kubernetes: "1.34", kubernetesPatch: "1.34.6" } })
