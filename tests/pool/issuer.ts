@@ -62,6 +62,8 @@ export function makeIssuer(dir: string, url: string): Issuer {
     ssl(["req", "-new", ...ec, "-keyout", "server.key", "-out", "server.csr", "-subj", `/CN=${host}`]);
     fs.writeFileSync(path.join(dir, "server.ext"), `subjectAltName=DNS:${host}\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n`);
     ssl(["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-out", "server.pem", "-extfile", "server.ext"]);
+    // The token endpoint (issuer-server.ts, refresh-token grant) signs with the same key.
+    fs.writeFileSync(path.join(dir, "signing.pem"), privateKey.export({ format: "pem", type: "pkcs8" }), { mode: 0o600 });
     return { url, dir, caPem: fs.readFileSync(path.join(dir, "ca.pem"), "utf8"), kid: KID, privateKey };
 }
 
@@ -77,4 +79,33 @@ export function mintAccessToken(issuer: Pick<Issuer, "kid" | "privateKey">, c: A
     const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
     const input = `${b64(header)}.${b64(payload)}`;
     return `${input}.${crypto.sign("sha256", Buffer.from(input), issuer.privateKey).toString("base64url")}`;
+}
+
+/** Where a test registers the refresh tokens the token endpoint accepts (issuer-server.ts). */
+export const REFRESH_TOKENS_FILE = "refresh-tokens.json";
+
+/** What a refresh token stands for: the user, the client it was issued to, its access tokens' lifetime. */
+export interface RefreshGrant { sub: string; clientId: string; iss: string; lifetime: number }
+
+/** Registers refresh tokens at the loopback token endpoint (read at each request). */
+export function registerRefreshTokens(issuer: Pick<Issuer, "dir">, grants: Record<string, RefreshGrant>): void {
+    fs.writeFileSync(path.join(issuer.dir, REFRESH_TOKENS_FILE), JSON.stringify(grants), { mode: 0o600 });
+}
+
+/**
+ * The token endpoint's answer to a refresh-token grant (RFC 6749 section 5.1): a WLCG-profile
+ * access token with the requested scope and audience, numbered by `refresh_count`; IAM does not
+ * rotate the refresh token by default, so none is returned.
+ */
+export function tokenResponse(key: crypto.KeyObject, grant: RefreshGrant, req: { scope?: string; audience?: string }, count: number,
+    now = Math.floor(Date.now() / 1000)): Record<string, string | number> {
+    const header = { kid: KID, alg: "RS256", typ: "JWT" };
+    const payload = {
+        "wlcg.ver": "1.0", sub: grant.sub, aud: req.audience ?? "https://wlcg.cern.ch/jwt/v1/any", nbf: now - 5, scope: req.scope ?? "",
+        iss: grant.iss, exp: now + grant.lifetime, iat: now, jti: crypto.randomUUID(), client_id: grant.clientId, refresh_count: count,
+    };
+    const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+    const input = `${b64(header)}.${b64(payload)}`;
+    const jwt = `${input}.${crypto.sign("sha256", Buffer.from(input), key).toString("base64url")}`;
+    return { access_token: jwt, token_type: "Bearer", expires_in: grant.lifetime, scope: payload.scope };
 }
