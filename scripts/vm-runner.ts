@@ -17,7 +17,7 @@ import { rawConfig } from "../components/config/load";
 import { FacilityConfig } from "../components/config/schema";
 import { ConfigValidationError, RawConfig, validateConfig } from "../components/config/validate";
 import { ClusterClient, parseKubeconfig } from "../components/autoscaler/vm-kube";
-import { lockHolder, runRound, takeLock } from "../components/autoscaler/vm-runner";
+import { describeError, lockHolder, runRound, takeLock } from "../components/autoscaler/vm-runner";
 import { renderVmRunnerUnits } from "../components/autoscaler/vm-runner-units";
 import { readStackAt } from "../offline/stackfile";
 
@@ -139,8 +139,8 @@ export async function main(argv: string[], io: Io = { log: (l) => console.log(l)
         });
         return outcome.action === "refused" ? EXIT.refused : outcome.action === "failed" ? EXIT.failed : EXIT.ok;
     } catch (e) {
-        // The first line only: a CLI error carries its whole output.
-        log(`${stack}: failed: ${String((e as Error).message ?? e).split("\n")[0].slice(0, 300)}`);
+        // One line: a CLI error carries its whole output.
+        log(`${stack}: failed: ${describeError(e)}`);
         return EXIT.failed;
     } finally {
         release();

@@ -212,7 +212,7 @@ export async function runRound(d: RoundDeps): Promise<RoundOutcome> {
         await d.stack.preview({ onEvent: (e) => events.push(e) });
     } catch (e) {
         await restore();
-        return failed(log, `preview failed: ${firstLine(e)}`, vms);
+        return failed(log, `preview failed: ${describeError(e)}`, vms);
     }
     const verdict = judgePreview(events, expected, config.namePrefix);
     if (verdict.problems.length) {
@@ -239,7 +239,7 @@ export async function runRound(d: RoundDeps): Promise<RoundOutcome> {
         // The state may be half changed (some servers made or gone): leave the new count, so the
         // next round's preview shows what is left, and let a human look.
         await note("Warning", "VmScaleFailed", `${vms} -> ${plan.count} worker VMs: up failed`);
-        return failed(log, `up failed: ${firstLine(e)}; ${COUNT_KEY} stays ${plan.count}: an operator must check the stack`, plan.count);
+        return failed(log, `up failed: ${describeError(e)}; ${COUNT_KEY} stays ${plan.count}: an operator must check the stack`, plan.count);
     }
     const reason = `${vms} -> ${plan.count} worker VMs (${plan.reason})`;
     log(`done: ${reason}`);
@@ -277,7 +277,7 @@ async function drain(d: RoundDeps, cluster: RunnerCluster, prefix: string, selec
                 await cluster.evict(p);
                 log(`evicting ${p.namespace}/${p.name} from ${n}`);
             } catch (e) {
-                return uncordon(`eviction of ${p.namespace}/${p.name} refused: ${firstLine(e)}`);
+                return uncordon(`eviction of ${p.namespace}/${p.name} refused: ${describeError(e)}`);
             }
         }
     }
@@ -299,9 +299,26 @@ function failed(log: (l: string) => void, reason: string, count: number): RoundO
     return { action: "failed", count, reason };
 }
 
-/** An error's first line, without the CLI's whole output (which may be long; secrets never reach it: outputs are not printed). */
-function firstLine(e: unknown): string {
-    return String(e instanceof Error ? e.message : e).split("\n").map((l) => l.trim()).filter(Boolean).slice(0, 2).join(" ").slice(0, 300);
+/**
+ * An error in one line: for the CLI's errors (the SDK's CommandError: "code: N\n stdout: ...\n
+ * stderr: ...\n err?: ..."), the exit code and the first line of stderr or of the spawn error;
+ * never the whole output. `ConcurrentUpdateError`: another update holds the stack's lock.
+ */
+export function describeError(e: unknown): string {
+    const name = e instanceof Error ? e.name : "";
+    const text = String(e instanceof Error ? e.message : e);
+    const m = /^code: (-?\d+)\n stdout: [\s\S]*?\n stderr: ([\s\S]*?)\n err\?: ([\s\S]*)$/.exec(text);
+    const lines = (t: string) => t.split("\n").map((l) => l.trim()).filter(Boolean);
+    let what = lines(text)[0] ?? "";
+    if (m) {
+        // A non-zero exit reaches the SDK as execa's error (code -2): "Command failed with exit code
+        // N: <the command line>" then the CLI's stderr; the command line is left out.
+        const err = lines(m[2]);
+        const execa = /^Command failed with exit code (\d+):/.exec(err[0] ?? "");
+        what = execa ? `the pulumi CLI exited ${execa[1]}: ${err[1] ?? "no message"}` : `the pulumi CLI failed (${m[1]}): ${err[0] ?? lines(m[3])[0] ?? "no message"}`;
+    }
+    const lock = name === "ConcurrentUpdateError" ? "another update holds the stack (an operator's or CI's pulumi up?): " : "";
+    return `${lock}${what}`.slice(0, 300);
 }
 
 // --- The lock -------------------------------------------------------------------------------
