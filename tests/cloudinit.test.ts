@@ -6,6 +6,7 @@ import { strict as assert } from "assert";
 import YAML from "yaml";
 import { base64Size, fillVmTemplate, NOVA_USER_DATA_LIMIT, renderEnvFile, VM_STANDIN } from "../components/compute/cloudinit";
 import { renderWorkerUserData } from "../components/kubernetes/nodes";
+import { WORKER_TOKEN_STANDIN, fillWorkerToken } from "../components/kubernetes/join-tokens";
 import { decodeUserData } from "../offline/artifacts";
 import { cloudInitSchema, requireTool, shellcheck } from "./harness/tools";
 import { INSTANCE, runProgram, ProgramRun } from "./harness/program";
@@ -94,19 +95,24 @@ for (const stackName of ["dev", "prod"]) {
 describe("user-data templates (one rendering for all workers)", () => {
     const args = {
         ubuntuRelease: "22.04", kubernetesMinor: "1.31", kubernetesVersion: "1.31.4", apiEndpoint: "10.0.0.10:6443",
-        bootstrapToken: "abcdef.0123456789abcdef", caCertHash: `sha256:${"0".repeat(64)}`,
+        joinToken: WORKER_TOKEN_STANDIN, caCertHash: `sha256:${"0".repeat(64)}`,
     };
     const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample operator";
 
-    it("fills in exactly what rendering each worker directly gives", () => {
+    it("fills in exactly what rendering each worker directly gives (name, address and its own token)", () => {
         const template = renderWorkerUserData(VM_STANDIN, args, key);
-        for (const vm of [
-            { name: "incant-dev-worker-0", address: "192.168.100.32" },
-            { name: "incant-prod-worker-39", address: "192.168.64.71" },
-            { name: "a-worker-1234", address: "10.255.255.254" },
-        ]) {
-            assert.equal(fillVmTemplate(template, vm), renderWorkerUserData(vm, args, key));
+        for (const [vm, token] of [
+            [{ name: "incant-dev-worker-0", address: "192.168.100.32" }, "abcdef.0123456789abcdef"],
+            [{ name: "incant-prod-worker-39", address: "192.168.64.71" }, "z9y8x7.aaaaaaaaaaaaaaaa"],
+            [{ name: "a-worker-1234", address: "10.255.255.254" }, "000000.0000000000000000"],
+        ] as const) {
+            assert.equal(fillWorkerToken(fillVmTemplate(template, vm), token), renderWorkerUserData(vm, { ...args, joinToken: token }, key));
         }
+    });
+
+    it("refuses a template without the token's stand-in", () => {
+        const vm = { name: "incant-dev-worker-0", address: "192.168.100.32" };
+        assert.throws(() => fillWorkerToken(renderWorkerUserData(vm, { ...args, joinToken: "abcdef.0123456789abcdef" }, key), "b"), /no stand-in for the join token/);
     });
 
     it("refuses a template without the stand-ins", () => {

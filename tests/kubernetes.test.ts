@@ -12,12 +12,14 @@ import * as path from "path";
 import YAML from "yaml";
 import { cloudConfigOf } from "../offline/artifacts";
 import { k8sKind, validateK8sObject } from "./harness/k8s";
-import { INSTANCE, PORT, ProgramRun, ROOT, runProgram } from "./harness/program";
+import { INSTANCE, PORT, ProgramRun, ROOT, merged, runProgram } from "./harness/program";
 import { offlineId } from "../offline/placeholders";
 import { renderEnvFile } from "../components/compute/cloudinit";
 import { requireTool, run as runTool, tempFile } from "./harness/tools";
 import { apiServer, makeCa, serverCert } from "./harness/pki";
 import { BOOTSTRAP_TOKEN_RE, CLUSTER_ADMINS_GROUP, caCertHash } from "../components/kubernetes/pki";
+import { OFFLINE_DEPLOYMENT_TIME } from "../components/runtime";
+import { MINTED_TOKEN_PLACEHOLDER, NODE_JOIN_GROUP, WORKER_TOKEN_LIFETIME_HOURS } from "../components/kubernetes/join-tokens";
 import { PRIVILEGED_NAMESPACES, privilegedNamespaceLabels, CVMFS_CSI_NAMESPACE } from "../components/kubernetes/podsecurity";
 import { METADATA_SERVICE_CIDR } from "../components/kubernetes/calico";
 import { flows } from "../components/network/ports";
@@ -88,18 +90,63 @@ describe("Kubernetes cluster (dev: 1 control plane, 7 workers, Ubuntu 22.04)", (
         assert.deepEqual(pinned, [`sha256:${r.stdout.split(" ")[0]}`]);
     });
 
-    it("one bootstrap token in kubeadm's format: created by init (24 h TTL), used by every join", () => {
+    it("init's own token: kubeadm's format, 1 h TTL, deleted by the node after init (its id in the env); no other node has it", () => {
         const init = kubeadmDocs(cp).InitConfiguration;
         const [bt] = init.bootstrapTokens;
         assert.match(bt.token, BOOTSTRAP_TOKEN_RE);
-        assert.equal(bt.ttl, "24h0m0s");
+        assert.equal(bt.ttl, "1h0m0s");
         assert.deepEqual(bt.usages, ["signing", "authentication"]);
+        assert.equal(envOf(cp).INIT_TOKEN_ID, bt.token.split(".")[0]);
         for (const vm of run.ofType(INSTANCE).filter((i) => String(i.inputs.name).includes("-worker-"))) {
-            const join = kubeadmDocs(cloudDoc(run, String(vm.inputs.name))).JoinConfiguration;
-            assert.equal(join.discovery.bootstrapToken.token, bt.token);
+            assert.ok(!JSON.stringify(cloudDoc(run, String(vm.inputs.name))).includes(bt.token), `${String(vm.inputs.name)} does not carry init's token`);
+        }
+    });
+
+    it("each worker joins with its own token, registered as a bootstrap-token Secret through the cluster's provider before its VM", () => {
+        const seen = new Set<string>();
+        const workers = run.ofType(INSTANCE).filter((i) => String(i.inputs.name).includes("-worker-"));
+        assert.equal(workers.length, 7);
+        const provider = run.get("pulumi:providers:kubernetes", "kubernetes-provider");
+        for (const vm of workers) {
+            const name = String(vm.inputs.name);
+            const join = kubeadmDocs(cloudDoc(run, name)).JoinConfiguration;
+            const token = String(join.discovery.bootstrapToken.token);
+            assert.match(token, BOOTSTRAP_TOKEN_RE);
             assert.equal(join.discovery.bootstrapToken.apiServerEndpoint, "192.168.100.10:6443");
             assert.equal(join.controlPlane, undefined, "workers join as workers");
+            seen.add(token);
+            const [id, secret] = token.split(".");
+            const registered = run.get("kubernetes:core/v1:Secret", `kubernetes-${name}-join-token`);
+            const meta = registered.revealedInputs.metadata as { name: string; namespace: string };
+            const data = registered.revealedInputs.stringData as Record<string, string>;
+            assert.deepEqual(meta, { name: `bootstrap-token-${id}`, namespace: "kube-system" });
+            assert.equal(registered.revealedInputs.type, "bootstrap.kubernetes.io/token");
+            assert.equal(data["token-id"], id);
+            assert.equal(data["token-secret"], secret);
+            assert.equal(data["auth-extra-groups"], NODE_JOIN_GROUP);
+            assert.equal(data["usage-bootstrap-authentication"], "true");
+            assert.equal(data["usage-bootstrap-signing"], "true");
+            // Counted from the deployment (offline: a fixed instant, so renders are reproducible).
+            assert.equal(data.expiration, new Date(OFFLINE_DEPLOYMENT_TIME.getTime() + WORKER_TOKEN_LIFETIME_HOURS * 3600_000).toISOString().replace(".000Z", "Z"));
+            assert.ok(registered.secretPaths.some((p) => p.startsWith("stringData")), "the token's Secret inputs are Pulumi secrets");
+            assert.deepEqual(registered.ignoreChanges, ["stringData.expiration"], "later runs never extend a token");
+            assert.ok(registered.provider?.startsWith(`${provider.urn}::`), registered.provider);
+            // The VM waits for its Secret (user-data depends on it), so it never boots with an unregistered token.
+            assert.ok(vm.dependencies.includes(registered.urn), `${name} waits for ${registered.urn}`);
         }
+        assert.equal(seen.size, 7, "no two workers share a token");
+    });
+
+    it("a worker's token is drawn again exactly when its VM would be replaced (its user-data, image or flavor), not on a rerun", async () => {
+        const keepers = (r: ProgramRun) => new Map(r.ofType("random:index/randomString:RandomString")
+            .filter((x) => /-worker-\d+-join-token-(id|secret)$/.test(x.name)).map((x) => [x.name, JSON.stringify(x.inputs.keepers)]));
+        const base = keepers(run);
+        assert.equal(base.size, 14, "an id and a secret per worker");
+        assert.deepEqual(keepers(await runProgram("dev")), base, "the same program and config: the same keepers");
+        const patched = keepers(await runProgram("dev", { versions: { kubernetesPatch: "1.35.8" } }));
+        for (const [n, k] of base) assert.notEqual(patched.get(n), k, `${n}: a new package version replaces the VM, so a new token`);
+        const reimaged = keepers(await runProgram("dev", { openstack: merged(run.stack.config["incant:openstack"] ? JSON.parse(run.stack.config["incant:openstack"]) : {}, { imageId: "11111111-2222-3333-4444-555555555555" }) }));
+        for (const [n, k] of base) assert.notEqual(reimaged.get(n), k, `${n}: a new image replaces the VM, so a new token`);
     });
 
     it("API server: audit log with retention and policy, encryption at rest, profiling off, PSA config, strong TLS", () => {
@@ -221,7 +268,6 @@ describe("Kubernetes cluster (dev: 1 control plane, 7 workers, Ubuntu 22.04)", (
         assert.equal(envOf(cp).KUBERNETES_VERSION, "1.35.9");
         assert.equal(envOf(cp).KUBERNETES_MINOR, "1.35");
         assert.ok(!worker.write_files.some((f) => f.path.includes("/pki/")), "no CA or key on workers");
-        assert.ok(!worker.write_files.some((f) => f.path.includes("renew-join-token")));
         // kubeadm reset wipes /etc/kubernetes/pki: the program's PKI lives elsewhere and is restored each attempt.
         assert.ok(cp.write_files.filter((f) => f.path.startsWith("/etc/kubernetes/pki/")).length === 0);
         for (const f of cp.write_files.filter((w) => w.path.endsWith(".key"))) assert.equal(f.permissions, "0600", f.path);
@@ -472,6 +518,20 @@ describe("Kubernetes cluster (prod: 3 control planes, Ubuntu 24.04, IAM groups)"
         assert.deepEqual(sans.slice(1), ["192.168.64.19", "192.168.64.10", "192.168.64.11", "192.168.64.12"]);
     });
 
+    it("control planes carry no join token: each join config (the first's rejoin too) holds the placeholder the node fills with a token it mints", () => {
+        const initToken = kubeadmDocs(cloudDoc(run, "incant-prod-control-plane-0")).InitConfiguration.bootstrapTokens[0].token as string;
+        for (const name of ["incant-prod-control-plane-1", "incant-prod-control-plane-2"]) {
+            const doc = cloudDoc(run, name);
+            assert.equal(kubeadmDocs(doc).JoinConfiguration.discovery.bootstrapToken.token, MINTED_TOKEN_PLACEHOLDER);
+            assert.equal(envOf(doc).MINTED_TOKEN_PLACEHOLDER, MINTED_TOKEN_PLACEHOLDER);
+            assert.equal(envOf(doc).INIT_TOKEN_ID, "");
+            assert.ok(!JSON.stringify(doc).includes(initToken), `${name} does not carry init's token`);
+            assert.ok((doc as unknown as { packages: string[] }).packages.includes("openssl"), "openssl signs the minting credential");
+        }
+        const rejoin = YAML.parse(file(cloudDoc(run, "incant-prod-control-plane-0"), "/etc/kubernetes/incant/kubeadm-rejoin.yaml").content);
+        assert.equal(rejoin.discovery.bootstrapToken.token, MINTED_TOKEN_PLACEHOLDER);
+    });
+
     it("three control planes share one API address that keepalived moves; every node and the floating IP use it", () => {
         const VIP = "192.168.64.19";
         const cc = kubeadmDocs(cloudDoc(run, "incant-prod-control-plane-0")).ClusterConfiguration;
@@ -552,6 +612,8 @@ describe("Kubernetes building blocks", () => {
 });
 
 describe("kubeadm bootstrap script (scripts/kubeadm-bootstrap.sh) with a stand-in kubeadm", () => {
+    /** What the stand-in's `kubeadm token create` prints. */
+    const MINTED_TOKEN = "mint01.0123456789abcdef";
     /** A scratch node: env file, the program's PKI copy, a kubeadm that fails `failures` times. */
     function scratchNode(role: string, failures: number, deadlineSeconds: number, joinAfter = "", rejoin?: { apiEndpoint: string }, retrySeconds = 0) {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "incant-kubeadm-"));
@@ -560,11 +622,15 @@ describe("kubeadm bootstrap script (scripts/kubeadm-bootstrap.sh) with a stand-i
         fs.writeFileSync(path.join(dir, "pki-source/etcd/ca.crt"), "CERT");
         fs.writeFileSync(path.join(dir, "state/node-prepared"), "");
         // Records each call and what /etc/kubernetes/pki held at that moment; `reset` empties pki as kubeadm does.
+        // `token create` answers MINTED_TOKEN and keeps the kubeconfig it was given; each init/join keeps its config.
         fs.writeFileSync(path.join(dir, "bin/kubeadm"), [
             "#!/bin/bash",
             `echo "$* pki=$(ls "${dir}/k8s/pki" 2>/dev/null | tr '\\n' ,)" >> "${dir}/calls"`,
             `if [ "$1" = reset ]; then rm -rf "${dir}/k8s/pki"; exit 0; fi`,
-            `n=$(grep -vc '^reset' "${dir}/calls")`,
+            `if [ "$1 $2" = "token create" ]; then cp "$4" "${dir}/minted.kubeconfig"; echo ${MINTED_TOKEN}; exit 0; fi`,
+            `if [ "$1" = token ]; then exit 0; fi`,
+            `n=$(grep -Ec '^(init|join)' "${dir}/calls")`,
+            `cp "$3" "${dir}/config-$n.yaml"`,
             `[ "$n" -gt ${failures} ] || { echo "fake kubeadm: attempt $n fails" >&2; exit 1; }`,
             "",
         ].join("\n"), { mode: 0o755 });
@@ -574,7 +640,12 @@ describe("kubeadm bootstrap script (scripts/kubeadm-bootstrap.sh) with a stand-i
             PKI_SOURCE: path.join(dir, "pki-source"), DEADLINE_SECONDS: deadlineSeconds, RETRY_SECONDS: retrySeconds, JOIN_AFTER: joinAfter,
             REJOIN_CONFIG: rejoin ? path.join(dir, "kubeadm-rejoin.yaml") : "",
             K8S_DIR: path.join(dir, "k8s"), STATE_DIR: path.join(dir, "state"),
+            NODE_NAME: "incant-test-control-plane-1", MINTED_TOKEN_PLACEHOLDER, RUN_DIR: path.join(dir, "run"),
+            INIT_TOKEN_ID: role === "init" ? "init01" : "",
         }));
+        for (const config of ["kubeadm.yaml", "kubeadm-rejoin.yaml"]) {
+            fs.writeFileSync(path.join(dir, config), `token: ${role === "worker" ? "abcdef.0123456789abcdef" : MINTED_TOKEN_PLACEHOLDER}\n# ${config}\n`);
+        }
         const script = path.join(ROOT, "components/kubernetes/scripts/kubeadm-bootstrap.sh");
         const childEnv = { ...process.env, PATH: `${dir}/bin:${process.env.PATH}` };
         const run = () => spawnSync("bash", [script, env], { encoding: "utf8", env: childEnv });
@@ -586,8 +657,10 @@ describe("kubeadm bootstrap script (scripts/kubeadm-bootstrap.sh) with a stand-i
             const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
             child.on("close", (status) => { clearTimeout(timer); resolve({ status, stdout }); });
         });
-        const calls = () => fs.readFileSync(path.join(dir, "calls"), "utf8").trim().split("\n");
-        return { dir, run, runAsync, calls };
+        // kubeadm's own calls that init or join (token create/delete are checked on their own).
+        const calls = () => fs.readFileSync(path.join(dir, "calls"), "utf8").trim().split("\n").filter((c) => !c.startsWith("token "));
+        const tokenCalls = () => fs.readFileSync(path.join(dir, "calls"), "utf8").trim().split("\n").filter((c) => c.startsWith("token "));
+        return { dir, run, runAsync, calls, tokenCalls };
     }
 
     it("an extra control plane joins only after the previous one's /readyz answers, verified with the cluster CA", async function () {
@@ -597,6 +670,7 @@ describe("kubeadm bootstrap script (scripts/kubeadm-bootstrap.sh) with a stand-i
         try {
             const node = scratchNode("control-plane", 0, 600, previous.endpoint);
             fs.writeFileSync(path.join(node.dir, "pki-source/ca.crt"), ca.certPem);
+            fs.writeFileSync(path.join(node.dir, "pki-source/ca.key"), ca.keyPem);
             const r = await node.runAsync();
             assert.equal(r.status, 0, r.stdout);
             assert.equal(previous.requests(), 3, "two 503 answers, then ready");
@@ -615,10 +689,13 @@ describe("kubeadm bootstrap script (scripts/kubeadm-bootstrap.sh) with a stand-i
             const apiEndpoint = cluster.endpoint.replace("https://", "");
             const replaced = scratchNode("init", 0, 600, "", { apiEndpoint });
             fs.writeFileSync(path.join(replaced.dir, "pki-source/ca.crt"), ca.certPem);
+            fs.writeFileSync(path.join(replaced.dir, "pki-source/ca.key"), ca.keyPem);
             const r = await replaced.runAsync();
             assert.equal(r.status, 0, r.stdout);
             assert.match(r.stdout, /a cluster already answers at .*: this control plane joins it instead of initialising a new one/);
-            assert.deepEqual(replaced.calls().map((c) => c.split(" ").slice(0, 3).join(" ")), [`join --config ${path.join(replaced.dir, "kubeadm-rejoin.yaml")}`]);
+            assert.deepEqual(replaced.calls().map((c) => c.split(" ")[0]), ["join"]);
+            // The rejoin config, with a token the node minted (no token of the first day is left by then).
+            assert.equal(fs.readFileSync(path.join(replaced.dir, "config-1.yaml"), "utf8"), `token: ${MINTED_TOKEN}\n# kubeadm-rejoin.yaml\n`);
             // A server our CA did not sign is not the cluster: initialise (the first boot of a new stack).
             const other = await makeCa("rejoin-other-ca");
             const stranger = await apiServer(await serverCert("rejoin-stranger", other, ["127.0.0.1"]), () => 200);
@@ -654,6 +731,55 @@ describe("kubeadm bootstrap script (scripts/kubeadm-bootstrap.sh) with a stand-i
         } finally {
             await previous.close();
         }
+    });
+
+    it("the first control plane deletes init's token once init succeeded, and only then", () => {
+        const node = scratchNode("init", 0, 600);
+        const r = node.run();
+        assert.equal(r.status, 0, r.stdout + r.stderr);
+        assert.deepEqual(node.tokenCalls().map((c) => c.replace(/ pki=.*/, "")), [`token delete init01 --kubeconfig ${path.join(node.dir, "k8s/admin.conf")}`]);
+        assert.match(r.stdout, /deleted init's bootstrap token init01/);
+        const failed = scratchNode("init", 99, 0);
+        assert.equal(failed.run().status, 1);
+        assert.deepEqual(failed.tokenCalls(), [], "no init, no delete");
+    });
+
+    it("an extra control plane mints a token for each attempt with a short-lived admin certificate from the cluster CA, joins with it, then deletes it", async function () {
+        requireTool(this, "openssl");
+        const ca = await makeCa("mint-ca");
+        const node = scratchNode("control-plane", 1, 600);
+        fs.writeFileSync(path.join(node.dir, "pki-source/ca.crt"), ca.certPem);
+        fs.writeFileSync(path.join(node.dir, "pki-source/ca.key"), ca.keyPem);
+        const r = node.run();
+        assert.equal(r.status, 0, r.stdout + r.stderr);
+        assert.deepEqual(node.calls().map((c) => c.split(" ")[0]), ["join", "reset", "join"]);
+        // Each attempt joined with a config holding the minted token, never the placeholder.
+        for (const n of [1, 2]) {
+            const config = fs.readFileSync(path.join(node.dir, `config-${n}.yaml`), "utf8");
+            assert.equal(config, `token: ${MINTED_TOKEN}\n# kubeadm.yaml\n`);
+        }
+        const tokenCalls = node.tokenCalls().map((c) => c.replace(/ pki=.*/, ""));
+        assert.equal(tokenCalls.length, 4, tokenCalls.join("\n"));
+        for (const [i, c] of tokenCalls.entries()) {
+            assert.match(c, i % 2 === 0
+                ? /^token create --kubeconfig \S+ --ttl 15m --description .*incant-test-control-plane-1/
+                : /^token delete mint01 --kubeconfig \S+$/);
+        }
+        // The credential: a client certificate our CA signed, in kubeadm's admin group, for one day at most.
+        const kubeconfig = YAML.parse(fs.readFileSync(path.join(node.dir, "minted.kubeconfig"), "utf8"));
+        assert.equal(kubeconfig.clusters[0].cluster.server, "https://192.0.2.10:6443");
+        assert.equal(Buffer.from(kubeconfig.clusters[0].cluster["certificate-authority-data"], "base64").toString(), ca.certPem);
+        const cert = new crypto.X509Certificate(Buffer.from(kubeconfig.users[0].user["client-certificate-data"], "base64"));
+        assert.ok(cert.verify(new crypto.X509Certificate(ca.certPem).publicKey), "signed by the cluster CA");
+        assert.match(cert.subject, new RegExp(`O=${CLUSTER_ADMINS_GROUP}`));
+        assert.match(cert.subject, /CN=incant-join-incant-test-control-plane-1/);
+        assert.ok(Date.parse(cert.validTo) - Date.now() <= 24 * 3600_000 + 60_000, cert.validTo);
+        assert.match(cert.keyUsage?.join(",") ?? "", /1\.3\.6\.1\.5\.5\.7\.3\.2/, "client authentication only");
+        const key = crypto.createPrivateKey(Buffer.from(kubeconfig.users[0].user["client-key-data"], "base64"));
+        assert.ok(crypto.createPublicKey(key).export({ type: "spki", format: "der" }).equals(cert.publicKey.export({ type: "spki", format: "der" })));
+        // Nothing of it stays on the node.
+        assert.deepEqual(fs.existsSync(path.join(node.dir, "run")) ? fs.readdirSync(path.join(node.dir, "run")) : [], []);
+        assert.ok(!fs.readdirSync(path.join(node.dir, "pki-source")).some((f) => f.endsWith(".srl")), "no serial file beside the CA");
     });
 
     it("retries a failed init after a reset, with the program's CA restored before every attempt", () => {

@@ -3,8 +3,10 @@
  *
  *   program                                   VMs (cloud-init, all booting in parallel)
  *   ───────                                   ─────────────────────────────────────────
- *   CA, shared keys, token, encryption key ─► first control plane: kubeadm init reusing the CA
- *   CA public-key hash + token ─────────────► workers and extra control planes: kubeadm join (retrying)
+ *   CA, shared keys, init token, encryption key ► first control plane: kubeadm init reusing the CA
+ *   CA, shared keys ────────────────────────► extra control planes: mint a token with the CA, join
+ *   CA public-key hash + own token ─────────► workers (after the gate: the token is a Secret the
+ *                                             program registers first): kubeadm join (retrying)
  *   3 control planes: API address (keepalived) ► the floating IP and every join point at it
  *   admin client cert (kubeadm:cluster-admins)
  *   readiness gate: /readyz over TLS (our CA) ─► k8s.Provider ─► Calico, metadata block,
@@ -16,7 +18,8 @@
  * so their pods start once the pod network and the metadata block exist.
  *
  * What stays on the nodes: the control planes' user-data carries the CA key and the other
- * shared keys, the workers' user-data the bootstrap token (24 h TTL). User-data is readable
+ * shared keys, each worker's user-data its own token (expired WORKER_TOKEN_LIFETIME_HOURS after
+ * the program registered it; join-tokens.ts). User-data is readable
  * by root on the node and through the metadata service: pods are denied the metadata service
  * (calico.ts), only kube-system and the PRIVILEGED_NAMESPACES may run host-network pods
  * (podsecurity.ts), and control planes keep kubeadm's NoSchedule taint so no user pod runs there.
@@ -41,9 +44,10 @@ import { renderKubeconfig } from "./kubeconfig";
 import { installMonitoring } from "./monitoring";
 import { HighAvailability, InitClusterSettings, controlPlaneNode, renderWorkerUserData } from "./nodes";
 import { caCertHash, createClusterPki } from "./pki";
+import { WORKER_TOKEN_STANDIN, fillWorkerToken, replacementDigest, workerJoinToken } from "./join-tokens";
 import { shouldWaitForApiServer, waitForApiServer } from "./readiness";
 import { endOfLifeWarning } from "./versions";
-import { onMockMonitor } from "../runtime";
+import { deploymentTime, onMockMonitor } from "../runtime";
 
 export interface KubernetesClusterArgs {
     config: FacilityConfig;
@@ -133,20 +137,20 @@ export class KubernetesCluster extends pulumi.ComponentResource {
                 : undefined,
         }));
 
+        // Only the first control plane carries a token (init's own); the others mint theirs at join
+        // time with the CA they hold (join-tokens.ts).
         const controlPlaneUserData = (vm: PlannedVm, address: string): pulumi.Output<string> =>
-            pulumi.all([initCluster, pki.bootstrapToken, caHash, pki.encryptionKey, pulumi.all(pki.shared)])
-                .apply(([cluster, token, hash, encryptionKey, shared]) => {
-                    const nodeArgs = { ...common, node: { name: vm.name, address, externalCloudProvider }, pki: shared, bootstrapToken: token, caCertHash: hash, encryptionKey, ha: ha(vm) };
+            pulumi.all([initCluster, pki.initToken.id, pki.initToken.token, caHash, pki.encryptionKey, pulumi.all(pki.shared)])
+                .apply(([cluster, initTokenId, initToken, hash, encryptionKey, shared]) => {
+                    const nodeArgs = { ...common, node: { name: vm.name, address, externalCloudProvider }, pki: shared, caCertHash: hash, encryptionKey, ha: ha(vm) };
                     return renderCloudConfig(extendCloudConfig(baseCloudConfig(vm, config), controlPlaneNode(vm.index === 0
-                        ? { ...nodeArgs, role: "init", cluster }
+                        ? { ...nodeArgs, role: "init", cluster, initToken: { id: initTokenId, token: initToken } }
                         : { ...nodeArgs, role: "control-plane", joinAfter: `https://${controlPlaneAddresses[vm.index - 1]}:${API_SERVER_PORT}` })));
                 });
-        // Workers differ only in name and address: one rendering serves them all.
-        const workerTemplate = pulumi.all([pki.bootstrapToken, caHash]).apply(([token, hash]) =>
-            renderWorkerUserData(VM_STANDIN, { ...common, bootstrapToken: token, caCertHash: hash, directories: args.workerDirectories, externalCloudProvider },
+        // Workers differ only in name, address and token: one rendering serves them all.
+        const workerTemplate = caHash.apply((hash) =>
+            renderWorkerUserData(VM_STANDIN, { ...common, joinToken: WORKER_TOKEN_STANDIN, caCertHash: hash, directories: args.workerDirectories, externalCloudProvider },
                 config.sshPublicKey));
-        const workerUserData = (vm: PlannedVm, address: string): pulumi.Output<string> =>
-            workerTemplate.apply((template) => fillVmTemplate(template, { name: vm.name, address }));
 
         // Soft anti-affinity spreads workers over hypervisors without failing when there are fewer.
         const workerGroup = new openstack.compute.ServerGroup(`${name}-workers`, {
@@ -168,7 +172,6 @@ export class KubernetesCluster extends pulumi.ComponentResource {
             // Each holds an etcd member: replacing one is deliberate (docs/operations.md, policy control-planes-protected).
             protect: true,
         }, this);
-        this.workers = createVms({ vms: workerVms, placement, userData: workerUserData, serverGroupId: workerGroup.id }, this);
         this.nodeNames = workerVms.map((v) => v.name);
         const first = this.controlPlanes[0];
         // The floating IP follows the API: on the address's own port with 3 control planes (no
@@ -208,6 +211,19 @@ export class KubernetesCluster extends pulumi.ComponentResource {
                 clusterName, server, caCertPem, clientCertPem, clientKeyPem, userName: `${clusterName}-pulumi-admin`,
             })));
         this.provider = new k8s.Provider(`${name}-provider`, { kubeconfig: this.kubeconfig }, { parent: this });
+
+        // Each worker joins with its own token, registered through the provider before the VM is
+        // created (so workers boot once the first control plane is ready). The token is drawn again
+        // whenever the VM would be replaced: a new VM never presents an expired token.
+        const now = deploymentTime();
+        const workerUserData = (vm: PlannedVm, address: string): pulumi.Output<string> => {
+            const template = workerTemplate.apply((t) => fillVmTemplate(t, { name: vm.name, address }));
+            const replacement = pulumi.all([template, placement.imageId]).apply(([userData, image]) =>
+                replacementDigest({ userData, image, flavor: vm.flavor }));
+            const token = workerJoinToken(`${name}-${vm.name}-join-token`, { node: vm.name, replacement, now }, { parent: this, provider: this.provider });
+            return pulumi.all([template, token]).apply(([t, tok]) => fillWorkerToken(t, tok));
+        };
+        this.workers = createVms({ vms: workerVms, placement, userData: workerUserData, serverGroupId: workerGroup.id }, this);
 
         const onCluster = { parent: this, provider: this.provider };
         const calico = installCalico(`${name}-calico`, {

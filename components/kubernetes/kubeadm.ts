@@ -210,6 +210,17 @@ export function kubeletConfiguration() {
     };
 }
 
+/**
+ * A string always written in double quotes. Tokens need it: an all-digit token such as
+ * 123456.7890123456789012 is a float to YAML (kubeadm's YAML 1.1 reader too), and a worker's token
+ * is filled into a template where the stand-in's quoting decides (join-tokens.ts fillWorkerToken).
+ */
+function doubleQuoted(value: string): YAML.Scalar<string> {
+    const scalar = new YAML.Scalar(value);
+    scalar.type = "QUOTE_DOUBLE";
+    return scalar;
+}
+
 export interface InitArgs {
     cluster: ClusterSettings;
     node: NodeSettings;
@@ -224,7 +235,7 @@ export function initConfiguration(a: InitArgs) {
         apiVersion: KUBEADM_API,
         kind: "InitConfiguration",
         bootstrapTokens: [{
-            token: a.bootstrapToken,
+            token: doubleQuoted(a.bootstrapToken),
             description: "INCANT node join token, made by the Pulumi program",
             ttl: a.tokenTtl,
             usages: ["signing", "authentication"],
@@ -251,7 +262,7 @@ export function joinConfiguration(a: JoinArgs) {
         apiVersion: KUBEADM_API,
         kind: "JoinConfiguration",
         discovery: {
-            bootstrapToken: { apiServerEndpoint: a.apiServerEndpoint, token: a.bootstrapToken, caCertHashes: [a.caCertHash] },
+            bootstrapToken: { apiServerEndpoint: a.apiServerEndpoint, token: doubleQuoted(a.bootstrapToken), caCertHashes: [a.caCertHash] },
         },
         nodeRegistration: nodeRegistration(a.node),
         ...(a.controlPlane ? { controlPlane: { localAPIEndpoint: localApiEndpoint(a.node) } } : {}),

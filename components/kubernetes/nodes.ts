@@ -5,7 +5,8 @@
  * Boot order on every node (cloud-init final stage, output in /var/log/cloud-init-output.log):
  *   1. packages (curl, gpg, ...) from the Ubuntu archive;
  *   2. /usr/local/sbin/incant-node-setup: modules, sysctls, containerd, pinned kube packages;
- *   3. /usr/local/sbin/incant-kubeadm: kubeadm init (first control plane) or join, with retries;
+ *   3. /usr/local/sbin/incant-kubeadm: kubeadm init (first control plane) or join, with retries
+ *      (join tokens: join-tokens.ts; extra control planes mint theirs with the CA they hold);
  *   4. control planes: the daily incant-renew-certificates.timer (kubeadm's certificates last a year).
  * Both scripts read /etc/incant/kubernetes.env (every path they share with this file is in it)
  * and log lines tagged "incant-kubernetes".
@@ -23,6 +24,7 @@ import { KEEPALIVED_PATHS, keepalivedConf } from "./keepalived";
 import { API_SERVER_PORT } from "../network/ports";
 import { METADATA_SERVICE_CIDR } from "./calico";
 import { containerdConfig, kubernetesMinor } from "./versions";
+import { INIT_TOKEN_TTL, MINTED_TOKEN_PLACEHOLDER } from "./join-tokens";
 import YAML from "yaml";
 
 /** The signing key of pkgs.k8s.io (isv:kubernetes OBS Project), checked before it is trusted. */
@@ -38,14 +40,11 @@ export const JOIN_RETRY_SECONDS = 20;
 export const CERT_RENEW_BEFORE_DAYS = 60;
 /** How long the renewal waits for a static pod to stop, then to run again. */
 export const CERT_RESTART_TIMEOUT_SECONDS = 180;
-/** The bootstrap token lives long enough for every first-boot join; renew it to add nodes later. */
-export const BOOTSTRAP_TOKEN_TTL = "24h0m0s";
 
 export const NODE_PATHS = {
     env: "/etc/incant/kubernetes.env",
     setup: "/usr/local/sbin/incant-node-setup",
     bootstrap: "/usr/local/sbin/incant-kubeadm",
-    renewToken: "/usr/local/sbin/incant-renew-join-token",
     renewCertificates: "/usr/local/sbin/incant-renew-certificates",
     metadataGuard: "/usr/local/sbin/incant-metadata-guard",
     /** A first control plane's control-plane join: used instead of init when it replaces a lost one (3 control planes). */
@@ -59,6 +58,8 @@ export const NODE_PATHS = {
     kubeadmConfig: "/etc/kubernetes/incant/kubeadm.yaml",
     /** The program's PKI, copied into /etc/kubernetes/pki before each kubeadm attempt. */
     pkiSource: "/etc/kubernetes/incant/pki",
+    /** tmpfs: a control plane's join config with the token it minted, and the short-lived admin credential. */
+    runDir: "/run/incant",
 } as const;
 
 const SCRIPTS = path.join(__dirname, "scripts");
@@ -86,8 +87,6 @@ export interface NodeCommon {
     kubernetesVersion: string;
     /** host:port of the API: the virtual address with 3 control planes, else the first control plane's. */
     apiEndpoint: string;
-    /** Created by init, presented by every join. */
-    bootstrapToken: string;
     /** "sha256:<hex>" of the cluster CA's public key, pinned by every join. */
     caCertHash: string;
     /**
@@ -130,6 +129,11 @@ export function nodeBase(c: NodeCommon, extraEnv: Record<string, string> = {}): 
         // Read by the bootstrap script on every node; set only on a first control plane with 3.
         REJOIN_CONFIG: "",
         METADATA_ADDRESS: METADATA_SERVICE_CIDR.replace(/\/32$/, ""),
+        // Control-plane joins: a config holding the placeholder gets a token minted at join time.
+        MINTED_TOKEN_PLACEHOLDER,
+        RUN_DIR: NODE_PATHS.runDir,
+        // The first control plane deletes its init token once init succeeded.
+        INIT_TOKEN_ID: "",
         ...extraEnv,
     });
     return {
@@ -166,11 +170,13 @@ interface ControlPlaneCommon extends NodeCommon {
 export type InitClusterSettings = Omit<ClusterSettings, "kubernetesVersion" | "controlPlaneEndpoint">;
 
 export type ControlPlaneArgs =
-    | ControlPlaneCommon & { role: "init"; cluster: InitClusterSettings }
+    | ControlPlaneCommon & { role: "init"; cluster: InitClusterSettings; initToken: { id: string; token: string } }
     | ControlPlaneCommon & { role: "control-plane" };
 
 export interface WorkerArgs extends NodeCommon {
     role: "worker";
+    /** This worker's own token (join-tokens.ts workerJoinToken), or the template's stand-in. */
+    joinToken: string;
     /** Directories for Kubernetes local volumes (root-only), made before the node joins. */
     directories?: string[];
 }
@@ -219,10 +225,11 @@ function kubeadmFile(a: ControlPlaneArgs | WorkerArgs): WriteFile {
     const content = a.role === "init"
         ? renderInitConfig({
             cluster: { ...a.cluster, kubernetesVersion: a.kubernetesVersion, controlPlaneEndpoint: a.apiEndpoint },
-            node: a.node, bootstrapToken: a.bootstrapToken, tokenTtl: BOOTSTRAP_TOKEN_TTL,
+            node: a.node, bootstrapToken: a.initToken.token, tokenTtl: INIT_TOKEN_TTL,
         })
         : renderJoinConfig({
-            node: a.node, apiServerEndpoint: a.apiEndpoint, bootstrapToken: a.bootstrapToken, caCertHash: a.caCertHash,
+            node: a.node, apiServerEndpoint: a.apiEndpoint, caCertHash: a.caCertHash,
+            bootstrapToken: a.role === "worker" ? a.joinToken : MINTED_TOKEN_PLACEHOLDER,
             controlPlane: a.role === "control-plane",
         });
     return secretFile(NODE_PATHS.kubeadmConfig, content);
@@ -238,7 +245,7 @@ function keepalivedParts(a: ControlPlaneArgs, ha: HighAvailability): { files: Wr
     // A replaced first control plane finds the cluster behind the address and joins it (kubeadm-bootstrap.sh).
     if (a.role === "init") {
         files.push(secretFile(NODE_PATHS.rejoinConfig, renderJoinConfig({
-            node: a.node, apiServerEndpoint: a.apiEndpoint, bootstrapToken: a.bootstrapToken, caCertHash: a.caCertHash, controlPlane: true,
+            node: a.node, apiServerEndpoint: a.apiEndpoint, bootstrapToken: MINTED_TOKEN_PLACEHOLDER, caCertHash: a.caCertHash, controlPlane: true,
         })));
     }
     return { files, env: { API_VIP: ha.vip, KEEPALIVED_INTERFACE_FILE: KEEPALIVED_PATHS.interfaceFile, REJOIN_CONFIG: a.role === "init" ? NODE_PATHS.rejoinConfig : "" } };
@@ -246,7 +253,7 @@ function keepalivedParts(a: ControlPlaneArgs, ha: HighAvailability): { files: Wr
 
 export function controlPlaneNode(a: ControlPlaneArgs): CloudConfig {
     const ha = a.ha ? keepalivedParts(a, a.ha) : undefined;
-    const base = nodeBase(a, ha?.env);
+    const base = nodeBase(a, { ...ha?.env, ...(a.role === "init" ? { INIT_TOKEN_ID: a.initToken.id } : {}) });
     const pki = Object.entries(a.pki).map(([name, pem]): WriteFile => name.endsWith(".key")
         ? secretFile(`${NODE_PATHS.pkiSource}/${name}`, pem)
         : { path: `${NODE_PATHS.pkiSource}/${name}`, content: pem, permissions: "0644" });
@@ -259,14 +266,14 @@ export function controlPlaneNode(a: ControlPlaneArgs): CloudConfig {
             secretFile(PATHS.encryptionConfig, renderDocuments([encryptionConfiguration(a.encryptionKey)])),
             secretFile(PATHS.auditPolicy, renderDocuments([auditPolicy()])),
             secretFile(PATHS.admissionConfig, renderDocuments([admissionConfiguration(EXEMPT_NAMESPACES)])),
-            { path: NODE_PATHS.renewToken, content: readScript(SCRIPTS, "renew-join-token.sh"), permissions: "0755" },
             { path: NODE_PATHS.renewCertificates, content: readScript(SCRIPTS, "renew-certificates.sh"), permissions: "0755" },
             ...Object.entries(certificateRenewalUnits()).map(([unit, sections]): WriteFile => ({
                 path: `/etc/systemd/system/${unit}`, content: renderIni(sections, { separator: "=" }), permissions: "0644",
             })),
             ...ha?.files ?? [],
         ],
-        packages: [...base.packages!, ...(a.ha ? ["keepalived"] : [])],
+        // openssl signs the short-lived admin certificate a joining control plane mints its token with.
+        packages: [...base.packages!, "openssl", ...(a.ha ? ["keepalived"] : [])],
         runcmd: [
             // keepalived starts just before kubeadm (the address follows a healthy API server).
             ...base.runcmd!.flatMap((c) => c[0] === NODE_PATHS.bootstrap && a.ha ? [[KEEPALIVED_PATHS.setup], c] : [c]),

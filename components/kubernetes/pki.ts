@@ -7,7 +7,8 @@
  * - the other keys every control-plane node must share (service-account key, front-proxy CA,
  *   etcd CA): pre-placed on each control plane, the "manual certificate distribution" of the
  *   kubeadm HA guide, so extra control planes join with no `--upload-certs` secret in the cluster;
- * - the bootstrap token workers join with, and the key that encrypts Secrets at rest;
+ * - kubeadm init's own bootstrap token (deleted after init: join-tokens.ts) and the key that
+ *   encrypts Secrets at rest;
  * - the program's admin client certificate (group kubeadm:cluster-admins).
  *
  * Keys are ECDSA P-256 (short, fast, accepted by every Kubernetes component) except the
@@ -18,6 +19,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
 import { sensitive } from "../secrets";
+import { randomToken } from "./join-tokens";
 
 /** The group kubeadm (1.29+) binds to cluster-admin; system:masters stays the break-glass identity. */
 export const CLUSTER_ADMINS_GROUP = "kubeadm:cluster-admins";
@@ -58,8 +60,8 @@ export interface ClusterPki {
     shared: SharedPki;
     /** The program's admin client certificate and key. */
     admin: KeyPair;
-    /** Bootstrap token `id.secret` (secret). */
-    bootstrapToken: pulumi.Output<string>;
+    /** kubeadm init's bootstrap token `id.secret` (secret) and its public id. */
+    initToken: { id: pulumi.Output<string>; token: pulumi.Output<string> };
     /** 32 random bytes, base64, for the secretbox encryption-at-rest provider (secret). */
     encryptionKey: pulumi.Output<string>;
 }
@@ -94,12 +96,6 @@ export function selfSignedCa(name: string, subject: tls.types.input.SelfSignedCe
     return { certPem: cert.certPem, keyPem: pulumi.secret(key.privateKeyPem) };
 }
 
-function tokenPart(name: string, length: number, parent: pulumi.Resource, secret: boolean): random.RandomString {
-    return new random.RandomString(name, { length, upper: false, special: false, lower: true, numeric: true },
-        // The secret half is encrypted in the state file too; the id is public by design (kubeadm docs).
-        { parent, additionalSecretOutputs: secret ? ["result"] : [] });
-}
-
 export function createClusterPki(name: string, args: ClusterPkiArgs, parent: pulumi.Resource): ClusterPki {
     const ca = selfSignedCa(`${name}-ca`, { commonName: `${args.clusterName}-ca` }, parent);
     const frontProxy = selfSignedCa(`${name}-front-proxy-ca`, { commonName: `${args.clusterName}-front-proxy-ca` }, parent);
@@ -121,10 +117,8 @@ export function createClusterPki(name: string, args: ClusterPkiArgs, parent: pul
         allowedUses: ["digital_signature", "key_encipherment", "client_auth"],
     }, { parent });
 
-    // Token id and secret drawn separately so each part has exactly its alphabet and length.
-    const tokenId = tokenPart(`${name}-token-id`, 6, parent, false);
-    const tokenSecret = tokenPart(`${name}-token-secret`, 16, parent, true);
-    const bootstrapToken = pulumi.secret(pulumi.interpolate`${tokenId.result}.${tokenSecret.result}`.apply(sensitive));
+    // kubeadm init's own token: the first control plane deletes it after init (join-tokens.ts).
+    const initToken = randomToken(`${name}-token`, parent);
 
     const encryption = new random.RandomBytes(`${name}-secrets-encryption`, { length: 32 }, { parent });
 
@@ -141,7 +135,7 @@ export function createClusterPki(name: string, args: ClusterPkiArgs, parent: pul
             "etcd/ca.key": etcd.keyPem,
         },
         admin: { certPem: adminCert.certPem, keyPem: pulumi.secret(adminKey.privateKeyPem) },
-        bootstrapToken,
+        initToken: { id: initToken.id, token: initToken.token },
         encryptionKey: pulumi.secret(encryption.base64.apply(sensitive)),
     };
 }

@@ -2,6 +2,9 @@
 # Brings this node into the cluster: `kubeadm init` on the first control plane, `kubeadm join`
 # on the others and on workers. Workers run this in parallel at first boot: a join simply retries
 # until the first control plane answers. Extra control planes wait for the previous one (JOIN_AFTER).
+# Tokens (components/kubernetes/join-tokens.ts): a worker's config carries its own; a control
+# plane's carries MINTED_TOKEN_PLACEHOLDER and the node mints a token for each attempt with the
+# cluster CA it holds; the first control plane deletes init's token once init succeeded.
 # On failure the node is reset and tried again until DEADLINE_SECONDS, then the script fails
 # with a message that says where to look. Parameters: /etc/incant/kubernetes.env.
 set -euo pipefail
@@ -33,6 +36,58 @@ restore_pki() {
     fi
 }
 
+mint_dir=$RUN_DIR/join-token
+
+# A control plane's own join token: a one-day client certificate in kubeadm's admin group, signed
+# with the cluster CA, lets `kubeadm token create` register a 15-minute token; the join config gets
+# it in place of the placeholder. Prints the filled config's path. Everything lives in mint_dir (tmpfs).
+mint_join_config() {
+    local config=$1 token
+    rm -rf "$mint_dir"
+    install -d -m 0700 "$mint_dir" || return 1
+    openssl ecparam -name prime256v1 -genkey -noout -out "$mint_dir/admin.key" || return 1
+    printf '%s\n' 'keyUsage=critical,digitalSignature' 'extendedKeyUsage=clientAuth' > "$mint_dir/ext.cnf"
+    # A random serial, so openssl writes no serial file beside the CA.
+    openssl req -new -key "$mint_dir/admin.key" -subj "/O=kubeadm:cluster-admins/CN=incant-join-${NODE_NAME}" \
+        | openssl x509 -req -CA "$PKI_SOURCE/ca.crt" -CAkey "$PKI_SOURCE/ca.key" -set_serial "0x$(openssl rand -hex 16)" \
+            -days 1 -extfile "$mint_dir/ext.cnf" -out "$mint_dir/admin.crt" || return 1
+    cat > "$mint_dir/admin.conf" <<EOF || return 1
+apiVersion: v1
+kind: Config
+clusters:
+- name: incant
+  cluster:
+    server: https://${API_ENDPOINT}
+    certificate-authority-data: $(base64 -w0 "$PKI_SOURCE/ca.crt")
+users:
+- name: incant-join-${NODE_NAME}
+  user:
+    client-certificate-data: $(base64 -w0 "$mint_dir/admin.crt")
+    client-key-data: $(base64 -w0 "$mint_dir/admin.key")
+contexts:
+- name: incant-join
+  context:
+    cluster: incant
+    user: incant-join-${NODE_NAME}
+current-context: incant-join
+EOF
+    token=$(kubeadm token create --kubeconfig "$mint_dir/admin.conf" --ttl 15m \
+        --description "INCANT control-plane join of ${NODE_NAME}, minted on the node") || return 1
+    [[ $token =~ ^[a-z0-9]{6}\.[a-z0-9]{16}$ ]] || { log "kubeadm token create printed no token"; return 1; }
+    echo "${token%%.*}" > "$mint_dir/token-id"
+    sed "s/${MINTED_TOKEN_PLACEHOLDER}/${token}/" "$config" > "$mint_dir/kubeadm-join.yaml" || return 1
+    echo "$mint_dir/kubeadm-join.yaml"
+}
+
+# After the attempt, whatever its outcome: the token has done its work (or the next attempt mints another).
+forget_minted_token() {
+    if [ -f "$mint_dir/token-id" ]; then
+        kubeadm token delete "$(cat "$mint_dir/token-id")" --kubeconfig "$mint_dir/admin.conf" > /dev/null \
+            || log "could not delete the minted join token $(cat "$mint_dir/token-id"); it expires within 15 min"
+    fi
+    rm -rf "$mint_dir"
+}
+
 attempt() {
     # (set -e does not apply inside the loop condition: check explicitly.) Without the program's CA
     # kubeadm would make its own, which no worker and not the program would trust.
@@ -40,9 +95,17 @@ attempt() {
     if [ "$NODE_ROLE" != worker ] && [ ! -f "$K8S_DIR/pki/ca.key" ]; then
         fail "the program's CA is missing from ${K8S_DIR}/pki (expected from ${PKI_SOURCE})"
     fi
+    local config=$KUBEADM_CONFIG status=0
     case "$NODE_ROLE" in
-        init) kubeadm init --config "$KUBEADM_CONFIG" ;;
-        control-plane | worker) kubeadm join --config "$KUBEADM_CONFIG" ;;
+        init) kubeadm init --config "$config" ;;
+        control-plane | worker)
+            if [ -n "$MINTED_TOKEN_PLACEHOLDER" ] && grep -qF -- "$MINTED_TOKEN_PLACEHOLDER" "$config"; then
+                config=$(mint_join_config "$config") || { log "could not mint a join token (is the API at ${API_ENDPOINT} up?)"; forget_minted_token; return 1; }
+            fi
+            kubeadm join --config "$config" || status=$?
+            [ "$config" = "$KUBEADM_CONFIG" ] || forget_minted_token
+            return "$status"
+            ;;
         *) fail "unknown NODE_ROLE '${NODE_ROLE}'" ;;
     esac
 }
@@ -85,6 +148,14 @@ until attempt; do
     n=$((n + 1))
     log "kubeadm ${NODE_ROLE} (attempt ${n}) against ${API_ENDPOINT}"
 done
+if [ "$NODE_ROLE" = init ] && [ -n "$INIT_TOKEN_ID" ]; then
+    # Nobody joins with init's token (control planes mint theirs, workers have their own): delete it.
+    if kubeadm token delete "$INIT_TOKEN_ID" --kubeconfig "$K8S_DIR/admin.conf" > /dev/null; then
+        log "deleted init's bootstrap token ${INIT_TOKEN_ID}"
+    else
+        log "could not delete init's bootstrap token ${INIT_TOKEN_ID}; it expires within an hour"
+    fi
+fi
 install -d -m 0755 "$STATE_DIR"
 date -u +%FT%TZ > "$STATE_DIR/kubernetes-joined"
 log "kubeadm ${NODE_ROLE} succeeded after ${n} attempt(s)"
