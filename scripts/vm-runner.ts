@@ -2,11 +2,14 @@
  * The worker VM runner (components/autoscaler/vm-runner.ts, docs/elasticity.md):
  *
  *   npm run vm-runner -- --stack prod --once                 one round, in this checkout
+ *   npm run vm-runner -- --stack prod --sync                 set this checkout's worker count to the deployed one
  *   npm run vm-runner -- --stack prod --units --user incant  print its systemd service and timer
  *
  * Options: --workdir DIR (the checkout with Pulumi.yaml and Pulumi.<stack>.yaml; default this one),
  * --org ORG (the Pulumi Cloud organization: the stack is ORG/<stack>), --pulumi-root DIR (the CLI
  * at DIR/bin/pulumi; default: pulumi on the PATH), --interval-minutes N and --node PATH (units).
+ * --sync is for every other `pulumi preview`/`up` of an autoscaled stack (CI's deploy and drift jobs,
+ * an operator): it starts them from the deployed count instead of the committed one.
  * Exit codes: 0 done (changed, nothing to do, kill switch, or another round holds the lock),
  * 1 failed, 2 command line mistake, 3 refused (drift or a change in flight, a worker pod on a VM
  * to remove, a count the config refuses: see the log).
@@ -17,7 +20,7 @@ import { rawConfig } from "../components/config/load";
 import { FacilityConfig } from "../components/config/schema";
 import { ConfigValidationError, RawConfig, validateConfig } from "../components/config/validate";
 import { ClusterClient, parseKubeconfig } from "../components/autoscaler/vm-kube";
-import { describeError, lockHolder, runRound, takeLock } from "../components/autoscaler/vm-runner";
+import { describeError, lockHolder, runRound, syncCount, takeLock } from "../components/autoscaler/vm-runner";
 import { renderVmRunnerUnits } from "../components/autoscaler/vm-runner-units";
 import { readStackAt } from "../offline/stackfile";
 
@@ -27,6 +30,7 @@ export const EXIT = { ok: 0, failed: 1, usage: 2, refused: 3 } as const;
 export interface RunnerOptions {
     stack?: string;
     once?: boolean;
+    sync?: boolean;
     units?: boolean;
     workDir: string;
     org?: string;
@@ -49,6 +53,7 @@ export function parseArgs(argv: string[]): RunnerOptions {
         };
         if (a === "--stack") o.stack = value();
         else if (a === "--once") o.once = true;
+        else if (a === "--sync") o.sync = true;
         else if (a === "--units") o.units = true;
         else if (a === "--workdir") o.workDir = path.resolve(value());
         else if (a === "--org") o.org = value();
@@ -62,7 +67,7 @@ export function parseArgs(argv: string[]): RunnerOptions {
         } else throw new UsageError(`unknown argument ${JSON.stringify(a.slice(0, 40))}`);
     }
     if (!o.stack) throw new UsageError("--stack is required");
-    if (!o.once === !o.units) throw new UsageError("give --once (one round; the timer repeats it) or --units");
+    if ([o.once, o.sync, o.units].filter(Boolean).length !== 1) throw new UsageError("give one of --once (one round; the timer repeats it), --sync or --units");
     if (o.units && !o.user) throw new UsageError("--units needs --user (the account the runner runs as)");
     if (o.org !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/.test(o.org)) throw new UsageError("--org is not an organization name");
     return o;
@@ -105,7 +110,7 @@ export async function main(argv: string[], io: Io = { log: (l) => console.log(l)
         o = parseArgs(argv);
     } catch (e) {
         if (!(e instanceof UsageError)) throw e;
-        io.log(`vm-runner: ${e.message}\nusage: npm run vm-runner -- --stack NAME --once | --units --user ACCOUNT [--interval-minutes N]`);
+        io.log(`vm-runner: ${e.message}\nusage: npm run vm-runner -- --stack NAME --once | --sync | --units --user ACCOUNT [--interval-minutes N]`);
         return EXIT.usage;
     }
     const stack = o.stack!;
@@ -133,7 +138,7 @@ export async function main(argv: string[], io: Io = { log: (l) => console.log(l)
         const pulumiCommand = await PulumiCommand.get(o.pulumiRoot ? { root: o.pulumiRoot } : undefined);
         const ws = await LocalWorkspace.create({ workDir: o.workDir, pulumiCommand, envVars });
         const s = await Stack.select(o.org ? `${o.org}/${stack}` : stack, ws);
-        const outcome = await runRound({
+        const outcome = o.sync ? await syncCount({ stack: s, readConfig: cfg.read, log }) : await runRound({
             stack: s, readConfig: cfg.read, countProblems: cfg.countProblems, log,
             cluster: (kubeconfig) => new ClusterClient(parseKubeconfig(kubeconfig)),
         });

@@ -175,6 +175,8 @@ const made: string[] = [];
 async function scenario(opts: {
     count: number; replicas: number; busy: number[]; autoscaling?: Record<string, unknown>;
     preview?: Step[]; version?: string; upExit?: number; extraPods?: FakePod[]; lockHeld?: boolean;
+    /** Worker VMs of the last deployment (the vmCount output less dev's 3 other VMs); default: count. */
+    deployed?: number;
 }, pki: Pki): Promise<Run> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "incant-vm-runner-"));
     made.push(dir);
@@ -192,7 +194,7 @@ async function scenario(opts: {
     await kube.start(pki);
     fs.writeFileSync(path.join(state, "scenario.json"), JSON.stringify({
         version: opts.version ?? "3.270.0",
-        outputs: { kubeconfig: kubeconfig(pki, kube.port), environment: "dev", vmCount: opts.count + 3 },
+        outputs: { kubeconfig: kubeconfig(pki, kube.port), environment: "dev", vmCount: (opts.deployed ?? opts.count) + 3 },
         secretOutputs: ["kubeconfig"],
         preview: { events: previewOf(opts.preview ?? []) },
         up: { exitCode: opts.upExit ?? 0 },
@@ -205,10 +207,10 @@ async function scenario(opts: {
     return run;
 }
 
-async function go(run: Run): Promise<Run> {
+async function go(run: Run, mode = "--once"): Promise<Run> {
     process.env.FAKE_PULUMI_STATE = run.state;
     try {
-        run.code = await main(["--stack", "dev", "--once", "--workdir", run.dir, "--pulumi-root", FAKE_ROOT], { log: (l) => run.lines.push(l) });
+        run.code = await main(["--stack", "dev", mode, "--workdir", run.dir, "--pulumi-root", FAKE_ROOT], { log: (l) => run.lines.push(l) });
     } finally {
         delete process.env.FAKE_PULUMI_STATE;
         await run.kube.stop();
@@ -311,6 +313,31 @@ describe("autoscaler: the worker VM runner through the Automation API (fake CLI,
         assert.deepEqual(uncordons(run).map((r) => r.path).sort(), [2, 3, 4].map((i) => `/api/v1/nodes/incant-dev-worker-${i}`));
         assert.deepEqual(countSets(run), ["2", "5"]);
         assert.match(run.lines.join("\n"), /held: worker pod htcondor\/htcondor-worker-late is on incant-dev-worker-4/);
+    });
+
+    it("a stale stack file (CI deployed 7 where the file says 5): plans from the deployed 7, and a refusal leaves the file at 5", async () => {
+        const run = await go(await scenario({ count: 5, deployed: 7, replicas: 2, busy: [0, 1], preview: deletes([2, 3, 4, 5, 6]) }, pki));
+        assert.equal(run.code, EXIT.ok, run.lines.join("\n"));
+        assert.deepEqual(countSets(run), ["2"]);
+        assert.deepEqual(cordons(run).map((r) => r.path), [2, 3, 4, 5, 6].map((i) => `/api/v1/nodes/incant-dev-worker-${i}`));
+        assert.match(run.lines.join("\n"), /the stack file says 5 worker VMs, the last deployment has 7: planning from 7/);
+        // The same stale file with a preview that plans only 2..4 (what the file alone would expect): refused, file untouched.
+        const stale = await go(await scenario({ count: 5, deployed: 7, replicas: 2, busy: [0, 1], preview: deletes([2, 3, 4]) }, pki));
+        assert.equal(stale.code, EXIT.refused, stale.lines.join("\n"));
+        assert.deepEqual(countSets(stale), ["2", "5"]);
+        assert.equal(stale.stackFileCount(), 5);
+    });
+
+    it("--sync sets the checkout's count to the deployed one (autoscaling on), and only that", async () => {
+        const run = await go(await scenario({ count: 7, deployed: 3, replicas: 2, busy: [0, 1], autoscaling: { enabled: true, min: 1, max: 3 } }, pki), "--sync");
+        assert.equal(run.code, EXIT.ok, run.lines.join("\n"));
+        assert.deepEqual(countSets(run), ["3"]);
+        assert.equal(run.stackFileCount(), 3);
+        assert.deepEqual(run.calls().map(commandOf), ["version", "stack select", "stack output", "stack output", "config set"]);
+        assert.equal(run.kube.requests.length, 0, "no cluster access");
+        const off = await go(await scenario({ count: 7, deployed: 3, replicas: 2, busy: [0, 1], autoscaling: { enabled: false } }, pki), "--sync");
+        assert.equal(off.code, EXIT.ok);
+        assert.deepEqual(countSets(off), [], "autoscaling off: the committed count rules");
     });
 
     it("nothing to do: no config set, no preview", async () => {
@@ -417,6 +444,7 @@ describe("autoscaler: the VM runner's preview guard and parts", () => {
         assert.equal(await main(["--stack", "dev"], io), EXIT.usage);
         assert.equal(await main(["--once"], io), EXIT.usage);
         assert.equal(await main(["--stack", "dev", "--units"], io), EXIT.usage);
+        assert.equal(await main(["--stack", "dev", "--once", "--sync"], io), EXIT.usage);
         assert.equal(await main(["--stack", "dev", "--once", "--bogus"], io), EXIT.usage);
         assert.equal(await main(["--stack", "dev", "--units", "--user", "incant", "--workdir", "/srv/incant"], io), EXIT.ok);
         assert.match(out.join("\n"), /# incant-vm-runner-dev\.timer/);

@@ -16,6 +16,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import type { ConfigValue, EngineEvent, OpType, OutputMap, PreviewOptions, PreviewResult, UpOptions, UpResult } from "@pulumi/pulumi/automation";
+import { plannedVms } from "../config/quota";
 import { FacilityConfig } from "../config/schema";
 import { POOL_NAMESPACE } from "../htcondor/pool";
 import { quotaWorkers } from "./limits";
@@ -138,6 +139,50 @@ export function judgePreview(events: EngineEvent[], expected: ExpectedChange, na
     return { problems, targets };
 }
 
+// --- The deployed count ----------------------------------------------------------------------
+
+/**
+ * The worker VMs of the stack's last deployment: its `vmCount` output (index.ts: every planned VM)
+ * less the VMs that are not workers in this config (control planes, storage controller, submit
+ * host). Undefined when the output is missing or the difference is not a count.
+ */
+export function deployedWorkers(vmCount: unknown, config: Pick<FacilityConfig, "namePrefix" | "nodes" | "flavors">): number | undefined {
+    if (typeof vmCount !== "number" || !Number.isInteger(vmCount)) return undefined;
+    const others = plannedVms({ ...config, nodes: { ...config.nodes, workers: { ...config.nodes.workers, count: 0 } } }).length;
+    const n = vmCount - others;
+    return n >= 0 ? n : undefined;
+}
+
+export interface SyncDeps {
+    stack: RunnerStack;
+    readConfig(): FacilityConfig;
+    log(line: string): void;
+}
+
+/**
+ * Sets the workspace's `incant:nodes.workers.count` to the deployed count (autoscaling on only):
+ * what CI's deploy and drift jobs, and an operator, run before their own preview or up, so that
+ * they start from what the runner deployed instead of the committed value (docs/elasticity.md).
+ */
+export async function syncCount(d: SyncDeps): Promise<RoundOutcome> {
+    const config = d.readConfig();
+    const log = (line: string) => d.log(`${d.stack.name}: ${line}`);
+    const file = config.nodes.workers.count;
+    if (!config.autoscaling.enabled) {
+        log(`autoscaling is off: ${COUNT_KEY} stays ${file}, the stack file's`);
+        return { action: "disabled", count: file, reason: "autoscaling off" };
+    }
+    const deployed = deployedWorkers((await d.stack.outputs()).vmCount?.value, config);
+    if (deployed === undefined) return failed(log, "the stack has no vmCount output to read the deployed worker count from", file);
+    if (deployed === file) {
+        log(`${COUNT_KEY} is ${file}, as deployed`);
+        return { action: "unchanged", count: file, reason: "as deployed" };
+    }
+    await d.stack.setConfig(COUNT_KEY, { value: String(deployed) }, true);
+    log(`${COUNT_KEY} set to ${deployed}, as deployed (the stack file said ${file})`);
+    return { action: "scaled", count: deployed, reason: `synced ${file} -> ${deployed}` };
+}
+
 // --- One round ------------------------------------------------------------------------------
 
 export interface RoundDeps {
@@ -183,12 +228,23 @@ export async function runRound(d: RoundDeps): Promise<RoundOutcome> {
     if (typeof kubeconfig !== "string") return failed(log, "the stack has no kubeconfig output (never deployed?)", config.nodes.workers.count);
     const cluster = d.cluster(kubeconfig);
     const t = autoscalerSettings(config, POOL_NAMESPACE);
-    const vms = config.nodes.workers.count;
+    // Plan from what is deployed: the stack file may be stale (CI deployed the committed count).
+    const inFile = config.nodes.workers.count;
+    const deployed = deployedWorkers(outputs.vmCount?.value, config);
+    const vms = deployed ?? inFile;
+    if (vms !== inFile) log(`the stack file says ${inFile} worker VMs, the last deployment has ${vms}: planning from ${vms}`);
     const quota = quotaWorkers(config);
     const [replicas, busy] = await Promise.all([cluster.replicas(t.namespace, t.deployment), cluster.busyIndexes(t.namespace, t.selector)]);
     const plan: VmPlan = planVms({ replicas, vms, busyIndexes: busy, quotaWorkers: quota, keep: KEEP_WORKERS });
     log(`read: ${replicas} worker pods wanted, ${vms} worker VMs, worker pods on VMs [${busy.join(",")}], quota allows ${quota}: ${plan.reason}`);
-    if (plan.count === vms) return { action: "unchanged", count: vms, reason: plan.reason };
+    const setCount = (n: number) => d.stack.setConfig(COUNT_KEY, { value: String(n) }, true);
+    if (plan.count === vms) {
+        if (vms !== inFile) {
+            await setCount(vms);
+            log(`${COUNT_KEY} set to ${vms}, as deployed`);
+        }
+        return { action: "unchanged", count: vms, reason: plan.reason };
+    }
     const note = (type: "Normal" | "Warning", reason: string, message: string) =>
         cluster.event(t.namespace, t.deployment, type, reason, message).catch((e: Error) => log(`could not record the Event: ${e.message}`));
 
@@ -199,10 +255,10 @@ export async function runRound(d: RoundDeps): Promise<RoundOutcome> {
         return { action: "refused", count: vms, reason: invalid.join("; ") };
     }
     const expected: ExpectedChange = { create: range(vms, plan.count), delete: plan.count < vms ? plan.drain : [] };
-    const setCount = (n: number) => d.stack.setConfig(COUNT_KEY, { value: String(n) }, true);
+    // A refusal leaves the stack file as it was found.
     const restore = async () => {
-        await setCount(vms);
-        log(`${COUNT_KEY} restored to ${vms}`);
+        await setCount(inFile);
+        log(`${COUNT_KEY} restored to ${inFile}`);
     };
 
     await setCount(plan.count);
