@@ -1,7 +1,6 @@
 /**
- * The worker VM count the (not yet built) VM runner would set (docs/elasticity.md, "Worker VMs
- * within the quota"): pure functions of what it reads with the stack's admin kubeconfig, so the
- * rules are fixed and tested before the runner exists.
+ * The worker VM count the VM runner sets (vm-runner.ts; docs/elasticity.md, "Worker VMs within
+ * the quota"): a pure function of what it reads with the stack's admin kubeconfig.
  *
  * - Worker pods are one per worker VM: the VMs wanted are the worker pods wanted (the Deployment's
  *   replicas, which the controller sets), never fewer than `keep` (workers 0 and 1 hold the
