@@ -118,3 +118,14 @@ export const DEFAULTS: ConfigDefaults = {
     },
     readinessTimeoutSeconds: 900,
 };
+
+/**
+ * iam.jobTokens without service, scopes or audience: WLCG-profile storage scopes for EOS
+ * (WLCG Common JWT Profiles 1.0, "Capability-based authorization: storage.read, storage.modify")
+ * and the profile's audience for any resource server.
+ */
+export const JOB_TOKEN_DEFAULTS = {
+    service: "wlcg",
+    scopes: ["storage.read:/", "storage.modify:/"],
+    audience: "https://wlcg.cern.ch/jwt/v1/any",
+} as const;

@@ -87,6 +87,13 @@ export const GRAMMARS = {
     region: g(/^[A-Za-z0-9_-]+$/, "a region name of letters, digits, _ and -", 64),
     /** s3.iamClientId: env file of the STS helper, curl form data. */
     clientId: g(/^[A-Za-z0-9._-]+$/, "a client id of letters, digits and . _ -", 255),
+    /**
+     * iam.jobTokens.service: a file name in the credd's directory and the sandbox (`<service>.use`),
+     * `use_oauth_services`, and the HTCondor keys `<SERVICE>_CLIENT_ID`, `<SERVICE>_TOKEN_URL`.
+     */
+    jobTokenService: g(/^[a-z][a-z0-9_]*$/, "a service name of lower-case letters, digits and _ starting with a letter (a file name and an HTCondor key prefix)", 64),
+    /** iam.jobTokens.scopes: one OAuth scope each (joined with spaces in the request, commas on the credmon's command line). */
+    scope: g(/^[A-Za-z0-9._:\/-]+$/, "one OAuth scope of letters, digits and . _ : / - (like storage.read:/)", 255),
     /** s3.stsRoleArn: env file of the STS helper (quoted), STS form data. */
     roleArn: g(/^arn:aws:iam::[0-9]*:role\/[A-Za-z0-9+=,.@_\/-]+$/, "a role ARN like arn:aws:iam:::role/IAMaccess", 2048),
     /** registry.server: Docker provider address, image references. */

@@ -143,6 +143,25 @@ export interface IamConfig {
     audience?: string;
     /** IAM groups allowed to use kubectl with their IAM token; empty disables OIDC on the API server. */
     kubernetesGroups: string[];
+    /** Tokens for jobs (condor_credd + the facility's credmon, components/htcondor/credentials.ts); unset: none. */
+    jobTokens?: JobTokensConfig;
+}
+
+/** The IAM client and tokens jobs get with `use_oauth_services` (docs/security.md, "Credentials for jobs"). */
+export interface JobTokensConfig {
+    /** The IAM client registered for job tokens: device code and refresh token grants, public (no secret). */
+    clientId: string;
+    /** The name jobs ask for (`use_oauth_services = <service>`), the sandbox file `<service>.use`; default `wlcg`. */
+    service: string;
+    /** Scopes of the tokens (WLCG profile); default `storage.read:/`, `storage.modify:/`. */
+    scopes: string[];
+    /** Audience of the tokens; default `https://wlcg.cern.ch/jwt/v1/any` (the WLCG profile's any). */
+    audience: string;
+    /**
+     * The IAM that issues them, with its trailing slash; default `iam.issuer`. CERN's EOS accepts
+     * tokens of the experiment's IAM (ATLAS: https://atlas-auth.cern.ch/), not INFN CLOUD's.
+     */
+    issuer?: string;
 }
 
 /** S3-compatible archive mounted on the storage controller with rclone. */

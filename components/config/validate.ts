@@ -5,7 +5,7 @@
  * and returns either the typed config or every problem found, each naming its key and the stack
  * file. `pulumi.Config.requireObject` does not validate, so this is the only gate.
  */
-import { DEFAULTS } from "./defaults";
+import { DEFAULTS, JOB_TOKEN_DEFAULTS } from "./defaults";
 import { CIDR_LIMITS, cidrsOverlap, cidrSize, cidrUnionSize, Ipv4Cidr, parseCidr } from "./cidr";
 import { quotaProblems } from "./quota";
 import { isReservedAccount, USER_UID_MAX, USER_UID_MIN } from "./accounts";
@@ -16,7 +16,7 @@ import { WORKER_OFFSET } from "../network/addressing";
 import { kubernetesMinor, unsupportedMinorReason } from "../kubernetes/versions";
 import { unpinnedReason } from "../../policy/images";
 import {
-    AutoscalingConfig, CacheConfig, CvmfsConfig, FacilityConfig, JupyterHubConfig, FacilityUser, FlavorSize, HTCondorConfig, IamConfig, ImagesConfig, NetworkConfig, NodeGroup,
+    AutoscalingConfig, CacheConfig, CvmfsConfig, FacilityConfig, JupyterHubConfig, FacilityUser, FlavorSize, HTCondorConfig, IamConfig, JobTokensConfig, ImagesConfig, NetworkConfig, NodeGroup,
     NodesConfig, OpenStackAccess, QuotaConfig, RegistryConfig, S3Config, StorageNode, SubmitNode, VersionsConfig, WideCidrsOverride,
 } from "./schema";
 
@@ -72,7 +72,8 @@ export const OBJECT_KEYS = {
     versions: keysOf<VersionsConfig>({
         kubernetes: true, kubernetesPatch: true, htcondor: true, calico: true, monitoring: true, cvmfsCsi: true, cvmfsService: true,
     }),
-    iam: keysOf<IamConfig>({ issuer: true, audience: true, kubernetesGroups: true }),
+    iam: keysOf<IamConfig>({ issuer: true, audience: true, kubernetesGroups: true, jobTokens: true }),
+    "iam.jobTokens": keysOf<JobTokensConfig>({ clientId: true, service: true, scopes: true, audience: true, issuer: true }),
     s3: keysOf<S3Config>({
         endpoint: true, bucket: true, region: true, exportReadWrite: true, credentials: true, iamClientId: true, stsRoleArn: true,
     }),
@@ -276,6 +277,8 @@ export const LIST_LIMITS = {
     dnsServers: 5,
     cvmfsRepositories: 32,
     kubernetesGroups: 64,
+    /** Scopes of job tokens (one IAM request, one credmon argument). */
+    jobTokenScopes: 16,
     adminCidrs: 64,
     userCidrs: 256,
     flavors: 64,
@@ -568,6 +571,7 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
         issuer: r.string("iam.issuer", i.issuer, d.iam.issuer, GRAMMARS.httpsUrl),
         audience: r.optionalString("iam.audience", i.audience, GRAMMARS.audience),
         kubernetesGroups: r.stringList("iam.kubernetesGroups", i.kubernetesGroups, d.iam.kubernetesGroups, GRAMMARS.iamGroup, LIST_LIMITS.kubernetesGroups),
+        ...readJobTokens(r, i.jobTokens),
     };
     if (iam.issuer && !iam.issuer.endsWith("/")) r.report("iam.issuer", `must end with / as IAM prints it (got ${describe(iam.issuer)})`);
     // The SciTokens libraries read the audience "ANY" as "accept any audience".
@@ -760,4 +764,27 @@ export function htcondorAdvisoryProblem(version: string): string | undefined {
     // which every pool daemon behind a NodePort sets (fixed in 24.0.23, HTCONDOR-3860).
     if (below(24, 0, 23)) return `(${version}) lacks the fix of HTCONDOR-3860 (FS authentication with TCP_FORWARDING_HOST, which the pool sets): use 24.0.23 or later`;
     return undefined;
+}
+
+/** incant:iam.jobTokens: unset, or the IAM client of job tokens with service, scopes and audience (defaults.ts JOB_TOKEN_DEFAULTS). */
+function readJobTokens(r: Reader, raw: unknown): { jobTokens?: JobTokensConfig } {
+    const t = r.object("iam.jobTokens", raw, OBJECT_KEYS["iam.jobTokens"]);
+    if (!t) return {};
+    const clientId = r.optionalString("iam.jobTokens.clientId", t.clientId, GRAMMARS.clientId);
+    if (!clientId) {
+        r.report("iam.jobTokens.clientId", "is required with iam.jobTokens (the IAM client registered for job tokens: docs/security.md)");
+        return {};
+    }
+    const d = JOB_TOKEN_DEFAULTS;
+    const issuer = r.optionalString("iam.jobTokens.issuer", t.issuer, GRAMMARS.httpsUrl);
+    if (issuer && !issuer.endsWith("/")) r.report("iam.jobTokens.issuer", `must end with / as IAM prints it (got ${describe(issuer)})`);
+    return {
+        jobTokens: {
+            clientId,
+            service: r.string("iam.jobTokens.service", t.service, d.service, GRAMMARS.jobTokenService),
+            scopes: r.stringList("iam.jobTokens.scopes", t.scopes, [...d.scopes], GRAMMARS.scope, LIST_LIMITS.jobTokenScopes),
+            audience: r.string("iam.jobTokens.audience", t.audience, d.audience, GRAMMARS.audience),
+            ...(issuer ? { issuer } : {}),
+        },
+    };
 }

@@ -26,6 +26,7 @@ import { FairShareSettings, negotiatorFairShare, scheddFairShare, startdFairShar
 import { startdHealth } from "./health";
 import { frontierServer, squidUrl } from "../cache/squid";
 import { exporterDaemon } from "../observability/metrics";
+import { jobTokenSettings, JobTokenSettings, scheddCredentials, starterCredentials, submitCredentials } from "./credentials";
 
 /** One line of an HTCondor configuration file. */
 export type ConfigEntry =
@@ -132,6 +133,8 @@ export interface PoolSettings {
     fairShare: FairShareSettings;
     /** FRONTIER_SERVER in jobs' environment: ATLAS's launchpads through the facility's squid (components/cache). */
     frontierServer: string;
+    /** Job tokens (incant:iam.jobTokens): the schedd's credd and credmon; undefined: none. */
+    jobTokens?: JobTokenSettings;
 }
 
 /** SCITOKENS_SERVER_AUDIENCE of the pool: `incant:iam.audience`, by default the trust domain. */
@@ -162,6 +165,7 @@ export function poolSettings(config: FacilityConfig, namespace: string, nodeAddr
             claimWorklifeSeconds: config.htcondor.claimWorklifeSeconds,
         },
         frontierServer: frontierServer(config.cache.enabled ? squidUrl({ in: "cluster", serviceCidr: config.network.serviceCidr }) : undefined),
+        jobTokens: jobTokenSettings(config.iam),
     };
 }
 
@@ -309,6 +313,7 @@ export function schedulerConfig(s: PoolSettings): ConfigEntry[] {
             NEGOTIATOR: [condor],
             ADMINISTRATOR: [root],
         }),
+        ...(s.jobTokens ? scheddCredentials(s.jobTokens) : []),
     ];
 }
 
@@ -351,6 +356,7 @@ export function workerConfig(s: PoolSettings): ConfigEntry[] {
             NEGOTIATOR: [condor],
             ADMINISTRATOR: [root],
         }),
+        ...(s.jobTokens ? starterCredentials() : []),
     ];
 }
 
@@ -404,7 +410,14 @@ export function renderSubmitHostConfig(endpoints: PoolEndpoints, config: Pick<Fa
         { key: "SEC_CLIENT_INTEGRITY", value: "REQUIRED" },
         { key: "SEC_CLIENT_AUTHENTICATION_METHODS", value: ["SCITOKENS"] },
         { key: "AUTH_SSL_CLIENT_CAFILE", value: PATHS.submitHostCa },
+        ...submitTokens(config, endpoints),
     ]);
+}
+
+/** The submit host's job-token settings (credentials.ts), with incant:iam.jobTokens only. */
+function submitTokens(config: Pick<FacilityConfig, "iam">, endpoints: PoolEndpoints): ConfigEntry[] {
+    const t = jobTokenSettings(config.iam);
+    return t ? submitCredentials(t, endpoints.scheddHostName, scheddNode(endpoints).port) : [];
 }
 
 /**
@@ -415,9 +428,16 @@ export function submitCollectorHost(endpoints: PoolEndpoints): string {
     return `${endpoints.collectorHostName}:${collectorNode(endpoints).port}`;
 }
 
-/** /etc/hosts entries the submit container needs (compose `extra_hosts`). */
-export function submitHostAliases(endpoints: PoolEndpoints): { host: string; ip: string }[] {
-    return [{ host: endpoints.collectorHostName, ip: collectorNode(endpoints).ip }];
+/** /etc/hosts entries the submit container needs (compose `extra_hosts`); with job tokens also the credd's (the schedd's name). */
+export function submitHostAliases(endpoints: PoolEndpoints, credd = false): { host: string; ip: string }[] {
+    return [{ host: endpoints.collectorHostName, ip: collectorNode(endpoints).ip },
+        ...(credd ? [{ host: endpoints.scheddHostName, ip: scheddNode(endpoints).ip }] : [])];
+}
+
+/** The node address and NodePort of `scheddAddress` ("<ip>:<port>"). */
+function scheddNode(endpoints: PoolEndpoints): { ip: string; port: string } {
+    const colon = endpoints.scheddAddress.lastIndexOf(":");
+    return { ip: endpoints.scheddAddress.slice(0, colon), port: endpoints.scheddAddress.slice(colon + 1) };
 }
 
 /** The node address and NodePort of `collectorAddress` ("<ip>:<port>"). */

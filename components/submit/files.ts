@@ -9,6 +9,9 @@ import { readScript } from "../compute/cloudinit";
 import { ACCESS, renderLimits, renderSshdConfig, sshdConfigEntries, UserLimits } from "./access";
 import { HOST } from "./services";
 
+/** The user-side tool of job tokens (issue #14 item 6), shipped as a host file bound into the container. */
+export const TOKEN_SETUP_SCRIPT = "incant-token-setup.py";
+
 export interface HostFile {
     /** Short name, used in the resource name (`<component>-file-<key>`). */
     key: string;
@@ -36,6 +39,8 @@ export interface HostFilesArgs {
     condorToken?: pulumi.Input<string>;
     /** docker/compose.yaml, for operators. */
     compose: pulumi.Input<string>;
+    /** Job tokens (incant:iam.jobTokens): install incant-token-setup for the container. */
+    tokenSetup?: boolean;
 }
 
 export function hostFiles(a: HostFilesArgs): HostFile[] {
@@ -49,6 +54,7 @@ export function hostFiles(a: HostFilesArgs): HostFile[] {
         } satisfies HostFile]),
         // The users themselves are not here: they change live (incant-submit-users, host.ts).
         { ...conf("pre-exec", HOST.preExec, readScript(__dirname, "access-sync.sh")), mode: "0755" },
+        ...(a.tokenSetup ? [{ ...conf("token-setup", HOST.tokenSetup, readScript(__dirname, TOKEN_SETUP_SCRIPT)), mode: "0755" } satisfies HostFile] : []),
         conf("sshd-config", ACCESS.host.sshdConfig, renderSshdConfig(sshdConfigEntries(a.sessionEnv))),
         conf("limits", ACCESS.host.limits, renderLimits(a.limits)),
         { ...conf("update-users", ACCESS.host.updateUsers, readScript(__dirname, "update-users.sh")), mode: "0755", readBySubmit: false },

@@ -167,12 +167,13 @@ export class SubmitHost extends pulumi.ComponentResource {
         const services = submitHostServices({
             ...hostArgs,
             collectorHost: submitCollectorHost(pool.endpoints),
-            poolHostAliases: submitHostAliases(pool.endpoints),
+            poolHostAliases: submitHostAliases(pool.endpoints, config.iam.jobTokens !== undefined),
             scheddName: pool.endpoints.scheddName,
             iamIssuer: config.iam.issuer,
             // SCITOKENS_SERVER_AUDIENCE of the pool: incant:iam.audience, by default the trust domain.
             tokenAudience: poolAudience(config),
             withToken: pool.condorToken !== undefined,
+            withTokenSetup: config.iam.jobTokens !== undefined,
             archive: { readOnly: !config.s3.exportReadWrite },
             memoryMb: submitMemoryMb(args.vm.ramGb),
         });
@@ -181,7 +182,7 @@ export class SubmitHost extends pulumi.ComponentResource {
         const files = hostFiles({
             limits: userLimits(submitMemoryMb(args.vm.ramGb)), sessionEnv: services[1].environment,
             condorConfig: pool.condorConfig, poolCa: pool.caCertificate,
-            condorToken: pool.condorToken, compose: this.compose,
+            condorToken: pool.condorToken, compose: this.compose, tokenSetup: config.iam.jobTokens !== undefined,
         }).map((f) => ({
             file: f,
             resource: new command.remote.Command(`${name}-file-${f.key}`, {

@@ -17,6 +17,7 @@ import * as path from "path";
 import YAML from "yaml";
 import { CvmfsConfig } from "../config/schema";
 import { PATHS as CONDOR_PATHS } from "../htcondor/config";
+import { TOKEN_SETUP_PATH } from "../htcondor/credentials";
 import { ARCHIVE_CLIENT } from "../storage/archive";
 import { SUBMIT_SSH_PORT } from "../network/ports";
 import { ACCESS } from "./access";
@@ -39,6 +40,8 @@ export const HOST = {
     token: "/etc/incant/submit/tokens.d/incant-submit",
     /** The submit container's pre-exec: its account sync (access-sync.sh). */
     preExec: "/etc/incant/submit/pre-exec.sh",
+    /** incant-token-setup (job tokens, components/htcondor/credentials.ts). */
+    tokenSetup: "/etc/incant/submit/incant-token-setup",
     compose: "/opt/incant/compose.yaml",
 } as const;
 
@@ -61,6 +64,8 @@ export const IN_SUBMIT = {
      * their facility uids (as the pool's pre-exec does in the pods) from the access directory.
      */
     preExec: "/root/config/pre-exec.sh",
+    /** incant-token-setup, which condor_submit runs too (SEC_CREDENTIAL_STORER): a path of its own, bound read-only. */
+    tokenSetup: TOKEN_SETUP_PATH,
 } as const;
 
 /** The archive inside the submit container: its rclone mount point, under the bound parent. */
@@ -166,6 +171,8 @@ export interface SubmitServicesArgs extends CvmfsServiceArgs {
     tokenAudience: string;
     /** Mount the HTCondor token directory (only when the pool issued a token for this host). */
     withToken: boolean;
+    /** Job tokens (incant:iam.jobTokens): incant-token-setup in the container. */
+    withTokenSetup?: boolean;
     /** Mount the S3 archive (at /s3/archive; read-only unless s3.exportReadWrite, enforced by rclone); unset: no archive. */
     archive?: { readOnly: boolean };
     /** Memory limit of the submit container, MB (access.ts submitMemoryMb: the VM's less the host's reserve); unset: none. */
@@ -271,6 +278,7 @@ export function submitService(a: SubmitServicesArgs): ServiceSpec {
             ro(HOST.poolCa, IN_SUBMIT.poolCa),
             ...(a.withToken ? [ro(HOST.tokensDir, IN_SUBMIT.tokens)] : []),
             ro(HOST.preExec, IN_SUBMIT.preExec),
+            ...(a.withTokenSetup ? [ro(HOST.tokenSetup, IN_SUBMIT.tokenSetup)] : []),
             // The physicists' logins (access.ts): users and keys as a directory, so files the host
             // rewrites live show up; the host key directory outlives the container.
             ro(ACCESS.host.dir, ACCESS.container.dir),

@@ -109,7 +109,8 @@ export function submitPodPlan(ctx: PlanContext): PodPlan {
     for (const v of s.volumes ?? []) {
         if (v.type !== "bind") continue;
         // A directory the host keeps up to date (the access list) is bound like a share; rendered files are copied in.
-        if (v.source.startsWith("/etc/incant/") && !ctx.volumes[v.source]) files.push({ path: v.target, content: ctx.rendered.submitHostFile(v.source), mode: 0o644 });
+        // The host installs the tools it binds into /etc/incant/bin executable (components/submit/files.ts, mode 0755).
+        if (v.source.startsWith("/etc/incant/") && !ctx.volumes[v.source]) files.push({ path: v.target, content: ctx.rendered.submitHostFile(v.source), mode: v.target.startsWith("/etc/incant/bin/") ? 0o755 : 0o644 });
         else {
             const dir = ctx.volumes[v.source];
             if (!dir) throw new Error(`submit: no loopback directory for ${v.source}`);
