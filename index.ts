@@ -10,6 +10,7 @@ import { Network } from "./components/network/network";
 import { KubernetesCluster } from "./components/kubernetes/cluster";
 import { StorageController } from "./components/storage/controller";
 import { LAYOUT } from "./components/storage/layout";
+import { poolArchiveArgs } from "./components/storage/archive-csi";
 import { AtlasImages } from "./components/htcondor/images";
 import { HTCondorPool, POOL_NAMESPACE } from "./components/htcondor/pool";
 import { SiteCache } from "./components/cache/cache";
@@ -105,6 +106,8 @@ const pool = new HTCondorPool("htcondor", {
     images: images.refs,
     networkReady: cluster.networkReady,
     storage: cluster.storage,
+    // The S3 archive in the workers (static S3 keys only; a warning says why not otherwise).
+    archive: poolArchiveArgs(config, secrets),
 }, { providers: { kubernetes: cluster.provider } });
 
 // The elastic pool (issue 19): worker pods follow the queue when incant:autoscaling.enabled.

@@ -82,7 +82,9 @@ export const submitHostFiles: Extractor = (run) => {
 
 /**
  * htcondor/<role>.conf: the HTCondor configuration each daemon of the pool receives (its
- * ConfigMap's config.d file), and htcondor/mapfile (the SciTokens map of the collector and schedd).
+ * ConfigMap's config.d file), and htcondor/mapfile (the SciTokens map of the collector and schedd);
+ * htcondor/users/: the rest of the users ConfigMap (the users file, the users' part of the collector's
+ * and schedd's configuration, included by their <role>.conf; components/htcondor/users.ts).
  */
 export const htcondorConfigs: Extractor = (run) => {
     const files: Files = {};
@@ -92,6 +94,9 @@ export const htcondorConfigs: Extractor = (run) => {
         if (labels["app.kubernetes.io/name"] !== "htcondor") continue;
         if (data[HTCONDOR_CONFIG_KEY]) files[`htcondor/${labels["app.kubernetes.io/component"]}.conf`] = data[HTCONDOR_CONFIG_KEY];
         if (data.mapfile) files["htcondor/mapfile"] = data.mapfile;
+        if (labels["app.kubernetes.io/component"] === "users") {
+            for (const [key, content] of Object.entries(data)) if (key !== "mapfile") files[`htcondor/users/${key}`] = content;
+        }
     }
     return files;
 };

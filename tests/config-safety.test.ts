@@ -181,14 +181,14 @@ describe("platform limits (#13 item 9)", () => {
 
     it("refuses users that would make a pool ConfigMap exceed 1 MiB, with the number", () => {
         const p = problemFor({ ...GOOD, users: users(12_000) }, "users", "ConfigMap would hold", "1 MiB, 1,048,576 bytes");
-        assert.match(p, /htcondor-(scheduler|central-manager) ConfigMap would hold [\d,]+ bytes/);
+        assert.match(p, /htcondor-users ConfigMap would hold [\d,]+ bytes/);
         assert.ok(!problems({ ...GOOD, users: users(500) }).some((q) => q.includes("ConfigMap")));
     });
 
     it("measures the ConfigMap with the pool's renderers, and pre-exec.sh fits the reserve", () => {
         const c = validateConfig({ ...GOOD, users: users(100) }, { stack: "dev", secretKeys: SECRETS });
-        const small = poolConfigMapBytes(c).scheduler;
-        const big = poolConfigMapBytes({ ...c, users: users(1000) }).scheduler;
+        const small = poolConfigMapBytes(c).users;
+        const big = poolConfigMapBytes({ ...c, users: users(1000) }).users;
         assert.ok(big > small * 5, `${small} -> ${big}`);
         const preExec = fs.statSync(path.join(ROOT, "components/htcondor/pre-exec.sh")).size;
         assert.ok(preExec < CONFIGMAP_RESERVE - 4096, `pre-exec.sh is ${preExec} bytes`);

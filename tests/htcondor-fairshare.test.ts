@@ -10,7 +10,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { spawnSync } from "child_process";
-import { accountingGroup, groupQuotas, negotiatorFairShare } from "../components/htcondor/fairshare";
+import { accountingGroup, groupQuotaSettings, groupQuotas, negotiatorFairShare } from "../components/htcondor/fairshare";
 import { renderCondorConfig } from "../components/htcondor/config";
 import { htcondorConfigs } from "../offline/artifacts";
 import { ProgramRun, runProgram } from "./harness/program";
@@ -40,7 +40,7 @@ describe("fair share (#17)", () => {
         });
 
         it("renders no groups for a pool without users (GROUP_NAMES empty would be an error in waiting)", () => {
-            const conf = renderCondorConfig(negotiatorFairShare({ users: [], priorityHalfLifeHours: 24, claimWorklifeSeconds: 600 }));
+            const conf = renderCondorConfig([...negotiatorFairShare({ priorityHalfLifeHours: 24, claimWorklifeSeconds: 600 }), ...groupQuotaSettings([])]);
             assert.doesNotMatch(conf, /GROUP_/);
             assert.match(conf, /^PRIORITY_HALFLIFE = 86400$/m);
         });
@@ -60,10 +60,13 @@ describe("fair share (#17)", () => {
         });
         after(() => { if (dir) fs.rmSync(dir, { recursive: true, force: true }); });
 
-        /** An HTCondor tool of the install, on one rendered configuration file. */
+        /** An HTCondor tool of the install, on one rendered configuration file (and the users' part it includes, users.ts). */
         const tool = (role: string, name: string, args: string[]) => {
             const conf = path.join(dir, `${role}.conf`);
-            fs.writeFileSync(conf, htcondorConfigs(run)[`htcondor/${role}.conf`]);
+            const files = htcondorConfigs(run);
+            const users = files[`htcondor/users/${role}.conf`];
+            if (users !== undefined) fs.writeFileSync(path.join(dir, `${role}-users.conf`), users);
+            fs.writeFileSync(conf, files[`htcondor/${role}.conf`].replace(/^include : \S+$/m, `include : ${path.join(dir, `${role}-users.conf`)}`));
             return spawnSync(path.join(install.prefix, "bin", name), args, {
                 encoding: "utf8", timeout: 30_000,
                 env: { PATH: "/usr/bin:/bin", CONDOR_CONFIG: conf, POD_IP: "10.244.1.10", LD_LIBRARY_PATH: path.join(install.prefix, "lib") },

@@ -195,7 +195,8 @@ describe("HTCondor pool (dev)", () => {
             for (const level of ["READ", "WRITE", "DAEMON", "NEGOTIATOR", "ADMINISTRATOR"]) {
                 const who = list(setting(conf, `ALLOW_${level}`));
                 assert.ok(who.length > 0, `${role} ALLOW_${level} is written`);
-                assert.ok(who.every((w) => /^[a-z0-9_-]+@incant\.cloud\.infn\.it$/.test(w)), `${role} ALLOW_${level} names identities, no wildcard: ${who}`);
+                // $(INCANT_USERS): the users' identities, from the included users.conf (tests/htcondor-users.test.ts).
+                assert.ok(who.every((w) => /^[a-z0-9_-]+@incant\.cloud\.infn\.it$/.test(w) || w === "$(INCANT_USERS)"), `${role} ALLOW_${level} names identities, no wildcard: ${who}`);
             }
         }
         const cm = configOf(run, "central-manager");
@@ -207,7 +208,8 @@ describe("HTCondor pool (dev)", () => {
         for (const role of ["scheduler", "worker"]) assert.equal(setting(configOf(run, role), "SEC_TOKEN_POOL_SIGNING_KEY_FILE"), undefined);
         // Users submit to the schedd (WRITE) and read the pool; nothing else.
         const schedd = configOf(run, "scheduler");
-        for (const u of ["atlasuser1", "atlasuser5"]) assert.ok(list(setting(schedd, "ALLOW_WRITE")).includes(`${u}@incant.cloud.infn.it`));
+        assert.ok(list(setting(schedd, "ALLOW_WRITE")).includes("$(INCANT_USERS)"));
+        for (const u of ["atlasuser1", "atlasuser5"]) assert.ok(list(setting(htcondorConfigs(run)["htcondor/users/scheduler.conf"], "INCANT_USERS")).includes(`${u}@incant.cloud.infn.it`));
         assert.deepEqual(list(setting(schedd, "SEC_DEFAULT_AUTHENTICATION_METHODS")), ["FS", "SCITOKENS"]);
         assert.deepEqual(list(setting(schedd, "SEC_CLIENT_AUTHENTICATION_METHODS")), ["FS", "IDTOKENS"]);
     });
@@ -352,15 +354,17 @@ describe("HTCondor pool (dev)", () => {
     });
 
     it("creates the configured users in the pods, with their uids, from one script", () => {
+        const users = run.ofType("kubernetes:core/v1:ConfigMap").find((c) => (c.inputs.metadata as Doc).name === "htcondor-users")!.revealedInputs as Doc;
+        assert.equal(users.data.users, "atlasuser1 20001\natlasuser2 20002\natlasuser3 20003\natlasuser4 20004\natlasuser5 20005\n");
         const cm = run.ofType("kubernetes:core/v1:ConfigMap").find((c) => (c.inputs.metadata as Doc).name === "htcondor-worker")!.revealedInputs as Doc;
-        assert.equal(cm.data.users, "atlasuser1 20001\natlasuser2 20002\natlasuser3 20003\natlasuser4 20004\natlasuser5 20005\n");
-        assert.match(cm.data["pre-exec.sh"], /useradd --uid "\$\{uid\}" --gid "\$\{uid\}"/);
+        assert.match(cm.data["pre-exec.sh"], /pool-users\.sh sync/);
+        assert.match(cm.data["pool-users.sh"], /useradd --uid "\$\{uid\}" --gid "\$\{uid\}"/);
         assert.equal(setting(configOf(run, "worker"), "STARTER_ALLOW_RUNAS_OWNER"), "true");
         // Pod host names are not in UID_DOMAIN: without this the starter would run jobs as nobody.
         assert.equal(setting(configOf(run, "worker"), "TRUST_UID_DOMAIN"), "true");
         assert.equal(setting(configOf(run, "scheduler"), "UID_DOMAIN"), setting(configOf(run, "worker"), "UID_DOMAIN"));
         const config = podSpecOf(deploymentOf(run, "worker")).volumes.find((v: Doc) => v.name === "config");
-        assert.deepEqual(config.configMap.items.map((i: Doc) => i.path).sort(), ["50-incant.conf", "pre-exec.sh", "users"]);
+        assert.deepEqual(config.configMap.items.map((i: Doc) => i.path).sort(), ["50-incant.conf", "pre-exec.sh"]);
     });
 
     it("gives the submit host a configuration for remote submission with IAM tokens, and the pool CA", () => {
@@ -419,10 +423,10 @@ describe("HTCondor pool (configuration changes)", () => {
         assert.deepEqual(rotatedRun.ofType("random:index/randomBytes:RandomBytes")[0].inputs.keepers, { keyGeneration: "2" }, "a new key (the provider replaces the resource)");
         const rotated = checksums(rotatedRun);
         for (const name of Object.keys(base)) assert.notEqual(rotated[name], base[name], `${name} restarts on rotation`);
-        // A user leaves: every role's users file (and the schedd's and collector's map) changes.
+        // A user leaves: no pod restarts, the users ConfigMap changes alone (tests/htcondor-users.test.ts, issue 14).
         const users = (devValue("users") as unknown as unknown[]).slice(1);
         const fewer = checksums(await runPool({ users }));
-        for (const name of Object.keys(base)) assert.notEqual(fewer[name], again[name], `${name} restarts with the new users`);
+        for (const name of Object.keys(base)) assert.equal(fewer[name], again[name], `${name} does not restart with the new users`);
     });
 
     it("refuses users named like the pool's own identities or the images' accounts (one list, components/config/accounts.ts)", async () => {

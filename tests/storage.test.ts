@@ -13,7 +13,7 @@ import * as path from "path";
 import YAML from "yaml";
 import { DATA_WAIT_SECONDS, StorageCloudConfigArgs, storageCloudConfig, storageFiles, usersEnv } from "../components/storage/cloudconfig";
 import { SCRATCH_PROJECT_OFFSET } from "../components/storage/quotas";
-import { ARCHIVE_CACHE_GB, ARCHIVE_CLIENT, archiveClientFiles, archiveCsiVolume, archiveMountArgs } from "../components/storage/archive";
+import { ARCHIVE_CACHE_GB, ARCHIVE_CLIENT, archiveClientFiles, archiveCsiSecretData, archiveCsiVolume, archiveMountArgs } from "../components/storage/archive";
 import { nfsClients } from "../components/storage/controller";
 import { parseIni, renderIni, systemdCommand } from "../components/compute/ini";
 import { LAYOUT, UNITS, volumeDevicePath, volumeDevicePaths } from "../components/storage/layout";
@@ -221,19 +221,22 @@ describe("storage: the archive clients (rclone, archive.ts)", () => {
         assert.match(env, new RegExp(`^IAM_CLIENT_SECRET_FILE='${ARCHIVE_CLIENT.iamClientSecret}'$`, "m"));
     });
 
-    it("the workers' CSI volume: read-only (the driver has no multi-node writer mode), the keys in its Secret only", () => {
+    it("the workers' CSI volume: read-only, found by the driver through nodePublishSecretRef, the keys in its Secret only", () => {
         const creds = STATIC as Extract<StorageCredentials, { kind: "static" }>;
-        const v = archiveCsiVolume({ s3: S3, credentials: creds, secretName: "incant-archive", namespace: "incant" });
+        const v = archiveCsiVolume({ s3: S3, secretName: "incant-archive", namespace: "incant" });
         assert.deepEqual([v.csi.readOnly, v.accessModes], [true, ["ReadOnlyMany"]]);
         assert.equal(v.csi.driver, "csi-rclone");
         assert.deepEqual(v.csi.volumeAttributes, { secretName: "incant-archive", secretNamespace: "incant" });
-        assert.deepEqual(v.csi.nodeStageSecretRef, { name: "incant-archive", namespace: "incant" });
-        assert.ok(!JSON.stringify(v.csi).includes("test-secret-access-key"), "no key in the PV");
-        assert.deepEqual(parseIni(v.secretData.configData).archive.secret_access_key, ["test-secret-access-key"]);
-        assert.equal(v.secretData.remote, "archive");
-        assert.equal(v.secretData.remotePath, "incant-dev-archive/");
-        assert.throws(() => archiveCsiVolume({ s3: S3, credentials: creds, secretName: "Bad_Name", namespace: "incant" }), /bad Kubernetes name/);
-        assert.throws(() => archiveCsiVolume({ s3: S3, credentials: creds, secretName: "ok", namespace: "../x" }), /bad Kubernetes name/);
+        // csi-rclone v0.6.0 implements NodePublishVolume only: a stage secret would never reach it.
+        assert.deepEqual(v.csi.nodePublishSecretRef, { name: "incant-archive", namespace: "incant" });
+        assert.ok(!("nodeStageSecretRef" in v.csi));
+        const data = archiveCsiSecretData(S3, creds);
+        assert.ok(!JSON.stringify(v).includes("test-secret-access-key"), "no key in the PV");
+        assert.deepEqual(parseIni(data.configData).archive.secret_access_key, ["test-secret-access-key"]);
+        assert.equal(data.remote, "archive");
+        assert.equal(data.remotePath, "incant-dev-archive/");
+        assert.throws(() => archiveCsiVolume({ s3: S3, secretName: "Bad_Name", namespace: "incant" }), /bad Kubernetes name/);
+        assert.throws(() => archiveCsiVolume({ s3: S3, secretName: "ok", namespace: "../x" }), /bad Kubernetes name/);
     });
 });
 

@@ -3,8 +3,9 @@
  * the number, so `pulumi up` does not fail half-way (or, offline, render what the cloud refuses):
  * - Kubernetes objects: the API server refuses an object over 1 MiB (etcd's request limit,
  *   https://kubernetes.io/docs/concepts/configuration/configmap/#motivation "cannot exceed 1 MiB").
- *   The pool's ConfigMaps grow with `incant:users` (users file, SciTokens map file, the ALLOW
- *   lists of the HTCondor config): measured here with the renderers the pool uses.
+ *   The pool's users ConfigMap grows with `incant:users` (users file, SciTokens map file, the
+ *   users' ALLOW lists and groups; components/htcondor/users.ts): measured here with the renderers
+ *   the pool uses, with the roles' ConfigMaps.
  * - Nova user-data: 65535 bytes once base64-encoded (FACTS.md). What the stack file adds to a
  *   VM's user-data is bounded by per-key lengths and list sizes (grammar.ts, LIST_LIMITS);
  *   tests/config.test.ts renders the dev stack with every such value at its maximum and checks
@@ -17,6 +18,7 @@ import { plannedVms } from "./quota";
 import {
     centralManagerConfig, poolSettings, renderCondorConfig, renderMapfile, renderUsersFile, schedulerConfig, workerConfig,
 } from "../htcondor/config";
+import { usersConfig } from "../htcondor/users";
 
 /** The API server's object size limit (bytes). */
 export const KUBERNETES_OBJECT_LIMIT = 1024 * 1024;
@@ -33,16 +35,18 @@ export const DNS_NAME_LIMIT = 253;
 const MEASURE_NAMESPACE = "htcondor";
 const MEASURE_ADDRESS = "255.255.255.255";
 
-/** Bytes of the pool's largest ConfigMap data (without pre-exec.sh), by role. */
+/** Bytes of the pool's ConfigMaps' data (without their scripts), by role, and of the users ConfigMap. */
 export function poolConfigMapBytes(config: FacilityConfig): Record<string, number> {
     const s = poolSettings(config, MEASURE_NAMESPACE, MEASURE_ADDRESS);
     const users = renderUsersFile(config.users);
     const mapfile = renderMapfile(s);
     const bytes = (...files: string[]) => files.reduce((sum, f) => sum + Buffer.byteLength(f, "utf8"), 0);
+    const usersConf = (role: "central-manager" | "scheduler") => renderCondorConfig(usersConfig(role, config.users, s.trustDomain));
     return {
-        "central-manager": bytes(renderCondorConfig(centralManagerConfig(s)), users, mapfile),
-        scheduler: bytes(renderCondorConfig(schedulerConfig(s)), users, mapfile),
-        worker: bytes(renderCondorConfig(workerConfig(s)), users),
+        "central-manager": bytes(renderCondorConfig(centralManagerConfig(s))),
+        scheduler: bytes(renderCondorConfig(schedulerConfig(s))),
+        worker: bytes(renderCondorConfig(workerConfig(s))),
+        users: bytes(users, mapfile, usersConf("central-manager"), usersConf("scheduler")),
     };
 }
 

@@ -54,20 +54,28 @@ export function groupQuotas(users: FairShareSettings["users"]): { group: string;
     });
 }
 
-/** The negotiator's settings (central manager): groups, quotas, surplus, priority half-life. */
-export function negotiatorFairShare(s: FairShareSettings): ConfigEntry[] {
-    const quotas = groupQuotas(s.users);
+/**
+ * The negotiator's settings (central manager): surplus, priority half-life. The groups and quotas
+ * depend on the users: they are in the users' configuration (groupQuotaSettings, users.ts), which
+ * changes live without restarting the central manager.
+ */
+export function negotiatorFairShare(s: Omit<FairShareSettings, "users">): ConfigEntry[] {
     return [
-        { comment: "Fair share (components/htcondor/fairshare.ts): one accounting group per user, a dynamic quota each\n(the user's share), surplus shared so that an idle pool is anybody's." },
+        { comment: "Fair share (components/htcondor/fairshare.ts): one accounting group per user, a dynamic quota each\n(the user's share, in users.conf), surplus shared so that an idle pool is anybody's." },
         // Usage halves every half-life: yesterday's heavy user is not penalised for long.
         { key: "PRIORITY_HALFLIFE", value: s.priorityHalfLifeHours * 3600 },
         // Every user starts equal (HTCondor's default factor, written so that it is seen).
         { key: "DEFAULT_PRIO_FACTOR", value: 1000 },
-        ...(quotas.length === 0 ? [] : [
-            { key: "GROUP_NAMES", value: quotas.map((q) => q.group) },
-            ...quotas.map((q): ConfigEntry => ({ key: `GROUP_QUOTA_DYNAMIC_${q.group}`, value: q.quota })),
-            { key: "GROUP_ACCEPT_SURPLUS", value: true },
-        ]),
+    ];
+}
+
+/** One accounting group per user with its dynamic quota, surplus shared; nothing without users (GROUP_NAMES empty would be an error in waiting). */
+export function groupQuotaSettings(users: FairShareSettings["users"]): ConfigEntry[] {
+    const quotas = groupQuotas(users);
+    return quotas.length === 0 ? [] : [
+        { key: "GROUP_NAMES", value: quotas.map((q) => q.group) },
+        ...quotas.map((q): ConfigEntry => ({ key: `GROUP_QUOTA_DYNAMIC_${q.group}`, value: q.quota })),
+        { key: "GROUP_ACCEPT_SURPLUS", value: true },
     ];
 }
 

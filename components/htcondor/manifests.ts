@@ -16,12 +16,12 @@ import { FlavorSize } from "../config/schema";
 import { METADATA_SERVICE_CIDR } from "../kubernetes/calico";
 import { NfsShare } from "../storage/types";
 import { NFS_CLIENT_OPTIONS } from "../storage/nfs";
+import { archivePodVolume } from "../storage/archive-csi";
 import { DRAIN, PATHS, WORKER_PORT } from "./config";
 import { cvmfsVolumeMounts, CVMFS_CLAIM } from "./cvmfs";
 import { HEALTH_DIR, HEALTH_SCRIPTS, workerProbes } from "./health";
 import { EXPORTER_SCRIPT, METRICS_DIR } from "../observability/metrics";
 import { COLLECTOR_SERVICE, PART_OF, SCHEDD_SERVICE } from "./types";
-import { CREDMON_DIR, CREDMON_SCRIPT } from "./credentials";
 
 type Input<T> = pulumi.Input<T>;
 type PodSpec = k8s.types.input.core.v1.PodSpec;
@@ -124,10 +124,8 @@ export function nfsVolumes(share: NfsShare, dataVolumeGb: number): NfsVolume[] {
     return [
         { name: "home", mountPath: "/home", server: share.server, path: share.home, readOnly: false, capacity: `${dataVolumeGb}Gi` },
         { name: "scratch", mountPath: "/scratch", server: share.server, path: share.scratch, readOnly: false, capacity: `${dataVolumeGb}Gi` },
-        // No archive: the storage controller no longer serves the S3 bucket over NFS (stale
-        // handles, issue 15). Pods will mount it through an rclone CSI driver
-        // (components/storage/archive.ts archiveCsiVolume) once that is wired; until then jobs
-        // read the archive with S3 or XRootD clients, and physicists at /s3/archive on the submit host.
+        // No archive over NFS: the storage controller does not serve the S3 bucket (stale handles,
+        // issue 15). Workers mount it through the rclone CSI driver instead (DeploymentInputs.archive).
     ];
 }
 
@@ -216,8 +214,8 @@ export interface DeploymentInputs {
     workerResources?: Resources;
     /** CVMFS repositories (workers). */
     cvmfsRepositories?: string[];
-    /** Scheduler: mount the credential monitor (incant:iam.jobTokens, credentials.ts). */
-    credmon?: boolean;
+    /** Workers: the S3 archive at /s3/archive, read-only (components/storage/archive-csi.ts). */
+    archive?: boolean;
 }
 
 const secretVolume = (name: string, secretName: string, items?: { key: string; path: string }[]): Volume =>
@@ -263,11 +261,6 @@ export function podSpec(d: DeploymentInputs): PodSpec {
         volumes.push({ name: "spool", persistentVolumeClaim: { claimName: SCHEDD_SPOOL.claim } });
         mounts.push({ name: "spool", mountPath: SCHEDD_SPOOL.mountPath });
     }
-    if (role === "scheduler" && d.credmon) {
-        // The credential monitor the master runs as root (credentials.ts), outside /root like the exporter.
-        volumes.push({ name: "credmon", configMap: { name: `htcondor-${role}`, defaultMode: 0o555, items: [{ key: CREDMON_SCRIPT, path: CREDMON_SCRIPT, mode: 0o555 }] } });
-        mounts.push({ name: "credmon", mountPath: CREDMON_DIR, readOnly: true });
-    }
     if (role === "central-manager") {
         // Users' accumulated usage and priorities, kept across pod restarts (CENTRAL_MANAGER_SPOOL).
         volumes.push({ name: "spool", persistentVolumeClaim: { claimName: CENTRAL_MANAGER_SPOOL.claim } });
@@ -278,6 +271,12 @@ export function podSpec(d: DeploymentInputs): PodSpec {
         mounts.push({ name: "execute", mountPath: "/var/lib/condor/execute" });
         volumes.push({ name: "cvmfs", persistentVolumeClaim: { claimName: CVMFS_CLAIM, readOnly: true } });
         mounts.push(...cvmfsVolumeMounts("cvmfs", d.cvmfsRepositories ?? []));
+        if (d.archive) {
+            // The S3 archive through the rclone CSI driver, at the submit container's path.
+            const archive = archivePodVolume();
+            volumes.push(archive.volume);
+            mounts.push(archive.mount);
+        }
         // The startd cron's CVMFS check and the probes (health.ts): executable by the condor user.
         volumes.push({ name: "health", configMap: { name: `htcondor-${role}`, defaultMode: 0o555,
             items: Object.values(HEALTH_SCRIPTS).map((s) => ({ key: s, path: s, mode: 0o555 })) } });

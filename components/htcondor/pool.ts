@@ -23,6 +23,7 @@ import { FacilityConfig } from "../config/schema";
 import { KeyPair, selfSignedCa } from "../kubernetes/pki";
 import { sensitive } from "../secrets";
 import { NfsShare } from "../storage/types";
+import { ArchiveCsi, PoolArchiveArgs } from "../storage/archive-csi";
 import {
     centralManagerConfig, poolEndpoints, poolSettings, renderCondorConfig, renderMapfile, renderSubmitHostConfig,
     isReservedAccount, renderUsersFile, schedulerConfig, workerConfig,
@@ -38,7 +39,6 @@ import {
 } from "./manifests";
 import { keyFileFor, mintRoleToken, SIGNING_KEY_BYTES, TokenRole } from "./tokens";
 import { PoolEndpoints } from "./types";
-import { CREDMON_SCRIPT } from "./credentials";
 
 /** The namespace of the pool. */
 export const POOL_NAMESPACE = "htcondor";
@@ -64,6 +64,8 @@ export interface HTCondorPoolArgs {
     networkReady?: pulumi.Resource[];
     /** The cluster's block storage (KubernetesCluster.storage): the spools go on its volumes; else on worker disks. */
     storage?: { storageClass: string; ready: pulumi.Resource[] };
+    /** The S3 archive for the workers (storage/archive-csi.ts poolArchiveArgs); unset: no archive in the pods. */
+    archive?: PoolArchiveArgs;
 }
 
 const sha256 = (data: string | Buffer) => crypto.createHash("sha256").update(data).digest("hex");
@@ -139,6 +141,9 @@ export class HTCondorPool extends pulumi.ComponentResource {
         }
         const shares = nfsVolumes(args.nfs, config.nodes.storage.dataVolumeGb);
         for (const v of shares) reserve(v.name, nfsReservedVolume(v, ns));
+        // The S3 archive at /s3/archive in the workers, through the rclone CSI driver (storage/archive-csi.ts).
+        const archive = args.archive && new ArchiveCsi(`${name}-archive`, { ...args.archive, namespace: ns, dependsOn: [namespace], networkReady: args.networkReady }, child);
+        if (archive) claims.push(archive.claim);
 
         // --- Credentials ---------------------------------------------------------------------
         const key = new random.RandomBytes(`${name}-pool-signing-key`, {
@@ -194,9 +199,7 @@ export class HTCondorPool extends pulumi.ComponentResource {
         const mapfile = renderMapfile(settings);
         const configData: Record<PoolRole, Record<string, string>> = {
             "central-manager": { [CONFIG_KEY]: renderCondorConfig(centralManagerConfig(settings)), "pre-exec.sh": preExec, users, mapfile, [EXPORTER_SCRIPT]: exporter },
-            scheduler: { [CONFIG_KEY]: renderCondorConfig(schedulerConfig(settings)), "pre-exec.sh": preExec, users, mapfile, [EXPORTER_SCRIPT]: exporter,
-                // The credential monitor (credentials.ts), with job tokens only.
-                ...(settings.jobTokens ? { [CREDMON_SCRIPT]: readScript(__dirname, CREDMON_SCRIPT) } : {}) },
+            scheduler: { [CONFIG_KEY]: renderCondorConfig(schedulerConfig(settings)), "pre-exec.sh": preExec, users, mapfile, [EXPORTER_SCRIPT]: exporter },
             worker: {
                 [CONFIG_KEY]: renderCondorConfig(workerConfig(settings)), "pre-exec.sh": preExec, users,
                 ...Object.fromEntries(Object.values(HEALTH_SCRIPTS).map((s) => [s, readScript(__dirname, s)])),
@@ -224,10 +227,11 @@ export class HTCondorPool extends pulumi.ComponentResource {
         const byName = (names: string[]) => shares.filter((v) => names.includes(v.name));
         const daemons: DeploymentInputs[] = [
             { ...common, role: "central-manager", image: args.images.centralManager, replicas: 1, nfs: [], checksum: checksum("central-manager", [keyFile, cmTls.certPem]) },
-            { ...common, role: "scheduler", image: args.images.scheduler, replicas: 1, nfs: byName(["home", "scratch"]), checksum: checksum("scheduler", [scheddToken, scheddTls.certPem]), credmon: settings.jobTokens !== undefined },
+            { ...common, role: "scheduler", image: args.images.scheduler, replicas: 1, nfs: byName(["home", "scratch"]), checksum: checksum("scheduler", [scheddToken, scheddTls.certPem]) },
             {
                 ...common, role: "worker", image: args.images.worker, replicas: workers, nfs: shares, checksum: checksum("worker", [startdToken]),
                 workerResources: workerResources(config.flavors[config.nodes.workers.flavor]), cvmfsRepositories: config.cvmfs.repositories,
+                archive: archive !== undefined,
             },
         ];
         for (const d of daemons) {

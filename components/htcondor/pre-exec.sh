@@ -1,22 +1,12 @@
 #!/bin/bash
 # Runs as root in every HTCondor pod before the daemons start (the official images' hook,
-# /root/config/pre-exec.sh). Creates the facility's users (/root/config/users: "<name> <uid>"
-# per line) with the same uid everywhere, so a job runs as its owner and owns its files on the
-# NFS homes and scratch. Homes live on NFS: never created here.
+# /root/config/pre-exec.sh). Creates the facility's users (/etc/condor/incant/users, the users
+# ConfigMap: "<name> <uid>" per line) with the same uid everywhere, so a job runs as its owner and
+# owns its files on the NFS homes and scratch; later changes are applied live by the same script,
+# run by the master (pool-users.sh watch, components/htcondor/users.ts).
 set -euo pipefail
 
-users_file=/root/config/users
-
-while read -r name uid; do
-    [[ -z "${name}" || "${name}" == \#* ]] && continue
-    if ! getent group "${name}" >/dev/null; then
-        groupadd --gid "${uid}" "${name}"
-    fi
-    if ! getent passwd "${name}" >/dev/null; then
-        useradd --uid "${uid}" --gid "${uid}" --no-create-home --home-dir "/home/${name}" \
-            --shell /bin/bash "${name}"
-    fi
-done < "${users_file}"
+/etc/condor/incant-users-script/pool-users.sh sync
 
 # The schedd's spool is a bare node directory on its first start (a Kubernetes local volume,
 # SCHEDD_SPOOL in manifests.ts): give it the owner and mode the HTCondor packages give theirs.

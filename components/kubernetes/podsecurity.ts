@@ -24,6 +24,9 @@ export const EXEMPT_NAMESPACES = ["kube-system"];
 /** The CVMFS CSI driver's namespace (FACTS.md: its node plugin is privileged). */
 export const CVMFS_CSI_NAMESPACE = "cvmfs-csi";
 
+/** The rclone CSI driver's namespace (components/storage/archive-csi.ts: the S3 archive in the pool). */
+export const RCLONE_CSI_NAMESPACE = "csi-rclone";
+
 /** The node-exporter of the monitoring stack, apart from the rest of it (which stays baseline). */
 export const NODE_EXPORTER_NAMESPACE = "monitoring-node-exporter";
 
@@ -33,6 +36,7 @@ export const PRIVILEGED_NAMESPACES: Record<string, string> = {
     "calico-system": "calico-node programs the host's network and loads eBPF/iptables rules (labelled by the operator itself)",
     [NODE_EXPORTER_NAMESPACE]: "node-exporter reads the host's /proc, /sys and root file system from the host's namespaces",
     [CVMFS_CSI_NAMESPACE]: "the CVMFS CSI node plugin mounts FUSE file systems and propagates them to the host",
+    [RCLONE_CSI_NAMESPACE]: "the rclone CSI node plugin mounts the S3 archive (FUSE) into the kubelet's pod directories (Bidirectional propagation)",
 };
 
 /** Labels that pin a namespace's Pod Security level (enforce, and warn/audit at the same level). */

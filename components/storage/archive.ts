@@ -169,19 +169,25 @@ export function archiveCredentials(config: Pick<FacilityConfig, "s3" | "iam">, s
 }
 
 /**
- * The workers' side, for the HTCondor pool to wire (components/htcondor, not built here): a
- * static PersistentVolume of the rclone CSI driver (github.com/SwissDataScienceCenter/csi-rclone
- * v0.6, driver name `csi-rclone`, installed from its Helm chart) and the Secret it reads when it
- * stages the volume on a node (`remote`, `remotePath`, `configData`: the same rclone.conf as the
- * submit host's). Its node plugin mounts rclone under a tmpfs it keeps as a fixed point and
- * remounts tracked volumes after its own restart (pkg/rclone/nodeserver.go), the same answer to
- * restarts as the submit host's shared parent. A CSI volume is allowed under the restricted Pod
- * Security level, unlike a hostPath; the node plugin is privileged in its own namespace, like the
- * CVMFS CSI driver's.
- *
- * Read-only in the pool whatever s3.exportReadWrite says: the driver accepts single-node modes
- * and MULTI_NODE_READER_ONLY only (validateNodeStageVolumeRequest), not a multi-node writer, and
- * the pool's one claim is used by every worker. Jobs write to scratch; users copy results into
+ * The workers' side (wired into the pool by archive-csi.ts): a static PersistentVolume of the
+ * rclone CSI driver (github.com/SwissDataScienceCenter/csi-rclone v0.6.0, driver name
+ * `csi-rclone`) and its Secret (`remote`, `remotePath`, `configData`: the same rclone.conf as the
+ * submit host's). Checked against the driver's source at tag v0.6.0:
+ * - The node plugin implements NodePublishVolume only (NodeStageVolume is Unimplemented,
+ *   pkg/rclone/nodeserver.go), so the kubelet hands it the PV's `nodePublishSecretRef`; a
+ *   `nodeStageSecretRef` would never be read. It also requires `secretName` and
+ *   `secretNamespace` in volumeAttributes (the README's static-PV example sets both).
+ * - It merges the Secret with the volumeAttributes (extractFlags) and mounts through rclone's
+ *   remote control: `config/create` with configData's only section (it refuses more than one)
+ *   renamed `rclone-mounter-<volumeHandle>`, then `mount/mount` of `<that name>:<remotePath>`
+ *   (pkg/rclone/rclone.go Mount). The Secret's `remote` is not used to mount; it names the section
+ *   for the driver's saved-secrets feature only, so it stays the section's name.
+ * - It checks no access mode at publish time (validatePublishVolumeRequest wants a capability,
+ *   any), and read-only comes from the request's readonly flag, which the kubelet sets from the
+ *   pod's claim reference (archive-csi.ts archivePodVolume).
+ * Read-only in the pool whatever s3.exportReadWrite says, by choice: each node would keep its own
+ * write cache in the node plugin's emptyDir (pending uploads lost with the pod), and concurrent
+ * writers of one object race (last upload wins). Jobs write to scratch; users copy results into
  * the archive from the submit host, where it is writable when s3.exportReadWrite is set. STS would
  * need the helper inside the driver: the cluster side takes static keys.
  */
@@ -190,18 +196,25 @@ export interface ArchiveCsiVolume {
     csi: {
         driver: "csi-rclone";
         volumeHandle: string;
+        /** Reaches ControllerPublishVolume only; the pods' claim reference carries it to the node. */
         readOnly: true;
         /** The driver finds its Secret by these attributes (static PVs must set them). */
         volumeAttributes: { secretName: string; secretNamespace: string };
-        /** The same Secret, handed to NodeStageVolume by the kubelet. */
-        nodeStageSecretRef: { name: string; namespace: string };
+        /** The same Secret, handed to NodePublishVolume by the kubelet. */
+        nodePublishSecretRef: { name: string; namespace: string };
     };
-    /** `stringData` of that Secret (secret: holds the keys). */
-    secretData: { remote: string; remotePath: string; configData: string };
     accessModes: ["ReadOnlyMany"];
 }
 
-export function archiveCsiVolume(a: { s3: Pick<S3Config, "endpoint" | "region" | "bucket">; credentials: Extract<StorageCredentials, { kind: "static" }>; secretName: string; namespace: string }): ArchiveCsiVolume {
+/** `stringData` of the driver's Secret (secret: holds the keys). */
+export interface ArchiveCsiSecretData {
+    remote: string;
+    remotePath: string;
+    configData: string;
+}
+
+/** The PV side of the archive's CSI volume (no credentials in it). */
+export function archiveCsiVolume(a: { s3: Pick<S3Config, "bucket">; secretName: string; namespace: string }): ArchiveCsiVolume {
     for (const n of [a.secretName, a.namespace]) {
         if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(n)) throw new Error(`bad Kubernetes name "${n}"`);
     }
@@ -211,13 +224,18 @@ export function archiveCsiVolume(a: { s3: Pick<S3Config, "endpoint" | "region" |
             volumeHandle: `incant-archive-${a.s3.bucket}`,
             readOnly: true,
             volumeAttributes: { secretName: a.secretName, secretNamespace: a.namespace },
-            nodeStageSecretRef: { name: a.secretName, namespace: a.namespace },
-        },
-        secretData: {
-            remote: RCLONE_REMOTE,
-            remotePath: `${a.s3.bucket}/`,
-            configData: renderRcloneConf({ remote: RCLONE_REMOTE, endpoint: a.s3.endpoint, region: a.s3.region, credentials: a.credentials }),
+            nodePublishSecretRef: { name: a.secretName, namespace: a.namespace },
         },
         accessModes: ["ReadOnlyMany"],
+    };
+}
+
+/** The Secret's data: call it only inside an apply whose output is secret. */
+export function archiveCsiSecretData(s3: Pick<S3Config, "endpoint" | "region" | "bucket">, credentials: Extract<StorageCredentials, { kind: "static" }>): ArchiveCsiSecretData {
+    return {
+        remote: RCLONE_REMOTE,
+        // The bucket itself: the driver's README wants remotePath to start with the bucket.
+        remotePath: `${s3.bucket}/`,
+        configData: renderRcloneConf({ remote: RCLONE_REMOTE, endpoint: s3.endpoint, region: s3.region, credentials }),
     };
 }

@@ -35,7 +35,7 @@ export interface UserSession {
  * changes what the refusal tests need.
  */
 export function userSession(pool: LoopbackPool, user: string, claims: Partial<AccessTokenClaims> = {}): UserSession {
-    const line = pool.rendered.configMaps["htcondor-worker"].users.split("\n").find((l) => l.startsWith(`${user} `));
+    const line = pool.rendered.configMaps["htcondor-users"].users.split("\n").find((l) => l.startsWith(`${user} `));
     const uid = line ? Number(line.split(" ")[1]) : 0;
     const sub = pool.rendered.mapfile.split("\n").find((l) => l.endsWith(` ${user}@${setting(pool.rendered.conf.scheduler, "TRUST_DOMAIN")}`))
         ?.split(/\s+/)[1].replace(/^\^.*,/, "").replace(/\$$/, "").replace(/\\(.)/g, "$1");

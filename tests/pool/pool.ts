@@ -81,7 +81,7 @@ export class LoopbackPool {
         // The physicists' access list, as the program installs it on the submit host: the shipped
         // incant-submit-users (components/submit/update-users.sh) with the dev users, no container yet.
         const access = path.join(this.dir, "volumes", "submit-access");
-        const list = this.rendered.configMaps["htcondor-worker"].users.split("\n").filter(Boolean)
+        const list = this.rendered.configMaps["htcondor-users"].users.split("\n").filter(Boolean)
             .map((l) => { const [name, uid] = l.split(" "); return { name, uid: Number(uid) }; });
         const sync = spawnSync("bash", [path.join(ROOT, "components", "submit", "update-users.sh"), "10"], {
             input: renderAccessList(list), encoding: "utf8", timeout: 30_000,
@@ -133,7 +133,7 @@ export class LoopbackPool {
             fs.chmodSync(d, mode);
             return d;
         };
-        const users = this.rendered.configMaps["htcondor-worker"].users.split("\n").filter(Boolean).map((l) => l.split(" "));
+        const users = this.rendered.configMaps["htcondor-users"].users.split("\n").filter(Boolean).map((l) => l.split(" "));
         const home = v("home"), scratch = v("scratch");
         for (const [name, uid] of users) {
             // incant-update-users on the storage controller: home 0700, scratch 0755, owned by the uid.

@@ -1,0 +1,226 @@
+/**
+ * Issue 14, item 4, on the pool: a change of incant:users applies live (components/htcondor/users.ts).
+ * The pool runs the dev stack; its users ConfigMap volume is laid out as the kubelet lays it out
+ * (AtomicWriter: files linked through "..data"). With a job of atlasuser1 running, the users
+ * ConfigMap of a second render (atlasuser6 added, atlasuser2 removed) is swapped in the kubelet's
+ * way; each pod's pool-users.sh notices, makes atlasuser6's account and runs condor_reconfig. Then
+ * atlasuser6 submits a job that runs, on the same daemons (same pids); atlasuser1's job ran on
+ * undisturbed; atlasuser2's token is no longer authorized at the schedd nor the collector.
+ */
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import YAML from "yaml";
+import { PoolRole } from "../../components/htcondor/manifests";
+import { USERS_PATHS } from "../../components/htcondor/users";
+import { requireLoopbackPool } from "./install";
+import { output, userSession, UserSession } from "./journey";
+import { hostPathOf, Pod } from "./pod";
+import { LoopbackPool, setting } from "./pool";
+import { renderDev, RenderedStack } from "./rendered";
+
+const ROOT = path.resolve(__dirname, "..", "..");
+const ROLES: PoolRole[] = ["central-manager", "scheduler", "worker"];
+const NEW_USER = { name: "atlasuser6", uid: 20006, iamSubject: "5d2b0a6e-0000-4000-8000-000000000006" };
+const REMOVED = "atlasuser2";
+
+/**
+ * Writes `files` into the ConfigMap volume `dir` as the kubelet's AtomicWriter does
+ * (kubernetes pkg/volume/util/atomic_writer.go): the payload in a new "..<timestamp>" directory, a
+ * "..data_tmp" link to it renamed over "..data" (the one atomic step), each file a link through
+ * "..data", then the old payload directory removed.
+ */
+export function atomicWrite(dir: string, files: Record<string, string>, stamp: string): void {
+    fs.mkdirSync(dir, { recursive: true });
+    const old = fs.existsSync(path.join(dir, "..data")) ? fs.readlinkSync(path.join(dir, "..data")) : undefined;
+    const payload = `..${stamp}`;
+    fs.mkdirSync(path.join(dir, payload), { mode: 0o755 });
+    for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(dir, payload, name), content, { mode: 0o644 });
+    fs.symlinkSync(payload, path.join(dir, "..data_tmp"));
+    fs.renameSync(path.join(dir, "..data_tmp"), path.join(dir, "..data"));
+    for (const name of Object.keys(files)) {
+        const link = path.join(dir, name);
+        const isLink = fs.existsSync(link) && fs.lstatSync(link).isSymbolicLink();
+        if (!isLink) {
+            fs.rmSync(link, { force: true });
+            fs.symlinkSync(path.join("..data", name), link);
+        }
+    }
+    if (old) fs.rmSync(path.join(dir, old), { recursive: true, force: true });
+}
+
+/** The users volume's files of a role's pod, from a render (the Deployment's items of the users ConfigMap). */
+function usersVolumeFiles(rendered: RenderedStack, role: PoolRole): Record<string, string> {
+    const spec = rendered.podSpec[role];
+    const mount = spec.containers[0].volumeMounts.find((m) => m.mountPath === USERS_PATHS.dir);
+    assert.ok(mount && !mount.subPath, `${role} mounts the users ConfigMap whole at ${USERS_PATHS.dir}`);
+    const volume = spec.volumes.find((v) => v.name === mount.name)!;
+    const data = rendered.configMaps[volume.configMap!.name];
+    return Object.fromEntries((volume.configMap!.items ?? []).map((i) => [i.path, data[i.key]]));
+}
+
+/** Pulumi.dev.yaml with atlasuser6 added and atlasuser2 removed. */
+function changedStack(dir: string): string {
+    const doc = YAML.parseDocument(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8"));
+    const users = (doc.getIn(["config", "incant:users"]) as YAML.YAMLSeq).toJSON() as { name: string }[];
+    assert.ok(users.some((u) => u.name === REMOVED) && !users.some((u) => u.name === NEW_USER.name), "the dev stack's users as this test expects");
+    doc.setIn(["config", "incant:users"], [...users.filter((u) => u.name !== REMOVED), NEW_USER]);
+    const file = path.join(dir, "Pulumi.dev.yaml");
+    fs.writeFileSync(file, doc.toString());
+    return file;
+}
+
+/** Pids of the HTCondor daemons in a pod (by the pod's mount namespace), by program name. */
+function daemonPids(pod: Pod): Record<string, number[]> {
+    const ns = fs.readlinkSync(`/proc/${pod.pid}/ns/mnt`);
+    const pids: Record<string, number[]> = {};
+    for (const entry of fs.readdirSync("/proc")) {
+        if (!/^\d+$/.test(entry)) continue;
+        try {
+            if (fs.readlinkSync(`/proc/${entry}/ns/mnt`) !== ns) continue;
+            // The executable, not comm: comm keeps 15 characters (condor_negotiat).
+            const comm = path.basename(fs.readlinkSync(`/proc/${entry}/exe`));
+            if (/^condor_(master|collector|negotiator|schedd|startd|shared_port)$/.test(comm)) (pids[comm] ??= []).push(Number(entry));
+        } catch { /* gone */ }
+    }
+    for (const list of Object.values(pids)) list.sort((a, b) => a - b);
+    return pids;
+}
+
+describe("HTCondor pool on loopback: a users change applies live (issue 14 item 4)", function () {
+    let pool: LoopbackPool;
+    let initial: RenderedStack;
+    let changed: RenderedStack;
+    let scheddName: string;
+    let tmp: string;
+    let pidsBefore: Record<string, Record<string, number[]>>;
+    let longJob: string;
+    let longJobStart: string;
+    let removedUser: UserSession;
+
+    before(async function () {
+        const install = requireLoopbackPool(this);
+        this.timeout(300_000);
+        tmp = fs.mkdtempSync(path.join(os.tmpdir(), "incant-users-live-"));
+        pool = await LoopbackPool.create(install);
+        initial = pool.rendered;
+        changed = renderDev(path.join(tmp, "render"), changedStack(tmp));
+        scheddName = setting(initial.conf.scheduler, "SCHEDD_NAME")!;
+        // The pool's pods with their users volume as the kubelet writes it (links through ..data).
+        for (const role of ROLES) {
+            const pod = pool.pods[role];
+            pod.prepare();
+            const dir = hostPathOf(pod.dir, USERS_PATHS.dir)!;
+            fs.rmSync(dir, { recursive: true, force: true });
+            atomicWrite(dir, usersVolumeFiles(initial, role), "2026_11_27_00_00_00.000000001");
+            pod.start(pool.log(role));
+        }
+        pool.start("submit");
+        await pool.waitFor("the submit container's users", () => pool.pods.submit.exec(["getent", "passwd", "atlasuser1"]).status === 0, 30_000);
+        await pool.waitFor("the worker's slot", () => pool.pods["central-manager"].exec(["condor_status", "-af", "Name"]).stdout.includes("slot1@"), 60_000);
+        await pool.waitFor("the schedd's ad", () => pool.pods["central-manager"].exec(["condor_status", "-schedd", "-af", "Name"]).stdout.includes(scheddName), 60_000);
+    });
+
+    after(async function () {
+        this.timeout(60_000);
+        if (pool) await pool.stop();
+        if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+    });
+
+    const cm = () => pool.pods["central-manager"];
+    const jobAd = (cluster: string, attrs: string[]) => pool.pods.scheduler.exec(["condor_q", cluster, "-af", ...attrs]).stdout.trim();
+
+    it("starts with atlasuser1's long job running and atlasuser2 authorized; atlasuser6 unknown everywhere", async () => {
+        const u1 = userSession(pool, "atlasuser1");
+        const dir = path.join(pool.volumes.home, "atlasuser1", "users-live");
+        fs.mkdirSync(dir, { recursive: true });
+        fs.writeFileSync(path.join(dir, "long.sub"), ["executable = /bin/sleep", "arguments = 600", "transfer_executable = false",
+            "request_cpus = 1", "request_memory = 32MB", "request_disk = 1MB", "should_transfer_files = YES", "queue", ""].join("\n"));
+        for (const f of ["", "long.sub"]) fs.chownSync(path.join(dir, f), u1.uid, u1.uid);
+        const r = u1.run(["condor_submit", "-remote", scheddName, "long.sub"], { cwd: "/home/atlasuser1/users-live" });
+        assert.equal(r.status, 0, output(r));
+        longJob = /submitted to cluster (\d+)\./.exec(r.stdout)![1];
+        await pool.waitFor(`atlasuser1's job ${longJob} running`, () => jobAd(longJob, ["JobStatus"]) === "2", 120_000);
+        // When it started and how many shadows it had: a restarted job has a new start date and a second shadow.
+        longJobStart = await pool.waitFor("the job's start date", () => { const v = jobAd(longJob, ["JobCurrentStartDate", "NumShadowStarts"]); return /^\d+ 1$/.test(v) && v; }, 30_000);
+
+        removedUser = userSession(pool, REMOVED);
+        const write = removedUser.run(["condor_ping", "-name", scheddName, "-type", "SCHEDD", "-verbose", "WRITE"]);
+        assert.match(write.stdout, /Authorized:\s+TRUE/, output(write));
+        assert.equal(pool.pods.worker.exec(["getent", "passwd", NEW_USER.name]).status, 2, "no account for atlasuser6 yet");
+        pidsBefore = Object.fromEntries(ROLES.map((role) => [role, daemonPids(pool.pods[role])]));
+        for (const role of ROLES) assert.ok(pidsBefore[role].condor_master?.length, `${role} runs a condor_master`);
+        assert.ok(pidsBefore.scheduler.condor_schedd && pidsBefore.worker.condor_startd && pidsBefore["central-manager"].condor_negotiator);
+    });
+
+    it("the kubelet swaps in the new users ConfigMap: every pod makes atlasuser6's account and reconfigures, and nothing restarts", async () => {
+        assert.ok(longJob, "the first case submitted the long job");
+        const reconfigs = (role: PoolRole) => (pool.daemonLog(role, "UsersLog").match(/daemons reconfigured/g) ?? []).length;
+        const earlier = Object.fromEntries(ROLES.map((role) => [role, reconfigs(role)]));
+        for (const role of ROLES) atomicWrite(hostPathOf(pool.pods[role].dir, USERS_PATHS.dir)!, usersVolumeFiles(changed, role), "2026_11_27_00_01_00.000000002");
+        for (const role of ROLES) {
+            await pool.waitFor(`${role}: atlasuser6's account`, () => pool.pods[role].exec(["getent", "passwd", NEW_USER.name]).stdout.includes(`:${NEW_USER.uid}:${NEW_USER.uid}:`), 60_000)
+                .catch((e) => { throw new Error(`${e.message}\nUsersLog: ${pool.daemonLog(role, "UsersLog")}`); });
+            await pool.waitFor(`${role}: the reconfiguration`, () => reconfigs(role) > earlier[role], 60_000)
+                .catch((e) => { throw new Error(`${e.message}\nUsersLog: ${pool.daemonLog(role, "UsersLog")}`); });
+        }
+        // The removed user has no running process here: the account is gone.
+        for (const role of ROLES) assert.equal(pool.pods[role].exec(["getent", "passwd", REMOVED]).status, 2, `${role} still has ${REMOVED}`);
+        // The new configuration is the one the daemons read (condor_config_val asks the running daemon).
+        const groups = cm().exec(["condor_config_val", "-negotiator", "GROUP_NAMES"]);
+        assert.match(groups.stdout, /group_atlasuser6/, output(groups));
+        assert.doesNotMatch(groups.stdout, /group_atlasuser2\b/);
+    });
+
+    it("atlasuser6 submits and their job runs as atlasuser6 on the same daemons; atlasuser1's job is not interrupted", async () => {
+        // What the storage controller (incant-update-users) and the submit host (incant-submit-users) do for a new user.
+        for (const share of [pool.volumes.home, pool.volumes.scratch]) {
+            fs.mkdirSync(path.join(share, NEW_USER.name), { recursive: true });
+            fs.chownSync(path.join(share, NEW_USER.name), NEW_USER.uid, NEW_USER.uid);
+        }
+        const add = pool.pods.submit.exec(["sh", "-c", `groupadd -g ${NEW_USER.uid} ${NEW_USER.name} && useradd -u ${NEW_USER.uid} -g ${NEW_USER.uid} -M -d /home/${NEW_USER.name} ${NEW_USER.name}`]);
+        assert.equal(add.status, 0, output(add));
+        pool.rendered = changed;
+        const u6 = userSession(pool, NEW_USER.name);
+        assert.equal(u6.uid, NEW_USER.uid);
+        const dir = path.join(pool.volumes.home, NEW_USER.name);
+        fs.writeFileSync(path.join(dir, "whoami.sub"), ["executable = /usr/bin/id", "arguments = -un", "transfer_executable = false", "output = whoami.out",
+            "request_cpus = 1", "request_memory = 32MB", "request_disk = 1MB", "should_transfer_files = YES", "queue", ""].join("\n"));
+        fs.chownSync(path.join(dir, "whoami.sub"), NEW_USER.uid, NEW_USER.uid);
+        const submit = u6.run(["condor_submit", "-remote", scheddName, "whoami.sub"], { cwd: `/home/${NEW_USER.name}` });
+        assert.equal(submit.status, 0, output(submit));
+        const cluster = /submitted to cluster (\d+)\./.exec(submit.stdout)![1];
+        const status = await pool.waitFor(`atlasuser6's job ${cluster} to complete`, () => {
+            const s = jobAd(cluster, ["JobStatus", "HoldReason"]);
+            return s.startsWith("4") || (s.startsWith("5") && !s.includes("Spooling input")) ? s : undefined;
+        }, 120_000);
+        assert.match(status, /^4 /, `job ${cluster}: ${status}\n${pool.daemonLog("worker", "StarterLog").split("\n").slice(-10).join("\n")}`);
+        const transfer = u6.run(["condor_transfer_data", "-name", scheddName, cluster], { cwd: `/home/${NEW_USER.name}` });
+        assert.equal(transfer.status, 0, output(transfer));
+        assert.equal(fs.readFileSync(path.join(dir, "whoami.out"), "utf8").trim(), NEW_USER.name);
+        // The same daemons, not restarted ones.
+        for (const role of ROLES) assert.deepEqual(daemonPids(pool.pods[role]), pidsBefore[role], `${role}'s daemons`);
+        // atlasuser1's job ran on: still running, with the start date and the one shadow it had.
+        assert.equal(jobAd(longJob, ["JobStatus"]), "2");
+        assert.equal(jobAd(longJob, ["JobCurrentStartDate", "NumShadowStarts"]), longJobStart);
+    });
+
+    it("atlasuser2's token no longer authorizes condor_q, condor_submit nor a READ at the collector", () => {
+        assert.ok(removedUser, "the first case opened atlasuser2's session");
+        const write = removedUser.run(["condor_ping", "-name", scheddName, "-type", "SCHEDD", "-verbose", "WRITE"]);
+        assert.doesNotMatch(write.stdout, /Authorized:\s+TRUE/, output(write));
+        const q = removedUser.run(["condor_q", "-name", scheddName]);
+        assert.notEqual(q.status, 0, output(q));
+        const read = removedUser.run(["condor_ping", "-type", "COLLECTOR", "-verbose", "READ"]);
+        assert.doesNotMatch(read.stdout, /Authorized:\s+TRUE/, output(read));
+        const sub = path.join(pool.volumes.home, REMOVED, "true.sub");
+        fs.writeFileSync(sub, "executable = /bin/true\ntransfer_executable = false\nqueue\n");
+        fs.chownSync(sub, removedUser.uid, removedUser.uid);
+        const submit = removedUser.run(["condor_submit", "-remote", scheddName, "true.sub"], { cwd: `/home/${REMOVED}` });
+        assert.notEqual(submit.status, 0, output(submit));
+        // atlasuser1 still is.
+        const u1 = userSession(pool, "atlasuser1");
+        assert.match(u1.run(["condor_ping", "-name", scheddName, "-type", "SCHEDD", "-verbose", "WRITE"]).stdout, /Authorized:\s+TRUE/);
+    });
+});
