@@ -22,6 +22,7 @@ import { cvmfsVolumeMounts, CVMFS_CLAIM } from "./cvmfs";
 import { HEALTH_DIR, HEALTH_SCRIPTS, workerProbes } from "./health";
 import { EXPORTER_SCRIPT, METRICS_DIR } from "../observability/metrics";
 import { COLLECTOR_SERVICE, PART_OF, SCHEDD_SERVICE } from "./types";
+import { CREDMON_DIR, CREDMON_SCRIPT } from "./credentials";
 
 type Input<T> = pulumi.Input<T>;
 type PodSpec = k8s.types.input.core.v1.PodSpec;
@@ -214,6 +215,8 @@ export interface DeploymentInputs {
     workerResources?: Resources;
     /** CVMFS repositories (workers). */
     cvmfsRepositories?: string[];
+    /** Scheduler: mount the credential monitor (incant:iam.jobTokens, credentials.ts). */
+    credmon?: boolean;
     /** Workers: the S3 archive at /s3/archive, read-only (components/storage/archive-csi.ts). */
     archive?: boolean;
 }
@@ -260,6 +263,11 @@ export function podSpec(d: DeploymentInputs): PodSpec {
         // The job queue and spooled sandboxes, kept across pod restarts (SCHEDD_SPOOL).
         volumes.push({ name: "spool", persistentVolumeClaim: { claimName: SCHEDD_SPOOL.claim } });
         mounts.push({ name: "spool", mountPath: SCHEDD_SPOOL.mountPath });
+    }
+    if (role === "scheduler" && d.credmon) {
+        // The credential monitor the master runs as root (credentials.ts), outside /root like the exporter.
+        volumes.push({ name: "credmon", configMap: { name: `htcondor-${role}`, defaultMode: 0o555, items: [{ key: CREDMON_SCRIPT, path: CREDMON_SCRIPT, mode: 0o555 }] } });
+        mounts.push({ name: "credmon", mountPath: CREDMON_DIR, readOnly: true });
     }
     if (role === "central-manager") {
         // Users' accumulated usage and priorities, kept across pod restarts (CENTRAL_MANAGER_SPOOL).

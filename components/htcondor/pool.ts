@@ -39,6 +39,7 @@ import {
 } from "./manifests";
 import { keyFileFor, mintRoleToken, SIGNING_KEY_BYTES, TokenRole } from "./tokens";
 import { PoolEndpoints } from "./types";
+import { CREDMON_SCRIPT } from "./credentials";
 
 /** The namespace of the pool. */
 export const POOL_NAMESPACE = "htcondor";
@@ -199,7 +200,9 @@ export class HTCondorPool extends pulumi.ComponentResource {
         const mapfile = renderMapfile(settings);
         const configData: Record<PoolRole, Record<string, string>> = {
             "central-manager": { [CONFIG_KEY]: renderCondorConfig(centralManagerConfig(settings)), "pre-exec.sh": preExec, users, mapfile, [EXPORTER_SCRIPT]: exporter },
-            scheduler: { [CONFIG_KEY]: renderCondorConfig(schedulerConfig(settings)), "pre-exec.sh": preExec, users, mapfile, [EXPORTER_SCRIPT]: exporter },
+            scheduler: { [CONFIG_KEY]: renderCondorConfig(schedulerConfig(settings)), "pre-exec.sh": preExec, users, mapfile, [EXPORTER_SCRIPT]: exporter,
+                // The credential monitor (credentials.ts), with job tokens only.
+                ...(settings.jobTokens ? { [CREDMON_SCRIPT]: readScript(__dirname, CREDMON_SCRIPT) } : {}) },
             worker: {
                 [CONFIG_KEY]: renderCondorConfig(workerConfig(settings)), "pre-exec.sh": preExec, users,
                 ...Object.fromEntries(Object.values(HEALTH_SCRIPTS).map((s) => [s, readScript(__dirname, s)])),
@@ -227,7 +230,7 @@ export class HTCondorPool extends pulumi.ComponentResource {
         const byName = (names: string[]) => shares.filter((v) => names.includes(v.name));
         const daemons: DeploymentInputs[] = [
             { ...common, role: "central-manager", image: args.images.centralManager, replicas: 1, nfs: [], checksum: checksum("central-manager", [keyFile, cmTls.certPem]) },
-            { ...common, role: "scheduler", image: args.images.scheduler, replicas: 1, nfs: byName(["home", "scratch"]), checksum: checksum("scheduler", [scheddToken, scheddTls.certPem]) },
+            { ...common, role: "scheduler", image: args.images.scheduler, replicas: 1, nfs: byName(["home", "scratch"]), checksum: checksum("scheduler", [scheddToken, scheddTls.certPem]), credmon: settings.jobTokens !== undefined },
             {
                 ...common, role: "worker", image: args.images.worker, replicas: workers, nfs: shares, checksum: checksum("worker", [startdToken]),
                 workerResources: workerResources(config.flavors[config.nodes.workers.flavor]), cvmfsRepositories: config.cvmfs.repositories,
