@@ -136,6 +136,12 @@ describe("job credentials: the programs", function () {
                 fs.mkdirSync(path.join(cred, user), { mode: 0o700 });
                 fs.writeFileSync(path.join(cred, user, "wlcg.top"), JSON.stringify({ refresh_token: rt }), { mode: 0o600 });
             }
+            // Hostile: a link in the credential directory to a folder elsewhere holding a valid .top;
+            // the credmon runs as root and must never write through it.
+            const outside = path.join(dir, "outside");
+            fs.mkdirSync(outside);
+            fs.writeFileSync(path.join(outside, "wlcg.top"), JSON.stringify({ refresh_token: "rt-alice" }));
+            fs.symlinkSync(outside, path.join(cred, "eve"));
             credmon.kill("SIGHUP");
             const use = path.join(cred, "alice", "wlcg.use");
             await wait("alice's .use", () => fs.existsSync(use));
@@ -148,6 +154,7 @@ describe("job credentials: the programs", function () {
             // Past half its 2 s lifetime, the next scan replaces it.
             await wait("a refreshed .use", () => JSON.parse(fs.readFileSync(use, "utf8")).access_token !== first);
             assert.ok(!fs.existsSync(path.join(cred, "mallory", "wlcg.use")), "a refused refresh token got an access token");
+            assert.deepEqual(fs.readdirSync(outside), ["wlcg.top"], "the credmon wrote through a link");
             assert.deepEqual(fs.readdirSync(path.join(cred, "alice")).sort(), ["wlcg.top", "wlcg.use"], "temporary files left behind");
             const log = fs.readFileSync(path.join(dir, "log"), "utf8");
             assert.match(log, /invalid_grant/);
