@@ -26,12 +26,15 @@ import { FairShareSettings, negotiatorFairShare, scheddFairShare, startdFairShar
 import { startdHealth } from "./health";
 import { frontierServer, squidUrl } from "../cache/squid";
 import { exporterDaemon } from "../observability/metrics";
+import { USERS_MACRO, usersReload } from "./users";
 import { jobTokenSettings, JobTokenSettings, scheddCredentials, starterCredentials, submitCredentials } from "./credentials";
 
 /** One line of an HTCondor configuration file. */
 export type ConfigEntry =
     | { comment: string }
     | { use: string }
+    /** `include : <file>`: a file read (and re-read on condor_reconfig) where the line stands. */
+    | { include: string }
     | { key: string; value: string | number | boolean | readonly string[] };
 
 const KEY_RE = /^[A-Za-z_][A-Za-z0-9_.]*$/;
@@ -41,6 +44,10 @@ export function renderCondorConfig(entries: ConfigEntry[]): string {
     return entries.map((e) => {
         if ("comment" in e) return e.comment.split("\n").map((l) => `# ${l}`.trimEnd()).join("\n");
         if ("use" in e) return `use ${e.use}`;
+        if ("include" in e) {
+            if (!/^\/[A-Za-z0-9._/-]+$/.test(e.include)) throw new Error(`invalid include path ${JSON.stringify(e.include)}`);
+            return `include : ${e.include}`;
+        }
         if (!KEY_RE.test(e.key)) throw new Error(`invalid HTCondor configuration key "${e.key}"`);
         const value = Array.isArray(e.value) ? e.value.join(", ") : String(e.value);
         // A newline ends the value; a trailing backslash would continue it onto the next line.
@@ -200,7 +207,8 @@ export function renderMapfile(s: Pick<PoolSettings, "issuer" | "users" | "trustD
     return ["# INCANT: IAM subjects -> facility users (anchored; rendered by the Pulumi program)", ...lines, "FS ^(.*)$ \\1", ""].join("\n");
 }
 
-const userIds = (s: PoolSettings) => s.users.map((u) => tokenIdentity(u.name, s.trustDomain));
+// The users' identities, defined in users.conf (users.ts): changed live, outside the checksum.
+const userIds = (): string[] => [`$(${USERS_MACRO})`];
 
 /** Settings every daemon of the pool shares. */
 function common(s: PoolSettings, role: string, methods: string[],
@@ -276,7 +284,7 @@ export function centralManagerConfig(s: PoolSettings): ConfigEntry[] {
         ...allow({
             // Users query the pool (condor_status, condor_submit -remote locates the schedd); the
             // autoscaler reads startd and submitter ads (components/autoscaler).
-            READ: [condor, startd, schedd, tokenIdentity("autoscaler", s.trustDomain), root, ...userIds(s)],
+            READ: [condor, startd, schedd, tokenIdentity("autoscaler", s.trustDomain), root, ...userIds()],
             WRITE: [condor, root],
             DAEMON: [condor],
             NEGOTIATOR: [condor],
@@ -285,6 +293,7 @@ export function centralManagerConfig(s: PoolSettings): ConfigEntry[] {
             ADVERTISE_STARTD: [startd],
             ADVERTISE_SCHEDD: [schedd],
         }),
+        ...usersReload(true),
     ];
 }
 
@@ -292,7 +301,7 @@ export function centralManagerConfig(s: PoolSettings): ConfigEntry[] {
 export function schedulerConfig(s: PoolSettings): ConfigEntry[] {
     const condor = tokenIdentity("condor", s.trustDomain);
     const root = tokenIdentity("root", s.trustDomain);
-    const users = userIds(s);
+    const users = userIds();
     return [
         // As a server the schedd authenticates users only (it cannot verify IDTOKENS: no key);
         // as a client it presents its IDTOKEN to the collector.
@@ -313,6 +322,7 @@ export function schedulerConfig(s: PoolSettings): ConfigEntry[] {
             NEGOTIATOR: [condor],
             ADMINISTRATOR: [root],
         }),
+        ...usersReload(true),
         ...(s.jobTokens ? scheddCredentials(s.jobTokens) : []),
     ];
 }
@@ -341,7 +351,7 @@ export function workerConfig(s: PoolSettings): ConfigEntry[] {
         // FRONTIER_SERVER: ATLAS conditions data (Frontier) through the facility's squid (components/cache);
         // single-quoted inside the environment string (its value has = and parentheses).
         { key: "STARTER_JOB_ENVIRONMENT", value: `"BASH_ENV=${ATLAS_SETUP_SCRIPT} FRONTIER_SERVER='${s.frontierServer}'"` },
-        { comment: "Jobs run as their owners (accounts added at start from the users list), not as slotN users." },
+        { comment: "Jobs run as their owners (accounts from the users list, kept live by pool-users.sh), not as slotN users." },
         { key: "STARTER_ALLOW_RUNAS_OWNER", value: true },
         // The shadow's host name is a pod name, outside UID_DOMAIN; the starter trusts the domain of
         // the schedd it reached through the negotiator's match (jic_shadow.cpp sameUidDomain).
@@ -356,6 +366,8 @@ export function workerConfig(s: PoolSettings): ConfigEntry[] {
             NEGOTIATOR: [condor],
             ADMINISTRATOR: [root],
         }),
+        // Accounts for new users' jobs (no configuration of users: jobs come through the schedd).
+        ...usersReload(false),
         ...(s.jobTokens ? starterCredentials() : []),
     ];
 }

@@ -23,6 +23,7 @@ import { HEALTH_DIR, HEALTH_SCRIPTS, workerProbes } from "./health";
 import { EXPORTER_SCRIPT, METRICS_DIR } from "../observability/metrics";
 import { COLLECTOR_SERVICE, PART_OF, SCHEDD_SERVICE } from "./types";
 import { CREDMON_DIR, CREDMON_SCRIPT } from "./credentials";
+import { USERS_CONFIGMAP, USERS_PATHS, USERS_SCRIPT, usersVolumeItems } from "./users";
 
 type Input<T> = pulumi.Input<T>;
 type PodSpec = k8s.types.input.core.v1.PodSpec;
@@ -215,10 +216,10 @@ export interface DeploymentInputs {
     workerResources?: Resources;
     /** CVMFS repositories (workers). */
     cvmfsRepositories?: string[];
-    /** Scheduler: mount the credential monitor (incant:iam.jobTokens, credentials.ts). */
-    credmon?: boolean;
     /** Workers: the S3 archive at /s3/archive, read-only (components/storage/archive-csi.ts). */
     archive?: boolean;
+    /** Scheduler: mount the credential monitor (incant:iam.jobTokens, credentials.ts). */
+    credmon?: boolean;
 }
 
 const secretVolume = (name: string, secretName: string, items?: { key: string; path: string }[]): Volume =>
@@ -230,13 +231,21 @@ export function podSpec(d: DeploymentInputs): PodSpec {
     const port = role === "central-manager" ? d.collectorPort : role === "scheduler" ? d.schedulerPort : WORKER_PORT;
     const volumes: Volume[] = [
         // The official images copy /root/config/*.conf into config.d and run /root/config/pre-exec.sh.
-        { name: "config", configMap: { name: `htcondor-${role}`, items: [{ key: CONFIG_KEY, path: CONFIG_KEY }, { key: "pre-exec.sh", path: "pre-exec.sh" }, { key: "users", path: "users" }] } },
+        { name: "config", configMap: { name: `htcondor-${role}`, items: [{ key: CONFIG_KEY, path: CONFIG_KEY }, { key: "pre-exec.sh", path: "pre-exec.sh" }] } },
+        // The users script, which the master executes (users.ts): outside /root (0700), which the
+        // master cannot traverse when it starts a daemon (errno 13 on the loopback pool).
+        { name: "users-script", configMap: { name: `htcondor-${role}`, defaultMode: 0o555, items: [{ key: USERS_SCRIPT, path: USERS_SCRIPT, mode: 0o555 }] } },
+        // The users (and the map file): the whole volume, never a subPath, so that the kubelet
+        // updates the files in the running pod (https://kubernetes.io/docs/concepts/configuration/configmap/#mounted-configmaps-are-updated-automatically).
+        { name: "users", configMap: { name: USERS_CONFIGMAP, items: usersVolumeItems(role) } },
     ];
-    const mounts: VolumeMount[] = [{ name: "config", mountPath: "/root/config", readOnly: true }];
+    const mounts: VolumeMount[] = [
+        { name: "config", mountPath: "/root/config", readOnly: true },
+        { name: "users", mountPath: USERS_PATHS.dir, readOnly: true },
+        { name: "users-script", mountPath: path.posix.dirname(USERS_PATHS.script), readOnly: true },
+    ];
     const env: k8s.types.input.core.v1.EnvVar[] = [];
     if (role !== "worker") {
-        volumes.push({ name: "mapfile", configMap: { name: `htcondor-${role}`, items: [{ key: "mapfile", path: "mapfile" }] } });
-        mounts.push({ name: "mapfile", mountPath: path.posix.dirname(PATHS.mapfile), readOnly: true });
         volumes.push(secretVolume("tls", role === "central-manager" ? SECRETS.centralManagerTls : SECRETS.schedulerTls,
             [{ key: "tls.crt", path: "hostcert.pem" }, { key: "tls.key", path: "hostkey.pem" }]));
         mounts.push({ name: "tls", mountPath: PATHS.tlsDir, readOnly: true });

@@ -6,6 +6,9 @@
  * manager), least-privilege IDTOKENs for startds and the schedd (tokens.ts), and a pool CA with
  * TLS certificates for the two daemons users reach with SciTokens.
  *
+ * Users (`incant:users`) are applied live, without restarting any pod: their ConfigMap is outside
+ * every checksum and each pod's master runs pool-users.sh, which follows it (users.ts).
+ *
  * Rotation: bump `incant:htcondor.keyGeneration`: the key is regenerated (RandomBytes keepers),
  * every token re-minted, and each pod template's checksum annotation changes, so every pod
  * restarts with the new credentials (the images copy secrets only at start).
@@ -38,7 +41,8 @@ import {
     CENTRAL_MANAGER_SPOOL, nodePortService, PoolRole, poolNamespace, ReservedVolume, SCHEDD_SPOOL, SECRETS, spoolCinderClaim, spoolReservedVolume, workerResources,
 } from "./manifests";
 import { keyFileFor, mintRoleToken, SIGNING_KEY_BYTES, TokenRole } from "./tokens";
-import { PoolEndpoints } from "./types";
+import { PART_OF, PoolEndpoints } from "./types";
+import { USERS_CONFIGMAP, USERS_KEYS, USERS_SCRIPT, usersConfig } from "./users";
 import { CREDMON_SCRIPT } from "./credentials";
 
 /** The namespace of the pool. */
@@ -196,18 +200,29 @@ export class HTCondorPool extends pulumi.ComponentResource {
         // --- Configuration -------------------------------------------------------------------
         const preExec = readScript(__dirname, "pre-exec.sh");
         const exporter = readScript(path.join(__dirname, "..", "observability"), EXPORTER_SCRIPT);
-        const users = renderUsersFile(config.users);
-        const mapfile = renderMapfile(settings);
+        const usersScript = readScript(__dirname, USERS_SCRIPT);
         const configData: Record<PoolRole, Record<string, string>> = {
-            "central-manager": { [CONFIG_KEY]: renderCondorConfig(centralManagerConfig(settings)), "pre-exec.sh": preExec, users, mapfile, [EXPORTER_SCRIPT]: exporter },
-            scheduler: { [CONFIG_KEY]: renderCondorConfig(schedulerConfig(settings)), "pre-exec.sh": preExec, users, mapfile, [EXPORTER_SCRIPT]: exporter,
+            "central-manager": { [CONFIG_KEY]: renderCondorConfig(centralManagerConfig(settings)), "pre-exec.sh": preExec, [USERS_SCRIPT]: usersScript, [EXPORTER_SCRIPT]: exporter },
+            scheduler: { [CONFIG_KEY]: renderCondorConfig(schedulerConfig(settings)), "pre-exec.sh": preExec, [USERS_SCRIPT]: usersScript, [EXPORTER_SCRIPT]: exporter,
                 // The credential monitor (credentials.ts), with job tokens only.
                 ...(settings.jobTokens ? { [CREDMON_SCRIPT]: readScript(__dirname, CREDMON_SCRIPT) } : {}) },
             worker: {
-                [CONFIG_KEY]: renderCondorConfig(workerConfig(settings)), "pre-exec.sh": preExec, users,
+                [CONFIG_KEY]: renderCondorConfig(workerConfig(settings)), "pre-exec.sh": preExec, [USERS_SCRIPT]: usersScript,
                 ...Object.fromEntries(Object.values(HEALTH_SCRIPTS).map((s) => [s, readScript(__dirname, s)])),
             },
         };
+        // The users, the map file and the users' part of the collector's and schedd's configuration:
+        // in no checksum (users.ts), so a users change updates this object only and the pods follow it live.
+        const usersData: Record<string, string> = {
+            [USERS_KEYS.users]: renderUsersFile(config.users),
+            [USERS_KEYS.mapfile]: renderMapfile(settings),
+            [USERS_KEYS.config("central-manager")]: renderCondorConfig(usersConfig("central-manager", config.users, settings.trustDomain)),
+            [USERS_KEYS.config("scheduler")]: renderCondorConfig(usersConfig("scheduler", config.users, settings.trustDomain)),
+        };
+        new k8s.core.v1.ConfigMap(`${name}-users`, {
+            metadata: { name: USERS_CONFIGMAP, namespace: ns, labels: { "app.kubernetes.io/name": "htcondor", "app.kubernetes.io/component": "users", ...PART_OF } },
+            data: usersData,
+        }, inNs);
         const configMaps = Object.fromEntries(Object.entries(configData).map(([role, data]) => [role,
             new k8s.core.v1.ConfigMap(`${name}-${role}`, {
                 metadata: { name: `htcondor-${role}`, namespace: ns, labels: labels(role as PoolRole) },
@@ -241,6 +256,9 @@ export class HTCondorPool extends pulumi.ComponentResource {
             new k8s.apps.v1.Deployment(`${name}-${d.role}`, deployment(d), {
                 // With autoscaling on, the autoscaler owns the workers' replicas (docs/elasticity.md); off, Pulumi resets them.
                 ignoreChanges: d.role === "worker" && config.autoscaling.enabled ? ["spec.replicas"] : [],
+                // Not on the users ConfigMap: pulumi-kubernetes replaces a ConfigMap whose data changes
+                // (unless the provider sets enableConfigMapMutable), which must not reach the pods; the
+                // kubelet waits for the volume's ConfigMap anyway.
                 parent: this, dependsOn: [namespace, configMaps[d.role], ...secrets, ...claims, ...services, ...(args.networkReady ?? [])],
             });
         }
