@@ -129,6 +129,8 @@ describe("Kubernetes cluster (dev: 1 control plane, 7 workers, Ubuntu 22.04)", (
             // Counted from the deployment (offline: a fixed instant, so renders are reproducible).
             assert.equal(data.expiration, new Date(OFFLINE_DEPLOYMENT_TIME.getTime() + WORKER_TOKEN_LIFETIME_HOURS * 3600_000).toISOString().replace(".000Z", "Z"));
             assert.ok(registered.secretPaths.some((p) => p.startsWith("stringData")), "the token's Secret inputs are Pulumi secrets");
+            // Only those: a preview shows which Secret it is (the id is public by kubeadm's design).
+            assert.deepEqual(registered.secretPaths.filter((p) => !p.startsWith("stringData")), []);
             assert.deepEqual(registered.ignoreChanges, ["stringData.expiration"], "later runs never extend a token");
             assert.ok(registered.provider?.startsWith(`${provider.urn}::`), registered.provider);
             // The VM waits for its Secret (user-data depends on it), so it never boots with an unregistered token.

@@ -47,11 +47,13 @@ export const INIT_TOKEN_TTL = "1h0m0s";
 export const WORKER_TOKEN_STANDIN = "incant-worker-join-token-standin";
 export const MINTED_TOKEN_PLACEHOLDER = "incant-minted-at-join-time";
 
+export const BOOTSTRAP_TOKEN_TYPE = "bootstrap.kubernetes.io/token";
+
 export interface BootstrapTokenSecret {
     apiVersion: "v1";
     kind: "Secret";
     metadata: { name: string; namespace: "kube-system" };
-    type: "bootstrap.kubernetes.io/token";
+    type: typeof BOOTSTRAP_TOKEN_TYPE;
     stringData: Record<string, string>;
 }
 
@@ -63,7 +65,7 @@ export function bootstrapTokenSecret(t: { id: string; secret: string; expiration
         apiVersion: "v1",
         kind: "Secret",
         metadata: { name: `bootstrap-token-${t.id}`, namespace: "kube-system" },
-        type: "bootstrap.kubernetes.io/token",
+        type: BOOTSTRAP_TOKEN_TYPE,
         stringData: {
             "token-id": t.id,
             "token-secret": t.secret,
@@ -128,9 +130,10 @@ export function workerJoinToken(name: string, a: WorkerJoinTokenArgs, opts: { pa
     const expiration = new Date(a.now.getTime() + WORKER_TOKEN_LIFETIME_HOURS * 3600_000);
     const manifest = pulumi.all([t.id, t.secret]).apply(([id, secret]) =>
         bootstrapTokenSecret({ id, secret, expiration, description: `INCANT join token of ${a.node}, registered by the Pulumi program` }));
+    // Name and type from the public id, so a preview shows them; only stringData is secret.
     const registered = new k8s.core.v1.Secret(name, {
-        metadata: manifest.metadata,
-        type: manifest.type,
+        metadata: { name: pulumi.interpolate`bootstrap-token-${t.id}`, namespace: "kube-system" },
+        type: BOOTSTRAP_TOKEN_TYPE,
         stringData: pulumi.secret(manifest.stringData),
     }, {
         ...opts,
