@@ -23,44 +23,9 @@ import { RCLONE_REMOTE } from "../components/storage/layout";
 import { rcloneMountArgs, renderAwsConfig, renderRcloneConf, StorageCredentials } from "../components/storage/rclone";
 import { requireCondition, requireTool } from "./harness/tools";
 import { ROOT } from "./harness/program";
+import { BUCKET, isMounted, KEYS, PATH, startS3rver, until } from "./harness/s3";
 
-/**
- * s3rver in a child process: the test touches the mount with synchronous calls, and rclone
- * answers some of them only after asking S3, which must not wait for this process's event loop.
- */
-function startS3rver(directory: string, port = 0): Promise<{ process: ChildProcess; endpoint: string }> {
-    const script = [
-        `const S3rver = require(${JSON.stringify(path.join(ROOT, "node_modules", "s3rver"))});`,
-        `new S3rver({ port: ${port}, address: "127.0.0.1", silent: true, directory: ${JSON.stringify(directory)},`,
-        `  configureBuckets: [{ name: ${JSON.stringify(BUCKET)}, configs: [] }] })`,
-        "  .run().then((a) => console.log(a.port), (e) => { console.error(e); process.exit(1); });",
-    ].join("\n");
-    const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "inherit"] });
-    return new Promise((resolve, reject) => {
-        child.stdout!.once("data", (d: Buffer) => resolve({ process: child, endpoint: `http://127.0.0.1:${String(d).trim()}` }));
-        child.once("exit", (code) => reject(new Error(`s3rver exited ${code}`)));
-    });
-}
-
-const BUCKET = "incant-test-archive";
-/** s3rver's built-in account. */
-const KEYS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
-const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const unitText = (sections: IniSection[]) => renderIni(sections, { separator: "=" });
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-        const value = await probe();
-        if (value !== undefined) return value;
-        if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 250));
-    }
-}
-
-function isMounted(mountPoint: string): boolean {
-    return fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").some((l) => l.split(" ")[4] === mountPoint);
-}
 
 /** A running `rclone mount` and what it told the notify socket. */
 interface Mount {

@@ -151,7 +151,10 @@ export function archiveClaim(v: ArchiveCsiVolume, namespace: string): { metadata
  * ControllerPublishVolume. HostToContainer: a remount by the node plugin (its NodePublishVolume
  * remounts a dead target) reaches the running container.
  */
-export function archivePodVolume(): { volume: k8s.types.input.core.v1.Volume; mount: k8s.types.input.core.v1.VolumeMount } {
+export function archivePodVolume(): {
+    volume: { name: string; persistentVolumeClaim: { claimName: string; readOnly: boolean } };
+    mount: { name: string; mountPath: string; readOnly: boolean; mountPropagation: "HostToContainer" };
+} {
     return {
         volume: { name: ARCHIVE_CSI.volume, persistentVolumeClaim: { claimName: ARCHIVE_CSI.claim, readOnly: true } },
         mount: { name: ARCHIVE_CSI.volume, mountPath: ARCHIVE_CSI.mountPath, readOnly: true, mountPropagation: "HostToContainer" },
