@@ -61,7 +61,11 @@ function kubeconfig(pki: Pki, port: number): string {
 
 // --- the stand-in Kubernetes API ------------------------------------------------------------
 
-interface FakePod { namespace: string; name: string; nodeName: string; labels: Record<string, string>; daemonSet?: boolean }
+interface FakePod {
+    namespace: string; name: string; nodeName: string; labels: Record<string, string>; daemonSet?: boolean;
+    /** A PodDisruptionBudget forbids its eviction now (HTTP 429, as the API server answers). */
+    budget?: boolean;
+}
 
 interface KubeRequest { method: string; path: string; body?: Record<string, unknown>; cliCalls: number; client?: string }
 
@@ -122,6 +126,7 @@ class FakeKube {
         }
         const ev = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/eviction$/.exec(url.pathname);
         if (r.method === "POST" && ev) {
+            if (this.pods.some((p) => p.namespace === ev[1] && p.name === ev[2] && p.budget)) return [429, { message: "Cannot evict pod as it would violate the pod's disruption budget." }];
             this.pods = this.pods.filter((p) => !(p.namespace === ev[1] && p.name === ev[2]));
             return [201, {}];
         }
@@ -340,6 +345,16 @@ describe("autoscaler: the worker VM runner through the Automation API (fake CLI,
         const off = await go(await scenario({ count: 7, deployed: 3, replicas: 2, busy: [0, 1], autoscaling: { enabled: false } }, pki), "--sync");
         assert.equal(off.code, EXIT.ok);
         assert.deepEqual(countSets(off), [], "autoscaling off: the committed count rules");
+    });
+
+    it("an eviction a PodDisruptionBudget refuses holds the round: uncordoned, count restored, no up", async () => {
+        const guarded: FakePod = { namespace: "monitoring", name: "prometheus-0", nodeName: "incant-dev-worker-2", labels: {}, budget: true };
+        const run = await go(await scenario({ count: 5, replicas: 2, busy: [0, 1], preview: deletes([2, 3, 4]), extraPods: [guarded] }, pki));
+        assert.equal(run.code, EXIT.refused, run.lines.join("\n"));
+        assert.equal(indexOfCall(run, "up"), -1);
+        assert.equal(uncordons(run).length, 3);
+        assert.equal(run.stackFileCount(), 5);
+        assert.match(run.lines.join("\n"), /held: eviction of monitoring\/prometheus-0 refused: .*HTTP 429/);
     });
 
     it("nothing to do: no config set, no preview", async () => {
