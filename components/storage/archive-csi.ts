@@ -25,7 +25,7 @@
  * Restarts: the node plugin's rclone holds the FUSE mounts; when the node plugin restarts it
  * unmounts every fuse.rclone mount of the node (cmd/csi-rclone-plugin/main.go unmountOldVols) and
  * remounts one only when the kubelet publishes it again, so running worker pods see an empty
- * /s3/archive until they restart (docs/operations.md-style note in README "Storage controller").
+ * /s3/archive until they restart (README "Storage controller" tells operators what to do).
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
