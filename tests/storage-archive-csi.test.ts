@@ -10,6 +10,7 @@ import { strict as assert } from "assert";
 import * as path from "path";
 import { parseIni } from "../components/compute/ini";
 import { PRIVILEGED_NAMESPACES, RCLONE_CSI_NAMESPACE } from "../components/kubernetes/podsecurity";
+import { archiveCsiSecretData } from "../components/storage/archive";
 import { ARCHIVE_CSI, archiveCsiPlan, RCLONE_CSI_CHART, RCLONE_CSI_DRIVER } from "../components/storage/archive-csi";
 import { IN_SUBMIT } from "../components/submit/services";
 import { RecordedResource } from "../offline/engine";
@@ -95,8 +96,6 @@ describe("S3 archive in the pool through the rclone CSI driver (dev)", () => {
         assert.deepEqual(spec.csi.nodePublishSecretRef, ref);
         assert.equal(spec.csi.nodeStageSecretRef, undefined);
         assert.deepEqual(spec.csi.volumeAttributes, { secretName: ref.name, secretNamespace: ref.namespace });
-        // The driver names its rclone remote after the handle, cut at 63 characters (rclone.go deploymentName).
-        assert.ok(`rclone-mounter-${spec.csi.volumeHandle}`.length <= 63);
         const secret = run.ofType(SECRET).find((s) => doc(s).metadata.name === ARCHIVE_CSI.secret)!;
         assert.ok(pv.dependencies.includes(archiveRelease(run)!.urn) && pv.dependencies.includes(secret.urn), "the PV waits for the driver and its Secret");
         assert.ok(pvc.dependencies.includes(pv.urn));
@@ -150,5 +149,25 @@ describe("S3 archive in the pool with STS credentials", () => {
         const plan = archiveCsiPlan({ credentials: "sts" });
         assert.ok(!plan.enabled && /STS/.test(plan.reason) && plan.reason.includes("/s3/archive"));
         assert.deepEqual(archiveCsiPlan({ credentials: "static" }), { enabled: true });
+    });
+});
+
+describe("S3 keys the rclone CSI driver would alter", () => {
+    const S3 = { endpoint: "https://rgw.example", region: "us-east-1", bucket: "b" };
+    it("refuses keys its INI parser (go-ini 1.67) would cut or unquote, without printing them", () => {
+        // Cut at an inline comment (#, ;), unquoted ("...", '...', `...`), trimmed (spaces).
+        for (const bad of ["abc#def0", "abc;def0", "\"quoted0\"", "'quoted0'", "`raw0`", " leading0", "trailing0 "]) {
+            for (const which of ["accessKeyId", "secretAccessKey"] as const) {
+                const keys = { kind: "static" as const, accessKeyId: "AKIAGOOD", secretAccessKey: "good/Secret+Key", [which]: bad };
+                assert.throws(() => archiveCsiSecretData(S3, keys), (e: Error) => {
+                    assert.match(e.message, which === "accessKeyId" ? /incant:s3AccessKeyId/ : /incant:s3SecretAccessKey/);
+                    assert.ok(!e.message.includes(bad.trim()), "the message shows the key");
+                    return true;
+                }, JSON.stringify(bad));
+            }
+        }
+        // RGW's and AWS's alphabets pass untouched.
+        const ok = archiveCsiSecretData(S3, { kind: "static", accessKeyId: "0555b35654ad1656d804", secretAccessKey: "h7GhxuBLTrlhVUyxSPUKUV8r/2EI4ngqJxD7iBdBYLhwluN30JaT3Q==" });
+        assert.match(ok.configData, /^secret_access_key = h7GhxuBLTrlhVUyxSPUKUV8r\/2EI4ngqJxD7iBdBYLhwluN30JaT3Q==$/m);
     });
 });

@@ -230,8 +230,20 @@ export function archiveCsiVolume(a: { s3: Pick<S3Config, "bucket">; secretName: 
     };
 }
 
-/** The Secret's data: call it only inside an apply whose output is secret. */
+/**
+ * Characters the driver's INI parser changes in a value: gopkg.in/ini.v1 1.67 (its go.mod) cuts
+ * a value at the first `#` or `;` (inline comments, parser.go readValue) and strips surrounding
+ * quotes, backticks or whitespace; the driver then hands rclone the altered key.
+ */
+const GO_INI_UNSAFE = /[#;`]|^["'\s]|["'\s]$/;
+
+/** The Secret's data: call it only inside an apply whose output is secret. Never shows a key in an error. */
 export function archiveCsiSecretData(s3: Pick<S3Config, "endpoint" | "region" | "bucket">, credentials: Extract<StorageCredentials, { kind: "static" }>): ArchiveCsiSecretData {
+    for (const [key, value] of [["s3AccessKeyId", credentials.accessKeyId], ["s3SecretAccessKey", credentials.secretAccessKey]] as const) {
+        if (GO_INI_UNSAFE.test(value)) {
+            throw new Error(`incant:${key} contains #, ; or a backtick, or starts or ends with a quote or a space: the rclone CSI driver's INI parser would alter it (the pool's archive would not mount); use keys without them`);
+        }
+    }
     return {
         remote: RCLONE_REMOTE,
         // The bucket itself: the driver's README wants remotePath to start with the bucket.
