@@ -149,7 +149,10 @@ export class LoopbackPool {
         fs.writeFileSync(path.join(alrb, "atlasLocalSetup.sh"), "# loopback stand-in for ATLASLocalRootBase\necho 'setupATLAS (loopback stand-in)'\n");
         // The other repositories' roots, never empty in CVMFS (the workers' startd cron checks that: health.ts).
         for (const [repo, top] of [["atlas-condb.cern.ch", "repo"], ["sft.cern.ch", "lcg"], ["unpacked.cern.ch", "registry.hub.docker.com"]]) fs.mkdirSync(path.join(cvmfs, repo, top), { recursive: true });
-        return { home, scratch, cvmfs, "schedd-spool": v("schedd-spool"), "central-manager-spool": v("central-manager-spool"), "/srv/incant/home": home, "/srv/incant/scratch": scratch, "/cvmfs": cvmfs };
+        // The workers' S3 archive claim (components/storage/archive-csi.ts): an empty read-only stand-in,
+        // its rclone mount is tested on its own (tests/storage-archive-csi-rclone.test.ts).
+        const archive = v("archive");
+        return { home, scratch, cvmfs, archive, "schedd-spool": v("schedd-spool"), "central-manager-spool": v("central-manager-spool"), "/srv/incant/home": home, "/srv/incant/scratch": scratch, "/cvmfs": cvmfs };
     }
 
     /** Prepares and starts pods (in this order). */
