@@ -372,7 +372,7 @@ function affinity(role: PoolRole, nodeNames: string[]): k8s.types.input.core.v1.
  * The schedd's SPOOL (job queue, spooled sandboxes) on a Kubernetes local volume: a directory on
  * the first worker's disk that every worker creates at first boot (KubernetesClusterArgs
  * `workerDirectories`). It outlives the scheduler pod, which restarts whenever its configuration
- * changes (a user added, keys rotated, an image bumped); it does not outlive that worker's VM.
+ * changes (keys rotated, an image bumped; not a user added: users.ts); it does not outlive that worker's VM.
  * NFS with root_squash cannot hold it (the schedd chowns sandboxes to their owners). With the
  * Cinder CSI driver (openstack.cloudProvider) the spools are Cinder claims instead
  * (spoolCinderClaim). https://kubernetes.io/docs/concepts/storage/volumes/#local
