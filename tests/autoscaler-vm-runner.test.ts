@@ -72,6 +72,8 @@ interface KubeRequest { method: string; path: string; body?: Record<string, unkn
 class FakeKube {
     requests: KubeRequest[] = [];
     unschedulable = new Map<string, boolean>();
+    /** Answer 500 to the listing of this node's pods (the API server failing mid-drain). */
+    failPodsOf?: string;
     /** Called on each cordon: a test may put a worker pod there (a pod bound just before the cordon). */
     onCordon?: (node: string) => void;
     server!: https.Server;
@@ -115,6 +117,7 @@ class FakeKube {
         }
         if (r.method === "GET" && url.pathname === "/api/v1/pods") {
             const node = /^spec\.nodeName=(.+)$/.exec(url.searchParams.get("fieldSelector") ?? "")?.[1];
+            if (node === this.failPodsOf) return [500, { message: "etcdserver: request timed out" }];
             return [200, { items: this.pods.filter((p) => p.nodeName === node).map((p) => this.podJson(p)) }];
         }
         const nodeM = /^\/api\/v1\/nodes\/([^/]+)$/.exec(url.pathname);
@@ -355,6 +358,17 @@ describe("autoscaler: the worker VM runner through the Automation API (fake CLI,
         assert.equal(uncordons(run).length, 3);
         assert.equal(run.stackFileCount(), 5);
         assert.match(run.lines.join("\n"), /held: eviction of monitoring\/prometheus-0 refused: .*HTTP 429/);
+    });
+
+    it("the API failing mid-drain: every node uncordoned, count restored, no up", async () => {
+        const run = await scenario({ count: 5, replicas: 2, busy: [0, 1], preview: deletes([2, 3, 4]) }, pki);
+        run.kube.failPodsOf = "incant-dev-worker-3";
+        await go(run);
+        assert.equal(run.code, EXIT.refused, run.lines.join("\n"));
+        assert.equal(indexOfCall(run, "up"), -1);
+        assert.deepEqual(uncordons(run).map((r) => r.path).sort(), [2, 3, 4].map((i) => `/api/v1/nodes/incant-dev-worker-${i}`));
+        assert.equal(run.stackFileCount(), 5);
+        assert.match(run.lines.join("\n"), /held: drain failed: .*HTTP 500/);
     });
 
     it("nothing to do: no config set, no preview", async () => {

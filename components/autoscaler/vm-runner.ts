@@ -52,14 +52,16 @@ export interface RunnerCluster {
 
 /**
  * The resources one worker VM brings (components/kubernetes/cluster.ts and join-tokens.ts): its
- * server and its join token (the bootstrap-token Secret and the two random strings it is made
- * of); a port if a later change gives workers their own. tests/autoscaler-vm-runner.test.ts checks
- * this list against contracts/urns.dev.txt, so a new per-worker resource fails there first.
+ * server and its join token (the two random strings it is made of, and its registration: a
+ * bootstrap-token Secret, or the remote command that registers it on a control plane); a port if
+ * a later change gives workers their own. tests/autoscaler-vm-runner.test.ts checks this list
+ * against contracts/urns.dev.txt, so a new per-worker resource fails there first.
  */
 const WORKER_RESOURCES: { type: string; name: (prefix: string) => RegExp }[] = [
     { type: "openstack:compute/instance:Instance", name: (p) => new RegExp(`^${esc(p)}-worker-(\\d+)$`) },
     { type: "openstack:networking/port:Port", name: (p) => new RegExp(`^${esc(p)}-worker-(\\d+)-port$`) },
     { type: "kubernetes:core/v1:Secret", name: (p) => new RegExp(`^kubernetes-${esc(p)}-worker-(\\d+)-join-token$`) },
+    { type: "command:remote:Command", name: (p) => new RegExp(`^kubernetes-${esc(p)}-worker-(\\d+)-join-token$`) },
     { type: "random:index/randomString:RandomString", name: (p) => new RegExp(`^kubernetes-${esc(p)}-worker-(\\d+)-join-token-(?:id|secret)$`) },
 ];
 
@@ -322,32 +324,37 @@ async function drain(d: RoundDeps, cluster: RunnerCluster, prefix: string, selec
         }
         return undefined;
     };
-    for (const n of nodes) await cluster.setUnschedulable(n, true);
-    log(`cordoned ${nodes.join(", ")}`);
-    const busy = await workerPodOn();
-    if (busy) return uncordon(busy);
-    const deadline = Date.now() + (d.drainTimeoutMs ?? 600_000);
-    for (const n of nodes) {
-        for (const p of (await cluster.podsOn(n)).filter(evictable)) {
-            try {
-                await cluster.evict(p);
-                log(`evicting ${p.namespace}/${p.name} from ${n}`);
-            } catch (e) {
-                return uncordon(`eviction of ${p.namespace}/${p.name} refused: ${describeError(e)}`);
+    // Any error after the first cordon (the API away, a refused patch) uncordons and stops the round.
+    try {
+        for (const n of nodes) await cluster.setUnschedulable(n, true);
+        log(`cordoned ${nodes.join(", ")}`);
+        const busy = await workerPodOn();
+        if (busy) return uncordon(busy);
+        const deadline = Date.now() + (d.drainTimeoutMs ?? 600_000);
+        for (const n of nodes) {
+            for (const p of (await cluster.podsOn(n)).filter(evictable)) {
+                try {
+                    await cluster.evict(p);
+                    log(`evicting ${p.namespace}/${p.name} from ${n}`);
+                } catch (e) {
+                    return uncordon(`eviction of ${p.namespace}/${p.name} refused: ${describeError(e)}`);
+                }
             }
         }
+        for (;;) {
+            const left: string[] = [];
+            for (const n of nodes) left.push(...(await cluster.podsOn(n)).filter(evictable).map((p) => `${p.namespace}/${p.name}`));
+            if (!left.length) break;
+            if (Date.now() > deadline) return uncordon(`pods still on the nodes after the drain timeout: ${left.slice(0, 5).join(", ")}`);
+            await sleep(d.pollMs ?? 5000);
+        }
+        const late = await workerPodOn();
+        if (late) return uncordon(late);
+        log(`drained ${nodes.join(", ")}`);
+        return undefined;
+    } catch (e) {
+        return uncordon(`drain failed: ${describeError(e)}`);
     }
-    for (;;) {
-        const left: string[] = [];
-        for (const n of nodes) left.push(...(await cluster.podsOn(n)).filter(evictable).map((p) => `${p.namespace}/${p.name}`));
-        if (!left.length) break;
-        if (Date.now() > deadline) return uncordon(`pods still on the nodes after the drain timeout: ${left.slice(0, 5).join(", ")}`);
-        await sleep(d.pollMs ?? 5000);
-    }
-    const late = await workerPodOn();
-    if (late) return uncordon(late);
-    log(`drained ${nodes.join(", ")}`);
-    return undefined;
 }
 
 function failed(log: (l: string) => void, reason: string, count: number): RoundOutcome {
