@@ -85,6 +85,7 @@ const cluster = new KubernetesCluster("kubernetes", {
     placement,
     // Local volumes only without the Cinder CSI driver (openstack.cloudProvider): then the spools and the hub database are Cinder volumes.
     workerDirectories: config.jupyterhub.enabled && !config.openstack.cloudProvider ? [...NODE_DIRECTORIES, HUB_DB.hostPath] : NODE_DIRECTORIES,
+    sshPrivateKey: secrets.sshPrivateKey,
 }, onCloud);
 
 const storage = new StorageController("storage", {

@@ -11,12 +11,3 @@ export function onMockMonitor(): boolean {
     return getMonitor() instanceof MockMonitor;
 }
 
-/**
- * The instant the program runs, for values counted from the deployment (a join token's expiry).
- * Offline (the mock monitor) it is fixed, so two renders of one stack are identical
- * (tests/render.test.ts) and tests can assert exact values.
- */
-export const OFFLINE_DEPLOYMENT_TIME = new Date("2026-01-01T00:00:00Z");
-export function deploymentTime(): Date {
-    return onMockMonitor() ? OFFLINE_DEPLOYMENT_TIME : new Date();
-}

@@ -18,8 +18,7 @@ import { renderEnvFile } from "../components/compute/cloudinit";
 import { requireTool, run as runTool, tempFile } from "./harness/tools";
 import { apiServer, makeCa, serverCert } from "./harness/pki";
 import { BOOTSTRAP_TOKEN_RE, CLUSTER_ADMINS_GROUP, caCertHash } from "../components/kubernetes/pki";
-import { OFFLINE_DEPLOYMENT_TIME } from "../components/runtime";
-import { MINTED_TOKEN_PLACEHOLDER, NODE_JOIN_GROUP, WORKER_TOKEN_LIFETIME_HOURS } from "../components/kubernetes/join-tokens";
+import { MINTED_TOKEN_PLACEHOLDER, REGISTER_TOKEN_PATH, WORKER_TOKEN_LIFETIME_HOURS } from "../components/kubernetes/join-tokens";
 import { PRIVILEGED_NAMESPACES, privilegedNamespaceLabels, CVMFS_CSI_NAMESPACE } from "../components/kubernetes/podsecurity";
 import { METADATA_SERVICE_CIDR } from "../components/kubernetes/calico";
 import { flows } from "../components/network/ports";
@@ -102,11 +101,12 @@ describe("Kubernetes cluster (dev: 1 control plane, 7 workers, Ubuntu 22.04)", (
         }
     });
 
-    it("each worker joins with its own token, registered as a bootstrap-token Secret through the cluster's provider before its VM", () => {
+    it("each worker joins with its own token, registered on a control plane over SSH (token on stdin) before its VM is created", () => {
         const seen = new Set<string>();
         const workers = run.ofType(INSTANCE).filter((i) => String(i.inputs.name).includes("-worker-"));
         assert.equal(workers.length, 7);
         const provider = run.get("pulumi:providers:kubernetes", "kubernetes-provider");
+        const apiIp = String(run.get("openstack:networking/floatingIp:FloatingIp", "kubernetes-api-fip").state.address);
         for (const vm of workers) {
             const name = String(vm.inputs.name);
             const join = kubeadmDocs(cloudDoc(run, name)).JoinConfiguration;
@@ -115,28 +115,19 @@ describe("Kubernetes cluster (dev: 1 control plane, 7 workers, Ubuntu 22.04)", (
             assert.equal(join.discovery.bootstrapToken.apiServerEndpoint, "192.168.100.10:6443");
             assert.equal(join.controlPlane, undefined, "workers join as workers");
             seen.add(token);
-            const [id, secret] = token.split(".");
-            const registered = run.get("kubernetes:core/v1:Secret", `kubernetes-${name}-join-token`);
-            const meta = registered.revealedInputs.metadata as { name: string; namespace: string };
-            const data = registered.revealedInputs.stringData as Record<string, string>;
-            assert.deepEqual(meta, { name: `bootstrap-token-${id}`, namespace: "kube-system" });
-            assert.equal(registered.revealedInputs.type, "bootstrap.kubernetes.io/token");
-            assert.equal(data["token-id"], id);
-            assert.equal(data["token-secret"], secret);
-            assert.equal(data["auth-extra-groups"], NODE_JOIN_GROUP);
-            assert.equal(data["usage-bootstrap-authentication"], "true");
-            assert.equal(data["usage-bootstrap-signing"], "true");
-            // Counted from the deployment (offline: a fixed instant, so renders are reproducible).
-            assert.equal(data.expiration, new Date(OFFLINE_DEPLOYMENT_TIME.getTime() + WORKER_TOKEN_LIFETIME_HOURS * 3600_000).toISOString().replace(".000Z", "Z"));
-            assert.ok(registered.secretPaths.some((p) => p.startsWith("stringData")), "the token's Secret inputs are Pulumi secrets");
-            // Only those: a preview shows which Secret it is (the id is public by kubeadm's design).
-            assert.deepEqual(registered.secretPaths.filter((p) => !p.startsWith("stringData")), []);
-            assert.deepEqual(registered.ignoreChanges, ["stringData.expiration"], "later runs never extend a token");
-            assert.ok(registered.provider?.startsWith(`${provider.urn}::`), registered.provider);
-            // The VM waits for its Secret (user-data depends on it), so it never boots with an unregistered token.
-            assert.ok(vm.dependencies.includes(registered.urn), `${name} waits for ${registered.urn}`);
+            const registration = run.get("command:remote:Command", `kubernetes-${name}-join-token`);
+            assert.equal(registration.inputs.create, `sudo -n ${REGISTER_TOKEN_PATH} ${name} ${WORKER_TOKEN_LIFETIME_HOURS}h`);
+            assert.equal(registration.revealedInputs.stdin, token, "the token travels on stdin");
+            assert.ok(registration.secretPaths.includes("stdin"), "a Pulumi secret");
+            assert.equal(registration.inputs.delete, `sudo -n ${REGISTER_TOKEN_PATH} --delete ${token.split(".")[0]}`);
+            assert.equal((registration.revealedInputs.connection as { host: string }).host, apiIp, "through the API's floating IP");
+            assert.ok(registration.dependencies.includes(provider.urn), "only once the API is ready");
+            // The VM waits for the registration (its user-data depends on it): it never boots with an unregistered token.
+            assert.ok(vm.dependencies.includes(registration.urn), `${name} waits for ${registration.urn}`);
         }
         assert.equal(seen.size, 7, "no two workers share a token");
+        // Every control plane carries the script (whichever holds the API address runs it).
+        assert.equal(file(cp, REGISTER_TOKEN_PATH).permissions, "0755");
     });
 
     it("a worker's token is drawn again exactly when its VM would be replaced (its user-data, image or flavor), not on a rerun", async () => {
@@ -822,6 +813,55 @@ describe("kubeadm bootstrap script (scripts/kubeadm-bootstrap.sh) with a stand-i
         const r = node.run();
         assert.equal(r.status, 1);
         assert.match(r.stdout, /FAILED: node setup \(incant-node-setup\) did not finish/);
+    });
+});
+
+describe("a worker's token registration (scripts/register-join-token.sh) with a stand-in kubeadm", () => {
+    const script = path.join(ROOT, "components/kubernetes/scripts/register-join-token.sh");
+    function register(args: string[], stdin: string) {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "incant-register-"));
+        fs.mkdirSync(path.join(dir, "bin"));
+        fs.writeFileSync(path.join(dir, "bin/kubeadm"), `#!/bin/bash\necho "$*" >> "${dir}/calls"\necho "$KUBECONFIG" >> "${dir}/kubeconfigs"\n[ "$1 $2" = "token create" ] && echo "$3"\nexit 0\n`, { mode: 0o755 });
+        const r = spawnSync("bash", [script, ...args], { input: stdin, encoding: "utf8", env: { PATH: `${dir}/bin:${process.env.PATH}` } });
+        const calls = fs.existsSync(path.join(dir, "calls")) ? fs.readFileSync(path.join(dir, "calls"), "utf8").trim().split("\n") : [];
+        return { ...r, calls, dir };
+    }
+    const TOKEN = "w0rker.abcdefghij012345";
+
+    it("registers the token from stdin with the TTL and the node in its description, with the admin kubeconfig; prints no secret", () => {
+        const r = register(["incant-dev-worker-3", "3h"], `${TOKEN}\n`);
+        assert.equal(r.status, 0, r.stderr);
+        assert.deepEqual(r.calls, [
+            "token delete w0rker",
+            `token create ${TOKEN} --ttl 3h --description INCANT join token of incant-dev-worker-3, registered by the Pulumi program`,
+        ]);
+        assert.deepEqual(fs.readFileSync(path.join(r.dir, "kubeconfigs"), "utf8").trim().split("\n"), ["/etc/kubernetes/admin.conf", "/etc/kubernetes/admin.conf"]);
+        assert.ok(!(r.stdout + r.stderr).includes("abcdefghij012345"), r.stdout);
+        assert.match(r.stdout, /join token w0rker\.\*+ of incant-dev-worker-3 registered, valid for 3h/);
+    });
+
+    it("refuses a missing or malformed token, a bad node name or TTL, before calling kubeadm", () => {
+        for (const [args, stdin, message] of [
+            [["incant-dev-worker-3", "3h"], "", /no join token on stdin/],
+            [["incant-dev-worker-3", "3h"], "W0RKER.ABCDEFGHIJ012345\n", /no join token on stdin/],
+            [["incant-dev-worker-3", "3h"], `${TOKEN}x\n`, /no join token on stdin/],
+            [["Worker;id", "3h"], `${TOKEN}\n`, /is not a node name/],
+            [["incant-dev-worker-3", "3 days"], `${TOKEN}\n`, /is not like 3h/],
+            [["incant-dev-worker-3"], `${TOKEN}\n`, /usage/],
+        ] as const) {
+            const r = register([...args], stdin);
+            assert.equal(r.status, 2, `${args.join(" ")}: ${r.stderr}`);
+            assert.match(r.stderr, message);
+            assert.deepEqual(r.calls, [], "kubeadm never ran");
+            assert.ok(!r.stderr.includes("abcdefghij012345"), "the secret is not echoed");
+        }
+    });
+
+    it("--delete removes the worker's token by id (an expired one is not an error)", () => {
+        const r = register(["--delete", "w0rker"], "");
+        assert.equal(r.status, 0, r.stderr);
+        assert.deepEqual(r.calls, ["token delete w0rker"]);
+        assert.equal(register(["--delete", "w0rker.abcdefghij012345"], "").status, 2, "an id, never the whole token");
     });
 });
 

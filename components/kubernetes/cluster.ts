@@ -5,8 +5,8 @@
  *   ───────                                   ─────────────────────────────────────────
  *   CA, shared keys, init token, encryption key ► first control plane: kubeadm init reusing the CA
  *   CA, shared keys ────────────────────────► extra control planes: mint a token with the CA, join
- *   CA public-key hash + own token ─────────► workers (after the gate: the token is a Secret the
- *                                             program registers first): kubeadm join (retrying)
+ *   CA public-key hash + own token ─────────► workers (after the gate: the program registers the
+ *                                             token on a control plane over SSH first): kubeadm join
  *   3 control planes: API address (keepalived) ► the floating IP and every join point at it
  *   admin client cert (kubeadm:cluster-admins)
  *   readiness gate: /readyz over TLS (our CA) ─► k8s.Provider ─► Calico, metadata block,
@@ -47,7 +47,8 @@ import { caCertHash, createClusterPki } from "./pki";
 import { WORKER_TOKEN_STANDIN, fillWorkerToken, replacementDigest, workerJoinToken } from "./join-tokens";
 import { shouldWaitForApiServer, waitForApiServer } from "./readiness";
 import { endOfLifeWarning } from "./versions";
-import { deploymentTime, onMockMonitor } from "../runtime";
+import { onMockMonitor } from "../runtime";
+import { sshCommandSetup } from "../compute/ssh";
 
 export interface KubernetesClusterArgs {
     config: FacilityConfig;
@@ -59,6 +60,8 @@ export interface KubernetesClusterArgs {
      * components above (the schedd's spool). Every worker gets all of them: one user-data.
      */
     workerDirectories?: string[];
+    /** incant:sshPrivateKey: each worker's join token is registered on a control plane over SSH. */
+    sshPrivateKey: pulumi.Input<string> | undefined;
 }
 
 /** Prefix of IAM user and group names inside Kubernetes (RBAC subjects are "iam:<group>"). */
@@ -212,15 +215,19 @@ export class KubernetesCluster extends pulumi.ComponentResource {
             })));
         this.provider = new k8s.Provider(`${name}-provider`, { kubeconfig: this.kubeconfig }, { parent: this });
 
-        // Each worker joins with its own token, registered through the provider before the VM is
-        // created (so workers boot once the first control plane is ready). The token is drawn again
-        // whenever the VM would be replaced: a new VM never presents an expired token.
-        const now = deploymentTime();
+        // Each worker joins with its own token, registered on a control plane (SSH to the API's
+        // floating IP) before the VM is created, so workers boot once the API is ready. The token is
+        // drawn again whenever the VM would be replaced: a new VM never presents an expired token.
+        const registrationSsh = sshCommandSetup({
+            privateKey: args.sshPrivateKey, host: this.apiHost, timeoutSeconds: config.readinessTimeoutSeconds,
+            missingKey: () => new pulumi.RunError("incant:sshPrivateKey is required (each worker's join token is registered on a control plane over SSH)"),
+        });
         const workerUserData = (vm: PlannedVm, address: string): pulumi.Output<string> => {
             const template = workerTemplate.apply((t) => fillVmTemplate(t, { name: vm.name, address }));
             const replacement = pulumi.all([template, placement.imageId]).apply(([userData, image]) =>
                 replacementDigest({ userData, image, flavor: vm.flavor }));
-            const token = workerJoinToken(`${name}-${vm.name}-join-token`, { node: vm.name, replacement, now }, { parent: this, provider: this.provider });
+            const token = workerJoinToken(`${name}-${vm.name}-join-token`, { node: vm.name, replacement, ssh: registrationSsh },
+                { parent: this, dependsOn: [this.provider] });
             return pulumi.all([template, token]).apply(([t, tok]) => fillWorkerToken(t, tok));
         };
         this.workers = createVms({ vms: workerVms, placement, userData: workerUserData, serverGroupId: workerGroup.id }, this);

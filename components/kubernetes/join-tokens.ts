@@ -5,8 +5,8 @@
  *   other control planes  mint their own at join time: they hold the cluster CA, sign a short-lived
  *                         admin certificate with it and run `kubeadm token create` (scripts/
  *                         kubeadm-bootstrap.sh), so a control plane replaced a year later joins too
- *   workers               one token per worker VM, registered by the program as a bootstrap-token
- *                         Secret (through the cluster's provider) before the VM exists, expiring
+ *   workers               one token per worker VM, registered by the program on a control plane
+ *                         (over SSH, kubeadm token create) just before the VM exists, expiring
  *                         WORKER_TOKEN_LIFETIME_HOURS later; a worker added or replaced later gets a
  *                         new one (its random parts follow the VM's replacement triggers: keepers)
  *
@@ -16,20 +16,13 @@
  */
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
-import * as k8s from "@pulumi/kubernetes";
+import * as command from "@pulumi/command";
 import * as random from "@pulumi/random";
+import { SshCommandSetup } from "../compute/ssh";
 import { sensitive } from "../secrets";
 
-/** kubeadm's format (kubeadm token create --help): the id is public, the secret is not. */
-export const TOKEN_ID_RE = /^[a-z0-9]{6}$/;
-export const TOKEN_SECRET_RE = /^[a-z0-9]{16}$/;
-
-/**
- * The group kubeadm's own bootstrap RBAC is bound to (kubeadm init phase bootstrap-token: CSR
- * creation, CSR auto-approval, reading kubeadm-config and kubelet-config): a token outside it
- * authenticates but cannot join.
- */
-export const NODE_JOIN_GROUP = "system:bootstrappers:kubeadm:default-node-token";
+/** On every control plane (nodes.ts): registers a worker's token read from stdin. */
+export const REGISTER_TOKEN_PATH = "/usr/local/sbin/incant-register-join-token";
 
 /**
  * How long a worker's token stays valid after the program registers it: Nova's build plus node
@@ -46,39 +39,6 @@ export const INIT_TOKEN_TTL = "1h0m0s";
  */
 export const WORKER_TOKEN_STANDIN = "incant-worker-join-token-standin";
 export const MINTED_TOKEN_PLACEHOLDER = "incant-minted-at-join-time";
-
-export const BOOTSTRAP_TOKEN_TYPE = "bootstrap.kubernetes.io/token";
-
-export interface BootstrapTokenSecret {
-    apiVersion: "v1";
-    kind: "Secret";
-    metadata: { name: string; namespace: "kube-system" };
-    type: typeof BOOTSTRAP_TOKEN_TYPE;
-    stringData: Record<string, string>;
-}
-
-/** The Secret that makes `id.secret` a join token valid until `expiration`. */
-export function bootstrapTokenSecret(t: { id: string; secret: string; expiration: Date; description: string }): BootstrapTokenSecret {
-    if (!TOKEN_ID_RE.test(t.id)) throw new Error(`bootstrap token id "${t.id}" is not [a-z0-9]{6}`);
-    if (!TOKEN_SECRET_RE.test(t.secret)) throw new Error("bootstrap token secret is not [a-z0-9]{16}");
-    return {
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: { name: `bootstrap-token-${t.id}`, namespace: "kube-system" },
-        type: BOOTSTRAP_TOKEN_TYPE,
-        stringData: {
-            "token-id": t.id,
-            "token-secret": t.secret,
-            // RFC 3339 in UTC, whole seconds (what kubeadm writes).
-            expiration: t.expiration.toISOString().replace(/\.\d{3}Z$/, "Z"),
-            description: t.description,
-            // Authentication for the kubelet's TLS bootstrap, signing for kubeadm's discovery (cluster-info JWS).
-            "usage-bootstrap-authentication": "true",
-            "usage-bootstrap-signing": "true",
-            "auth-extra-groups": NODE_JOIN_GROUP,
-        },
-    };
-}
 
 /** A worker's user-data from the workers' template: its own token where the stand-in is. */
 export function fillWorkerToken(template: string, token: string): string {
@@ -116,30 +76,25 @@ export interface WorkerJoinTokenArgs {
     node: string;
     /** The VM's replacement triggers (replacementDigest of its user-data template, image, flavor). */
     replacement: pulumi.Input<string>;
-    /** When the program runs: the expiration is counted from it. */
-    now: Date;
+    /** SSH to a control plane through the API's floating IP (components/compute/ssh.ts). */
+    ssh: SshCommandSetup;
 }
 
 /**
- * A worker's own join token: its random parts and the bootstrap-token Secret that makes it valid,
- * through the cluster's provider. `token` resolves once the Secret exists, so the VM whose user-data
- * carries it is created only then.
+ * A worker's own join token: its random parts, registered on a control plane over SSH
+ * (scripts/register-join-token.sh: `kubeadm token create`, TTL WORKER_TOKEN_LIFETIME_HOURS from
+ * then) and deleted with the worker. A command, not a Secret the program manages: the cluster's
+ * tokencleaner deletes an expired token, and a managed Secret would then be drift that every
+ * `pulumi preview --refresh` (the daily drift check) shows; a command's state is what it ran.
+ * `token` resolves once registered, so the VM that carries it is created only then.
  */
-export function workerJoinToken(name: string, a: WorkerJoinTokenArgs, opts: { parent: pulumi.Resource; provider: k8s.Provider }): pulumi.Output<string> {
+export function workerJoinToken(name: string, a: WorkerJoinTokenArgs, opts: { parent: pulumi.Resource; dependsOn: pulumi.Resource[] }): pulumi.Output<string> {
     const t = randomToken(name, opts.parent, { replacement: a.replacement });
-    const expiration = new Date(a.now.getTime() + WORKER_TOKEN_LIFETIME_HOURS * 3600_000);
-    const manifest = pulumi.all([t.id, t.secret]).apply(([id, secret]) =>
-        bootstrapTokenSecret({ id, secret, expiration, description: `INCANT join token of ${a.node}, registered by the Pulumi program` }));
-    // Name and type from the public id, so a preview shows them; only stringData is secret.
-    const registered = new k8s.core.v1.Secret(name, {
-        metadata: { name: pulumi.interpolate`bootstrap-token-${t.id}`, namespace: "kube-system" },
-        type: BOOTSTRAP_TOKEN_TYPE,
-        stringData: pulumi.secret(manifest.stringData),
-    }, {
-        ...opts,
-        // The expiration is fixed when the Secret is created: later runs must not extend it (a
-        // used token stays expired). The tokencleaner deletes it then; the VM keeps its user-data.
-        ignoreChanges: ["stringData.expiration"],
-    });
-    return pulumi.all([t.token, registered.metadata.name]).apply(([token]) => token);
+    const registration = new command.remote.Command(name, {
+        connection: a.ssh.connection,
+        create: `sudo -n ${REGISTER_TOKEN_PATH} ${a.node} ${WORKER_TOKEN_LIFETIME_HOURS}h`,
+        stdin: t.token,
+        delete: pulumi.interpolate`sudo -n ${REGISTER_TOKEN_PATH} --delete ${t.id}`,
+    }, { ...opts, customTimeouts: a.ssh.customTimeouts });
+    return pulumi.all([t.token, registration.stdout]).apply(([token]) => token);
 }

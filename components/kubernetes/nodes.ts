@@ -24,7 +24,7 @@ import { KEEPALIVED_PATHS, keepalivedConf } from "./keepalived";
 import { API_SERVER_PORT } from "../network/ports";
 import { METADATA_SERVICE_CIDR } from "./calico";
 import { containerdConfig, kubernetesMinor } from "./versions";
-import { INIT_TOKEN_TTL, MINTED_TOKEN_PLACEHOLDER } from "./join-tokens";
+import { INIT_TOKEN_TTL, MINTED_TOKEN_PLACEHOLDER, REGISTER_TOKEN_PATH } from "./join-tokens";
 import YAML from "yaml";
 
 /** The signing key of pkgs.k8s.io (isv:kubernetes OBS Project), checked before it is trusted. */
@@ -267,6 +267,8 @@ export function controlPlaneNode(a: ControlPlaneArgs): CloudConfig {
             secretFile(PATHS.auditPolicy, renderDocuments([auditPolicy()])),
             secretFile(PATHS.admissionConfig, renderDocuments([admissionConfiguration(EXEMPT_NAMESPACES)])),
             { path: NODE_PATHS.renewCertificates, content: readScript(SCRIPTS, "renew-certificates.sh"), permissions: "0755" },
+            // The program registers each worker's token through it (over SSH, the token on stdin).
+            { path: REGISTER_TOKEN_PATH, content: readScript(SCRIPTS, "register-join-token.sh"), permissions: "0755" },
             ...Object.entries(certificateRenewalUnits()).map(([unit, sections]): WriteFile => ({
                 path: `/etc/systemd/system/${unit}`, content: renderIni(sections, { separator: "=" }), permissions: "0644",
             })),
