@@ -12,16 +12,18 @@ const SECRETS = REQUIRED_SECRETS;
 const problems = (raw: RawConfig): string[] => configProblems(raw);
 
 describe("incant:autoscaling", () => {
-    it("defaults: off (the kill switch), min 1, max = nodes.workers.count", () => {
+    it("defaults: off (the kill switch), min 1, max = the worker VMs the quota allows, whatever nodes.workers.count is", () => {
         const c = validateConfig(GOOD, { stack: "dev", secretKeys: SECRETS });
         assert.deepEqual(c.autoscaling, { enabled: false, min: 1, max: 7, scaleUpCooldownSeconds: 60, scaleDownCooldownSeconds: 300, idleSeconds: 600, intervalSeconds: 30 });
         const more = validateConfig({ ...GOOD, nodes: { workers: { count: 3 } } }, { stack: "dev", secretKeys: SECRETS });
-        assert.equal(more.autoscaling.max, 3);
+        assert.equal(more.autoscaling.max, 7, "dev's quota binds at 7 workers: a count change leaves the autoscaler's settings alone");
     });
 
     it("refuses max above the worker VMs, min above max, unknown keys and wrong types, naming the key and the stack file", () => {
         assert.deepEqual(problems({ ...GOOD, autoscaling: { max: 8 } }),
-            ["incant:autoscaling.max must be at most nodes.workers.count (7): one worker pod per worker VM (got 8) [Pulumi.dev.yaml]"]);
+            ["incant:autoscaling.max must be at most 7, the worker VMs incant:quota allows beside the other VMs (one worker pod per worker VM) (got 8) [Pulumi.dev.yaml]"]);
+        // Above the VMs there are now, within the quota: pods for the VM runner to place.
+        assert.deepEqual(problems({ ...GOOD, nodes: { workers: { count: 3 } }, autoscaling: { max: 7 } }), []);
         assert.deepEqual(problems({ ...GOOD, autoscaling: { min: 5, max: 4 } }),
             ["incant:autoscaling.min must be at most autoscaling.max (4) (got 5) [Pulumi.dev.yaml]"]);
         const p = problems({ ...GOOD, autoscaling: { enabled: "yes", cooldown: 5, intervalSeconds: 1 } });

@@ -18,6 +18,7 @@ import * as os from "os";
 import type { ConfigValue, EngineEvent, OpType, OutputMap, PreviewOptions, PreviewResult, UpOptions, UpResult } from "@pulumi/pulumi/automation";
 import { plannedVms } from "../config/quota";
 import { FacilityConfig } from "../config/schema";
+import { ConfigValidationError } from "../config/validate";
 import { POOL_NAMESPACE } from "../htcondor/pool";
 import { quotaWorkers } from "./limits";
 import { planVms, VmPlan } from "./vms";
@@ -381,6 +382,8 @@ export function describeError(e: unknown): string {
         what = execa ? `the pulumi CLI exited ${execa[1]}: ${err[1] ?? "no message"}` : `the pulumi CLI failed (${m[1]}): ${err[0] ?? lines(m[3])[0] ?? "no message"}`;
     }
     const lock = name === "ConcurrentUpdateError" ? "another update holds the stack (an operator's or CI's pulumi up?): " : "";
+    // An invalid stack file: every problem (each names its key), not just the heading.
+    if (e instanceof ConfigValidationError) return `${e.stackFile}: ${e.problems.join("; ")}`.slice(0, 1000);
     return `${lock}${what}`.slice(0, 300);
 }
 

@@ -59,3 +59,15 @@ export function quotaProblems(config: Pick<FacilityConfig, "namePrefix" | "nodes
         .filter((k) => use[k] > config.quota[k])
         .map((k) => `quota.${k} is exceeded: the VMs and volumes need ${use[k]} ${labels[k]} but the pool has ${config.quota[k]}`);
 }
+
+/**
+ * How many worker VMs the project's quota allows beside the other VMs (control planes, storage
+ * controller with its data volume, submit host): the bound of incant:autoscaling.max and of the VM runner.
+ */
+export function quotaWorkers(config: Pick<FacilityConfig, "namePrefix" | "nodes" | "flavors" | "quota">): number {
+    const others = quotaUse(plannedVms({ ...config, nodes: { ...config.nodes, workers: { ...config.nodes.workers, count: 0 } } }));
+    const one = quotaUse(plannedVms({ ...config, nodes: { ...config.nodes, workers: { ...config.nodes.workers, count: 1 } } }));
+    const per = { vcpus: one.vcpus - others.vcpus, ramGb: one.ramGb - others.ramGb, blockStorageGb: one.blockStorageGb - others.blockStorageGb };
+    const fit = (k: keyof typeof per) => (per[k] > 0 ? Math.floor((config.quota[k] - others[k]) / per[k]) : Infinity);
+    return Math.max(0, Math.min(fit("vcpus"), fit("ramGb"), fit("blockStorageGb")));
+}

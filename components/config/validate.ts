@@ -7,7 +7,7 @@
  */
 import { DEFAULTS, JOB_TOKEN_DEFAULTS } from "./defaults";
 import { CIDR_LIMITS, cidrsOverlap, cidrSize, cidrUnionSize, Ipv4Cidr, parseCidr } from "./cidr";
-import { quotaProblems } from "./quota";
+import { quotaProblems, quotaWorkers } from "./quota";
 import { isReservedAccount, USER_UID_MAX, USER_UID_MIN } from "./accounts";
 import { Grammar, GRAMMARS, grammarProblem, looksSecret, nearestKey, showKey, showValue, unsafeTextProblem } from "./grammar";
 import { platformLimitProblems } from "./limits";
@@ -669,7 +669,7 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
 
     const jupyterhub = readJupyterHub(r, raw.jupyterhub, { htcondor, cvmfs, stack: ctx.stack, secretKeys: ctx.secretKeys });
 
-    const autoscaling = readAutoscaling(r, raw.autoscaling, nodes.workers.count);
+    const autoscaling = readAutoscaling(r, raw.autoscaling, workerVmsAllowed({ namePrefix, nodes, flavors, quota }));
 
     const readinessTimeoutSeconds = r.int("readinessTimeoutSeconds", raw.readinessTimeoutSeconds, d.readinessTimeoutSeconds, 30, 7200);
 
@@ -684,7 +684,21 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
     return config;
 }
 
-/** `incant:autoscaling` (components/autoscaler): bounds within the worker VMs the stack creates. */
+/**
+ * The worker VMs incant:quota leaves (quotaWorkers), or the configured count when the flavors are
+ * not known well enough to say (their own problems are reported).
+ */
+function workerVmsAllowed(c: Pick<FacilityConfig, "namePrefix" | "nodes" | "flavors" | "quota">): number {
+    const n = quotaWorkers(c);
+    return Number.isFinite(n) ? Math.max(n, c.nodes.workers.count) : c.nodes.workers.count;
+}
+
+/**
+ * `incant:autoscaling` (components/autoscaler): at most the worker VMs the quota allows, not the
+ * VMs the stack has now: worker pods beyond the VMs stay Pending, which is what the VM runner reads
+ * to add VMs (docs/elasticity.md), and the autoscaler's settings do not follow
+ * nodes.workers.count (a count change would otherwise restart the controller).
+ */
 function readAutoscaling(r: Reader, raw: unknown, workerVms: number): AutoscalingConfig {
     const d = DEFAULTS.autoscaling;
     const a = r.object("autoscaling", raw, OBJECT_KEYS.autoscaling) ?? {};
@@ -697,8 +711,7 @@ function readAutoscaling(r: Reader, raw: unknown, workerVms: number): Autoscalin
         idleSeconds: r.int("autoscaling.idleSeconds", a.idleSeconds, d.idleSeconds, 0, 7 * 86_400),
         intervalSeconds: r.int("autoscaling.intervalSeconds", a.intervalSeconds, d.intervalSeconds, 5, 3600),
     };
-    // One worker pod per worker VM: more would stay Pending (VM scaling: docs/elasticity.md).
-    if (out.max > workerVms) r.report("autoscaling.max", `must be at most nodes.workers.count (${workerVms}): one worker pod per worker VM (got ${out.max})`);
+    if (out.max > workerVms) r.report("autoscaling.max", `must be at most ${workerVms}, the worker VMs incant:quota allows beside the other VMs (one worker pod per worker VM) (got ${out.max})`);
     if (out.min > out.max) r.report("autoscaling.min", `must be at most autoscaling.max (${out.max}) (got ${out.min})`);
     return out;
 }

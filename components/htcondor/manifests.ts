@@ -206,8 +206,6 @@ export interface DeploymentInputs {
     replicas: number;
     /** Changes whenever the role's configuration or credentials change. */
     checksum: Input<string>;
-    /** Nodes the pool may run on (the Kubernetes workers). */
-    nodeNames: string[];
     collectorPort: number;
     schedulerPort: number;
     /** NFS volumes the role mounts (scheduler: home, scratch; workers: all). */
@@ -336,18 +334,26 @@ export function podSpec(d: DeploymentInputs): PodSpec {
         securityContext: { seccompProfile: { type: "RuntimeDefault" } },
         // Jobs get time to be vacated (the master shuts the startd down gracefully on SIGTERM).
         terminationGracePeriodSeconds: role === "worker" ? 120 : 60,
-        affinity: affinity(role, d.nodeNames),
+        affinity: affinity(role),
         containers: [container],
         volumes,
     };
 }
 
+/**
+ * The Kubernetes workers: every node but the control planes (kubeadm labels those
+ * node-role.kubernetes.io/control-plane, and their NoSchedule taint keeps pods off anyway). Not a
+ * list of node names: then adding or removing a worker VM would change every pool pod template and
+ * restart the central manager and the schedd (the VM runner's guard found it: docs/elasticity.md).
+ */
+export const ON_WORKERS: k8s.types.input.core.v1.NodeSelectorTerm = {
+    matchExpressions: [{ key: "node-role.kubernetes.io/control-plane", operator: "DoesNotExist" }],
+};
+
 /** Workers: exactly one per node. Central manager and scheduler: on workers, preferably apart. */
-function affinity(role: PoolRole, nodeNames: string[]): k8s.types.input.core.v1.Affinity {
+function affinity(role: PoolRole): k8s.types.input.core.v1.Affinity {
     const onWorkers: k8s.types.input.core.v1.NodeAffinity = {
-        requiredDuringSchedulingIgnoredDuringExecution: {
-            nodeSelectorTerms: [hostnameIn(nodeNames)],
-        },
+        requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [ON_WORKERS] },
     };
     if (role === "worker") {
         return {

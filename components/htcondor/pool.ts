@@ -54,8 +54,9 @@ export interface HTCondorPoolArgs {
     /** The storage controller's exports (StorageController.share): home, scratch, archive. */
     nfs: NfsShare;
     /**
-     * Kubernetes node names of the workers (KubernetesCluster.nodeNames). One startd runs on each;
-     * must list at least `incant:nodes.workers.count` nodes.
+     * Kubernetes node names of the workers (KubernetesCluster.nodeNames): workers 0 and 1 hold the
+     * spools' local volumes (without Cinder). The pods select workers by label, not by these names
+     * (manifests.ts ON_WORKERS). Must list at least `incant:nodes.workers.count` nodes.
      */
     workerNodeNames: string[];
     /**
@@ -239,7 +240,7 @@ export class HTCondorPool extends pulumi.ComponentResource {
             new k8s.core.v1.Service(`${name}-schedd`, nodePortService("scheduler", ns, settings.schedulerPort), inNs),
         ];
         const common = {
-            namespace: ns, nodeNames: args.workerNodeNames.slice(),
+            namespace: ns,
             collectorPort: settings.collectorPort, schedulerPort: settings.schedulerPort,
         };
         const byName = (names: string[]) => shares.filter((v) => names.includes(v.name));
