@@ -66,7 +66,7 @@ describe("fair share (#17)", () => {
             const files = htcondorConfigs(run);
             const users = files[`htcondor/users/${role}.conf`];
             if (users !== undefined) fs.writeFileSync(path.join(dir, `${role}-users.conf`), users);
-            fs.writeFileSync(conf, files[`htcondor/${role}.conf`].replace(/^include : \S+$/m, `include : ${path.join(dir, `${role}-users.conf`)}`));
+            fs.writeFileSync(conf, files[`htcondor/${role}.conf`].replace(/^include ifexist : \S+$/m, `include ifexist : ${path.join(dir, `${role}-users.conf`)}`));
             return spawnSync(path.join(install.prefix, "bin", name), args, {
                 encoding: "utf8", timeout: 30_000,
                 env: { PATH: "/usr/bin:/bin", CONDOR_CONFIG: conf, POD_IP: "10.244.1.10", LD_LIBRARY_PATH: path.join(install.prefix, "lib") },

@@ -117,20 +117,20 @@ describe("HTCondor pool: users applied live (issue 14 item 4, program)", functio
         });
         after(() => { if (dir) fs.rmSync(dir, { recursive: true, force: true }); });
 
-        const value = (run: ProgramRun, role: "central-manager" | "scheduler", key: string) => {
+        const value = (run: ProgramRun, role: "central-manager" | "scheduler", key: string, withUsers = true) => {
             const files = htcondorConfigs(run);
             const users = path.join(dir, `${role}-users.conf`);
             fs.writeFileSync(users, files[`htcondor/users/${role}.conf`]);
             const conf = path.join(dir, `${role}.conf`);
-            const include = `include : ${USERS_PATHS.config}`;
+            const include = `include ifexist : ${USERS_PATHS.config}`;
             assert.ok(files[`htcondor/${role}.conf`].includes(include), `${role}.conf includes ${USERS_PATHS.config}`);
-            fs.writeFileSync(conf, files[`htcondor/${role}.conf`].replace(include, `include : ${users}`));
+            fs.writeFileSync(conf, files[`htcondor/${role}.conf`].replace(include, `include ifexist : ${withUsers ? users : path.join(dir, "absent.conf")}`));
             const r = spawnSync(path.join(install.prefix, "bin", "condor_config_val"), [key], {
                 encoding: "utf8", timeout: 30_000,
                 env: { PATH: "/usr/bin:/bin", CONDOR_CONFIG: conf, POD_IP: "10.244.2.10", LD_LIBRARY_PATH: path.join(install.prefix, "lib") },
             });
             assert.equal(r.status, 0, `${key}: ${r.stdout}${r.stderr}`);
-            return r.stdout.trim().split(/\s*,\s*/);
+            return r.stdout.trim().split(/\s*,\s*/).filter(Boolean);
         };
 
         it("the schedd's WRITE and the collector's READ list each user, through the included users.conf", () => {
@@ -141,6 +141,8 @@ describe("HTCondor pool: users applied live (issue 14 item 4, program)", functio
             assert.ok(!value(removed, "scheduler", "ALLOW_WRITE").includes(`${devUsers[1].name}@incant.cloud.infn.it`));
             assert.ok(value(added, "scheduler", "ALLOW_WRITE").includes("atlasuser9@incant.cloud.infn.it"));
             assert.deepEqual(value(dev, "scheduler", "ALLOW_ADMINISTRATOR"), ["root@incant.cloud.infn.it"], "users are never administrators");
+            // Without users.conf (a missing mount, or a tool reading the rendered file alone): no user at all.
+            assert.deepEqual(value(dev, "scheduler", "ALLOW_WRITE", false), ["root@incant.cloud.infn.it"]);
         });
     });
 

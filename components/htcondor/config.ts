@@ -33,7 +33,10 @@ import { jobTokenSettings, JobTokenSettings, scheddCredentials, starterCredentia
 export type ConfigEntry =
     | { comment: string }
     | { use: string }
-    /** `include : <file>`: a file read (and re-read on condor_reconfig) where the line stands. */
+    /**
+     * `include ifexist : <file>`: a file read (and re-read on condor_reconfig) where the line stands;
+     * absent, nothing (tools reading a rendered file alone, users.ts: then no user is allowed).
+     */
     | { include: string }
     | { key: string; value: string | number | boolean | readonly string[] };
 
@@ -46,7 +49,7 @@ export function renderCondorConfig(entries: ConfigEntry[]): string {
         if ("use" in e) return `use ${e.use}`;
         if ("include" in e) {
             if (!/^\/[A-Za-z0-9._/-]+$/.test(e.include)) throw new Error(`invalid include path ${JSON.stringify(e.include)}`);
-            return `include : ${e.include}`;
+            return `include ifexist : ${e.include}`;
         }
         if (!KEY_RE.test(e.key)) throw new Error(`invalid HTCondor configuration key "${e.key}"`);
         const value = Array.isArray(e.value) ? e.value.join(", ") : String(e.value);
