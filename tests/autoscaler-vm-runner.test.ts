@@ -187,6 +187,8 @@ async function scenario(opts: {
     preview?: Step[]; version?: string; upExit?: number; extraPods?: FakePod[]; lockHeld?: boolean;
     /** Worker VMs of the last deployment (the vmCount output less dev's 3 other VMs); default: count. */
     deployed?: number;
+    /** A stack with no outputs yet (its first deployment). */
+    neverDeployed?: boolean;
 }, pki: Pki): Promise<Run> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "incant-vm-runner-"));
     made.push(dir);
@@ -204,7 +206,7 @@ async function scenario(opts: {
     await kube.start(pki);
     fs.writeFileSync(path.join(state, "scenario.json"), JSON.stringify({
         version: opts.version ?? "3.270.0",
-        outputs: { kubeconfig: kubeconfig(pki, kube.port), environment: "dev", vmCount: (opts.deployed ?? opts.count) + 3 },
+        outputs: opts.neverDeployed ? {} : { kubeconfig: kubeconfig(pki, kube.port), environment: "dev", vmCount: (opts.deployed ?? opts.count) + 3 },
         secretOutputs: ["kubeconfig"],
         preview: { events: previewOf(opts.preview ?? []) },
         up: { exitCode: opts.upExit ?? 0 },
@@ -348,6 +350,11 @@ describe("autoscaler: the worker VM runner through the Automation API (fake CLI,
         const off = await go(await scenario({ count: 7, deployed: 3, replicas: 2, busy: [0, 1], autoscaling: { enabled: false } }, pki), "--sync");
         assert.equal(off.code, EXIT.ok);
         assert.deepEqual(countSets(off), [], "autoscaling off: the committed count rules");
+        // The first deployment of an autoscaled stack (CI's deploy runs --sync first): the file's count, exit 0.
+        const first = await go(await scenario({ count: 7, replicas: 2, busy: [], neverDeployed: true, autoscaling: { enabled: true, min: 1, max: 3 } }, pki), "--sync");
+        assert.equal(first.code, EXIT.ok, first.lines.join("\n"));
+        assert.deepEqual(countSets(first), []);
+        assert.match(first.lines.join("\n"), /not deployed yet: incant:nodes\.workers\.count stays 7/);
     });
 
     it("an eviction a PodDisruptionBudget refuses holds the round: uncordoned, count restored, no up", async () => {

@@ -38,7 +38,8 @@ function allSteps(): { file: string; step: Step }[] {
     return [...steps, ...setup];
 }
 
-const pulumiSteps = (w: Workflow, job: string) => w.jobs[job].steps.filter((s) => s.uses?.startsWith("pulumi/actions@"));
+/** The job's pulumi/actions steps that run a command (not the CLI-only install). */
+const pulumiSteps = (w: Workflow, job: string) => w.jobs[job].steps.filter((s) => s.uses?.startsWith("pulumi/actions@") && s.with?.command !== undefined);
 
 describe("GitHub workflows", () => {
     it("are the four expected workflows, each valid YAML with a name and jobs", () => {
@@ -88,8 +89,13 @@ describe("GitHub workflows", () => {
         for (const file of WORKFLOW_FILES) {
             for (const job of Object.values(parse<Workflow>(file).jobs)) {
                 for (const step of job.steps.filter((s) => s.uses?.startsWith("pulumi/actions@"))) {
-                    count++;
                     const w = step.with!;
+                    // Without a command the action only installs the pinned CLI (for the VM runner's --sync).
+                    if (w.command === undefined) {
+                        assert.deepEqual(w, { "pulumi-version-file": ".pulumi-version" });
+                        continue;
+                    }
+                    count++;
                     assert.ok(PINNED["pulumi/actions"].commands!.includes(String(w.command)), String(w.command));
                     assert.equal(w["pulumi-version-file"], ".pulumi-version");
                     assert.equal(w.policyPacks, "policy");
@@ -196,6 +202,21 @@ describe("GitHub workflows", () => {
         for (const job of ["dev", "prod"]) {
             assert.equal(pulumiSteps(w, job)[0].with!.command, "up");
             assert.equal(w.jobs[job].concurrency!["cancel-in-progress"], false, "an update is never cancelled half-way");
+        }
+    });
+
+    it("every preview and up of a stack first sets the worker count to the deployed one (the VM runner's --sync), with the pinned CLI", () => {
+        const jobs: [string, string][] = [["preview", "preview"], ["deploy", "dev"], ["deploy", "prod"], ["drift", "drift"]];
+        for (const [file, job] of jobs) {
+            const steps = wf(file).jobs[job].steps;
+            const command = steps.findIndex((s) => s.uses?.startsWith("pulumi/actions@") && s.with?.command !== undefined);
+            const install = steps.findIndex((s) => s.uses?.startsWith("pulumi/actions@") && s.with?.command === undefined);
+            const sync = steps.findIndex((s) => s.run?.includes("npm run -s vm-runner --") && s.run.includes("--sync"));
+            assert.ok(install >= 0 && install < sync && sync < command, `${file}/${job}: CLI, then --sync, then the command`);
+            const env = steps[sync].env!;
+            assert.equal(env.PULUMI_ACCESS_TOKEN, "${{ secrets.PULUMI_ACCESS_TOKEN }}");
+            assert.equal(env.PULUMI_ORG, "${{ vars.PULUMI_ORG }}");
+            assert.equal(env.STACK, job === "dev" || job === "prod" ? job : "${{ matrix.stack }}");
         }
     });
 

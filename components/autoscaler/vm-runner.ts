@@ -175,7 +175,13 @@ export async function syncCount(d: SyncDeps): Promise<RoundOutcome> {
         log(`autoscaling is off: ${COUNT_KEY} stays ${file}, the stack file's`);
         return { action: "disabled", count: file, reason: "autoscaling off" };
     }
-    const deployed = deployedWorkers((await d.stack.outputs()).vmCount?.value, config);
+    const outputs = await d.stack.outputs();
+    if (Object.keys(outputs).length === 0) {
+        // The stack's first deployment (CI runs --sync before every up): nothing deployed to follow.
+        log(`not deployed yet: ${COUNT_KEY} stays ${file}, the stack file's`);
+        return { action: "unchanged", count: file, reason: "not deployed yet" };
+    }
+    const deployed = deployedWorkers(outputs.vmCount?.value, config);
     if (deployed === undefined) return failed(log, "the stack has no vmCount output to read the deployed worker count from", file);
     if (deployed === file) {
         log(`${COUNT_KEY} is ${file}, as deployed`);
