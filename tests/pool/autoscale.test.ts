@@ -91,7 +91,7 @@ describe("autoscaler on the loopback pool (npm run test:pool)", function () {
         const install = requireLoopbackPool(this);
         pool = await LoopbackPool.create(install);
         pool.start("central-manager", "scheduler", "worker", "submit");
-        await pool.waitFor("the submit container's users", () => pool.pods.submit.exec(["getent", "passwd", "atlasuser1"]).status === 0, 30_000);
+        await pool.waitForSubmitUser("atlasuser1");
     });
 
     after(async function () {

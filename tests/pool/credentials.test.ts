@@ -11,7 +11,6 @@
  */
 import { strict as assert } from "assert";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { CREDMON_SCAN_SECONDS, SANDBOX_REFRESH_SECONDS } from "../../components/htcondor/credentials";
 import { requireLoopbackPool } from "./install";
@@ -19,9 +18,8 @@ import { registerRefreshTokens } from "./issuer";
 import { output, userSession } from "./journey";
 import { RELEASE_MOUNT } from "./overlay";
 import { hostPathOf } from "./pod";
-import { LoopbackPool, setting } from "./pool";
+import { devStackWith, LoopbackPool, removeStackFile, setting } from "./pool";
 
-const ROOT = path.resolve(__dirname, "..", "..");
 const CLIENT = "incant-loopback-jobs";
 const SERVICE = "wlcg";
 /** Access tokens of the loopback IAM live this long: each credmon scan finds one past half its life. */
@@ -30,15 +28,6 @@ const LIFETIME = 40;
 const JOB_SECONDS = CREDMON_SCAN_SECONDS + 2 * SANDBOX_REFRESH_SECONDS + 30;
 const REFRESH_TOKEN = { atlasuser1: "loopback-refresh-token-of-atlasuser1", atlasuser2: "loopback-refresh-token-of-atlasuser2" };
 
-/** Pulumi.dev.yaml with the facility's job-token client, in a temporary folder. */
-function stackFile(): string {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "incant-credentials-stack-"));
-    const dev = fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8");
-    if (/^ {2}incant:iam:/m.test(dev)) throw new Error("Pulumi.dev.yaml sets incant:iam: merge jobTokens into it here");
-    const file = path.join(dir, "Pulumi.dev.yaml");
-    fs.writeFileSync(file, `${dev.trimEnd()}\n  incant:iam:\n    jobTokens:\n      clientId: ${CLIENT}\n`);
-    return file;
-}
 
 /** The claims of a JWT (no verification: the test reads what the job saw). */
 const claims = (jwt: string): Record<string, unknown> => JSON.parse(Buffer.from(jwt.split(".")[1], "base64url").toString());
@@ -51,7 +40,7 @@ describe("HTCondor pool on loopback: IAM tokens delivered to jobs (credd + credm
 
     before(async function () {
         const install = requireLoopbackPool(this, ["python3"]);
-        stack = stackFile();
+        stack = devStackWith("incant:iam", `jobTokens:\n  clientId: ${CLIENT}`);
         pool = await LoopbackPool.create(install, { stackFile: stack });
         scheddName = setting(pool.rendered.conf.scheduler, "SCHEDD_NAME")!;
         // What IAM knows: each user's refresh token, issued to the facility's job-token client.
@@ -62,14 +51,14 @@ describe("HTCondor pool on loopback: IAM tokens delivered to jobs (credd + credm
         pool.start("central-manager", "scheduler", "worker", "submit");
         // SEC_CREDENTIAL_DIRECTORY_OAUTH: $(SPOOL)/oauth_credentials, on the spool volume.
         credDir = path.join(pool.volumes["schedd-spool"], "oauth_credentials");
-        await pool.waitFor("the submit container's users", () => pool.pods.submit.exec(["getent", "passwd", "atlasuser2"]).status === 0, 30_000);
-        await pool.waitFor("the worker's slot", () => pool.pods["central-manager"].exec(["condor_status", "-af", "Name"]).stdout.includes("slot1@"), 45_000);
+        await pool.waitForSubmitUser("atlasuser2");
+        await pool.waitForWorkerSlot();
     });
 
     after(async function () {
         this.timeout(60_000);
         if (pool) await pool.stop();
-        if (stack) fs.rmSync(path.dirname(stack), { recursive: true, force: true });
+        removeStackFile(stack);
     });
 
     const credmonLog = () => pool.daemonLog("scheduler", "CredMonOAuthLog");

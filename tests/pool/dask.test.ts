@@ -28,7 +28,7 @@ describe("Dask workers as HTCondor jobs on the loopback pool (the example notebo
         pool = await LoopbackPool.create(install);
         scheddName = setting(pool.rendered.conf.scheduler, "SCHEDD_NAME")!;
         pool.start("central-manager", "scheduler", "worker", "submit");
-        await pool.waitFor("the submit container's users", () => pool.pods.submit.exec(["getent", "passwd", "atlasuser1"]).status === 0, 30_000);
+        await pool.waitForSubmitUser("atlasuser1");
         await pool.waitFor("the worker's slot", () => {
             const r = pool.pods["central-manager"].exec(["condor_status", "-af", "Name"]);
             return r.status === 0 && r.stdout.trim() !== "";

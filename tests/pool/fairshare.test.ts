@@ -9,24 +9,13 @@
  */
 import { strict as assert } from "assert";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { requireLoopbackPool } from "./install";
 import { output, userSession } from "./journey";
-import { LoopbackPool, setting } from "./pool";
+import { devStackWith, LoopbackPool, removeStackFile, setting } from "./pool";
 
-const ROOT = path.resolve(__dirname, "..", "..");
 const WORKLIFE = 20;
 
-/** Pulumi.dev.yaml with the test's claim worklife, in a temporary folder. */
-function stackFile(): string {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "incant-fairshare-stack-"));
-    const dev = fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8");
-    if (/^ {2}incant:htcondor:/m.test(dev)) throw new Error("Pulumi.dev.yaml sets incant:htcondor: merge claimWorklifeSeconds into it here");
-    const file = path.join(dir, "Pulumi.dev.yaml");
-    fs.writeFileSync(file, `${dev.trimEnd()}\n  incant:htcondor:\n    claimWorklifeSeconds: ${WORKLIFE}\n`);
-    return file;
-}
 
 describe("HTCondor pool on loopback: fair share between two users", function () {
     let pool: LoopbackPool;
@@ -35,18 +24,18 @@ describe("HTCondor pool on loopback: fair share between two users", function () 
 
     before(async function () {
         const install = requireLoopbackPool(this);
-        stack = stackFile();
+        stack = devStackWith("incant:htcondor", `claimWorklifeSeconds: ${WORKLIFE}`);
         pool = await LoopbackPool.create(install, { stackFile: stack });
         scheddName = setting(pool.rendered.conf.scheduler, "SCHEDD_NAME")!;
         pool.start("central-manager", "scheduler", "worker", "submit");
-        await pool.waitFor("the submit container's users", () => pool.pods.submit.exec(["getent", "passwd", "atlasuser2"]).status === 0, 30_000);
-        await pool.waitFor("the worker's slot", () => pool.pods["central-manager"].exec(["condor_status", "-af", "Name"]).stdout.includes("slot1@"), 45_000);
+        await pool.waitForSubmitUser("atlasuser2");
+        await pool.waitForWorkerSlot();
     });
 
     after(async function () {
         this.timeout(60_000);
         if (pool) await pool.stop();
-        if (stack) fs.rmSync(path.dirname(stack), { recursive: true, force: true });
+        removeStackFile(stack);
     });
 
     /** Writes a sleep job's submit file into the user's home and submits `count` of them remotely. */

@@ -23,7 +23,7 @@ describe("HTCondor pool on loopback: metrics for Prometheus", function () {
         const install = requireLoopbackPool(this, ["curl", "python3"]);
         pool = await LoopbackPool.create(install);
         pool.start("central-manager", "scheduler", "worker", "submit");
-        await pool.waitFor("the submit container's users", () => pool.pods.submit.exec(["getent", "passwd", "atlasuser1"]).status === 0, 30_000);
+        await pool.waitForSubmitUser("atlasuser1");
         await pool.waitFor("the schedd and the slot in the collector", () => {
             const ads = pool.pods["central-manager"].exec(["condor_status", "-any", "-af", "MyType"]).stdout;
             return /^Scheduler$/m.test(ads) && /^Machine$/m.test(ads);

@@ -27,7 +27,7 @@ describe("HTCondor pool on loopback (npm run test:pool)", function () {
         scheddName = setting(pool.rendered.conf.scheduler, "SCHEDD_NAME")!;
         pool.start("central-manager", "scheduler", "worker", "submit");
         // The submit container is ready once its start-up hook has created the users.
-        await pool.waitFor("the submit container's users", () => pool.pods.submit.exec(["getent", "passwd", "atlasuser1"]).status === 0, 30_000);
+        await pool.waitForSubmitUser("atlasuser1");
     });
 
     after(async function () {

@@ -20,6 +20,26 @@ import { renderDev, RenderedStack } from "./rendered";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 
+/**
+ * Pulumi.dev.yaml with one more top-level key, in a temporary folder: a pool test's own settings
+ * (LoopbackPool.create's `stackFile`). The dev stack must not set `key` itself (it would be set
+ * twice). `body` is the key's YAML, as written under it. Remove it with removeStackFile.
+ */
+export function devStackWith(key: string, body: string): string {
+    const dev = fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8");
+    if (dev.split("\n").some((l) => l.startsWith(`  ${key}:`))) throw new Error(`Pulumi.dev.yaml sets ${key}: merge the test's settings into it here`);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "incant-pool-stack-"));
+    const file = path.join(dir, "Pulumi.dev.yaml");
+    const indented = body.trimEnd().split("\n").map((l) => `    ${l}`).join("\n");
+    fs.writeFileSync(file, `${dev.trimEnd()}\n  ${key}:\n${indented}\n`);
+    return file;
+}
+
+/** Deletes a devStackWith file and its folder (no-op for undefined). */
+export function removeStackFile(file: string | undefined): void {
+    if (file) fs.rmSync(path.dirname(file), { recursive: true, force: true });
+}
+
 /** A value of the rendered configuration ("KEY = value", last one wins). */
 export function setting(conf: string, key: string): string | undefined {
     let value: string | undefined;
@@ -185,6 +205,16 @@ export class LoopbackPool {
     daemonLog(role: LoopbackRole, name: string): string {
         const f = path.join(this.pods[role].dir, "var-log", "condor", name);
         return fs.existsSync(f) ? fs.readFileSync(f, "utf8") : "";
+    }
+
+    /** Until the submit container has `user`'s account (its account sync ran at start). */
+    waitForSubmitUser(user: string, timeoutMs = 30_000): Promise<true> {
+        return this.waitFor("the submit container's users", () => this.pods.submit.exec(["getent", "passwd", user]).status === 0 || undefined, timeoutMs);
+    }
+
+    /** Until the collector lists the worker's partitionable slot. */
+    waitForWorkerSlot(timeoutMs = 45_000): Promise<true> {
+        return this.waitFor("the worker's slot", () => this.pods["central-manager"].exec(["condor_status", "-af", "Name"]).stdout.includes("slot1@") || undefined, timeoutMs);
     }
 
     /** Polls `probe` every second until it returns a value, at most `timeoutMs`. */

@@ -119,8 +119,8 @@ describe("HTCondor pool on loopback: a users change applies live (issue 14 item 
             pod.start(pool.log(role));
         }
         pool.start("submit");
-        await pool.waitFor("the submit container's users", () => pool.pods.submit.exec(["getent", "passwd", "atlasuser1"]).status === 0, 30_000);
-        await pool.waitFor("the worker's slot", () => pool.pods["central-manager"].exec(["condor_status", "-af", "Name"]).stdout.includes("slot1@"), 60_000);
+        await pool.waitForSubmitUser("atlasuser1");
+        await pool.waitForWorkerSlot(60_000);
         await pool.waitFor("the schedd's ad", () => pool.pods["central-manager"].exec(["condor_status", "-schedd", "-af", "Name"]).stdout.includes(scheddName), 60_000);
     });
 
