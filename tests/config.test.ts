@@ -6,23 +6,12 @@ import { plannedVms, quotaProblems, quotaUse } from "../components/config/quota"
 import { DEFAULTS } from "../components/config/defaults";
 import { rawConfig } from "../components/config/load";
 import { runProgram } from "./harness/program";
+import { configProblems, GOOD_CONFIG, REQUIRED_SECRETS } from "./harness/config";
 import { registeredBeforeFailure } from "../offline/engine";
 
-const GOOD: RawConfig = {
-    sshPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICMHfMeNXSjdokUYxpyuIWE069qGQiqhM4/MygGDNztg ops",
-    network: { adminCidrs: ["192.0.2.0/24"] },
-};
-const SECRETS = new Set(["s3AccessKeyId", "s3SecretAccessKey", "sshPrivateKey"]);
-
-function problems(raw: RawConfig, secretKeys = SECRETS): string[] {
-    try {
-        validateConfig(raw, { stack: "dev", secretKeys });
-        return [];
-    } catch (e) {
-        assert.ok(e instanceof ConfigValidationError, String(e));
-        return e.problems;
-    }
-}
+const GOOD = GOOD_CONFIG;
+const SECRETS = REQUIRED_SECRETS;
+const problems = configProblems;
 
 function expectProblem(raw: RawConfig, key: string, fragment: string, secretKeys = SECRETS): void {
     const found = problems(raw, secretKeys);
