@@ -51,6 +51,8 @@ mint_join_config() {
     openssl req -new -key "$mint_dir/admin.key" -subj "/O=kubeadm:cluster-admins/CN=incant-join-${NODE_NAME}" \
         | openssl x509 -req -CA "$PKI_SOURCE/ca.crt" -CAkey "$PKI_SOURCE/ca.key" -set_serial "0x$(openssl rand -hex 16)" \
             -days 1 -extfile "$mint_dir/ext.cnf" -out "$mint_dir/admin.crt" || return 1
+    # A fixed-shape kubeconfig whose values are base64 or the node's own name and API address
+    # (kubectl config set-* would write the same; here it is checked by tests/kubernetes.test.ts).
     cat > "$mint_dir/admin.conf" <<EOF || return 1
 apiVersion: v1
 kind: Config
