@@ -121,6 +121,13 @@ async function locallySignedCert(name: string, inputs: Inputs): Promise<State> {
     return { ...inputs, certPem: cert.toString("pem") };
 }
 
+/** The provider's validityStartTime/validityEndTime outputs (RFC 3339, UTC, whole seconds), of the fixed offline validity. */
+function validityTimes(inputs: Inputs): { validityStartTime: string; validityEndTime: string } {
+    const { notBefore, notAfter } = validity(inputs);
+    const rfc3339 = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "Z");
+    return { validityStartTime: rfc3339(notBefore), validityEndTime: rfc3339(notAfter) };
+}
+
 /** Inputs with every secret wrapper replaced by its value. */
 function revealSecrets(value: any): any { // eslint-disable-line @typescript-eslint/no-explicit-any
     if (Array.isArray(value)) return value.map(revealSecrets);
@@ -199,11 +206,11 @@ export async function mockState(type: string, name: string, inputs: Inputs): Pro
             return { id, state: await stable(type, name, inputs, () => privateKey(inputs)) };
         // Keys arrive as secrets (wrapped values): sign with the plain values, echo the inputs as given.
         case "tls:index/selfSignedCert:SelfSignedCert":
-            return { id, state: { ...await stable(type, name, inputs, () => selfSignedCert(name, revealSecrets(inputs))), ...inputs } };
+            return { id, state: { ...await stable(type, name, inputs, () => selfSignedCert(name, revealSecrets(inputs))), ...validityTimes(inputs), ...inputs } };
         case "tls:index/certRequest:CertRequest":
             return { id, state: { ...await certRequest(revealSecrets(inputs)), ...inputs } };
         case "tls:index/locallySignedCert:LocallySignedCert":
-            return { id, state: { ...await stable(type, name, inputs, () => locallySignedCert(name, revealSecrets(inputs))), ...inputs } };
+            return { id, state: { ...await stable(type, name, inputs, () => locallySignedCert(name, revealSecrets(inputs))), ...validityTimes(inputs), ...inputs } };
         case "openstack:identity/applicationCredential:ApplicationCredential":
             // Keystone generates the secret (86 URL-safe characters) unless one is given.
             return { id, state: { ...inputs, secret: inputs.secret ?? seededString(name, { length: 86, special: false }) } };
