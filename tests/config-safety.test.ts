@@ -152,7 +152,7 @@ describe("strings checked for the languages they land in (#13 item 6)", () => {
 
 describe("user accounts (#13 item 7)", () => {
     it("refuses every account the VMs or the images already have", () => {
-        for (const name of ["daemon", "ubuntu", "sshd", "condor", "submituser", "slot1", "slot1_7", "_chrony", "rpcuser"]) {
+        for (const name of ["daemon", "ubuntu", "sshd", "condor", "submituser", "slot1", "slot1_7", "_chrony", "rpcuser", "prometheus", "jovyan"]) {
             problemFor({ ...GOOD, users: [user(name, 20001)] }, "users[0].name", "already have", "accounts.ts");
         }
         assert.ok(RESERVED_ACCOUNT_NAMES.length > 40);

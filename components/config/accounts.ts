@@ -1,7 +1,8 @@
 /**
  * Account names that already exist where facility users get accounts: the VMs' OS (the Ubuntu
- * cloud image plus the packages the cloud-configs install) and the three HTCondor images
- * (images/*\/Dockerfile: their `htcondor/*:<version>-el9` bases plus the packages added).
+ * cloud image plus the packages the cloud-configs install), the JupyterHub user image and the
+ * HTCondor images (images/*\/Dockerfile: their `htcondor/*:<version>-el9` bases plus the packages
+ * added).
  * A facility user with one of these names would not be created (`useradd` fails or the existing
  * account is kept with its own uid), so config validation refuses them (`incant:users[i].name`).
  *
@@ -25,10 +26,11 @@ const UBUNTU_CLOUD_IMAGE = [
 /**
  * Packages the VMs' cloud-configs install (components/compute/base.ts, components/storage/
  * cloudconfig.ts, components/submit/hostconfig.ts) that create system users in their postinst:
- * chrony (`_chrony`), nfs-common / nfs-kernel-server (`statd`, `_rpc` for rpcbind).
+ * chrony (`_chrony`), nfs-common / nfs-kernel-server (`statd`, `_rpc` for rpcbind), and on the
+ * submit host prometheus-node-exporter (`prometheus`, its postinst's adduser).
  * docker.io, containerd, kubelet, rclone and fuse3 add groups or no account.
  */
-const VM_PACKAGES = ["_chrony", "statd", "_rpc"] as const;
+const VM_PACKAGES = ["_chrony", "statd", "_rpc", "prometheus"] as const;
 
 /**
  * AlmaLinux 9, the base of the HTCondor `-el9` images (its `setup` package's /etc/passwd:
@@ -50,6 +52,14 @@ const EL9_BASE = [
 const HTCONDOR_IMAGES = ["condor", "sshd", "submituser", "rpcuser", "rpc"] as const;
 
 /**
+ * The JupyterHub user servers' image (incant:jupyterhub.image, default
+ * quay.io/jupyterhub/k8s-singleuser-sample: Debian slim, whose accounts are in the Ubuntu list
+ * above, plus `jovyan`, uid 1000, with its home at /home/jovyan, where a hub user of that name
+ * would get their NFS home and HOME: components/jupyterhub/incant_hub_config.py).
+ */
+const JUPYTERHUB_IMAGE = ["jovyan"] as const;
+
+/**
  * The pool daemons' own identities (HTCondor IDTOKEN subjects `startd@...`, `schedd@...`,
  * `submit@...`; components/htcondor): a user of that name would be mapped onto a daemon.
  */
@@ -63,7 +73,7 @@ export const SLOT_USER_RE = /^slot\d+(_\d+)?$/;
 
 /** Every reserved name, sorted, without duplicates. */
 export const RESERVED_ACCOUNT_NAMES: readonly string[] = [...new Set<string>([
-    ...UBUNTU_CLOUD_IMAGE, ...VM_PACKAGES, ...EL9_BASE, ...HTCONDOR_IMAGES, ...HTCONDOR_IDENTITIES,
+    ...UBUNTU_CLOUD_IMAGE, ...VM_PACKAGES, ...EL9_BASE, ...HTCONDOR_IMAGES, ...JUPYTERHUB_IMAGE, ...HTCONDOR_IDENTITIES,
 ])].sort();
 
 /** True when `name` is an account the images or the VMs' OS already have. */
