@@ -7,8 +7,11 @@
 import { strict as assert } from "assert";
 import * as crypto from "crypto";
 import {
-    decodeIdToken, keyFileFor, mintIdToken, mintRoleToken, POOL_KEY_ID, scramble, signingKeyFromFile, TOKEN_ISSUED_AT, TOKEN_ROLES,
+    decodeIdToken, keyFileFor, mintIdToken, mintRoleToken, POOL_KEY_ID, scramble, signingKeyFromFile, TOKEN_ROLES, tokenRenewalDays, tokenValidity,
 } from "../components/htcondor/tokens";
+
+/** The token clock of a stack created on 2026-01-01 with the default 90 days. */
+const VALIDITY = tokenValidity("2026-01-01T00:00:00Z", "2026-04-01T00:00:00Z");
 
 /** A fixed 64-byte key: bytes 0x00..0x3f. */
 const KEY = Buffer.from(Array.from({ length: 64 }, (_, i) => i));
@@ -95,7 +98,7 @@ describe("HTCondor IDTOKEN minting", () => {
 
     it("gives each role the least privilege it needs, and nothing an operator or the negotiator has", () => {
         const file = keyFileFor(KEY);
-        const scopesOf = (role: "startd" | "schedd" | "autoscaler") => String(decodeIdToken(mintRoleToken(file, role, "incant.cloud.infn.it")).claims.scope).split(" ");
+        const scopesOf = (role: "startd" | "schedd" | "autoscaler") => String(decodeIdToken(mintRoleToken(file, role, "incant.cloud.infn.it", VALIDITY)).claims.scope).split(" ");
         assert.deepEqual(scopesOf("startd"), ["condor:/READ", "condor:/ADVERTISE_MASTER", "condor:/ADVERTISE_STARTD"]);
         assert.deepEqual(scopesOf("schedd"), ["condor:/READ", "condor:/ADVERTISE_MASTER", "condor:/ADVERTISE_SCHEDD"]);
         assert.deepEqual(scopesOf("autoscaler"), ["condor:/READ"]);
@@ -107,20 +110,39 @@ describe("HTCondor IDTOKEN minting", () => {
         assert.deepEqual(Object.keys(TOKEN_ROLES).sort(), ["autoscaler", "schedd", "startd"]);
     });
 
-    it("mints role tokens deterministically: same key, same token; new key, new jti and signature", () => {
+    it("mints role tokens deterministically: same key and clock, same token; new key or renewed clock, new jti and signature", () => {
         const file = keyFileFor(KEY);
-        const a = mintRoleToken(file, "startd", "incant.cloud.infn.it");
-        assert.equal(mintRoleToken(file, "startd", "incant.cloud.infn.it"), a, "no churn between runs");
+        const a = mintRoleToken(file, "startd", "incant.cloud.infn.it", VALIDITY);
+        assert.equal(mintRoleToken(file, "startd", "incant.cloud.infn.it", VALIDITY), a, "no churn between runs");
         const { claims } = decodeIdToken(a);
         assert.equal(claims.sub, "startd@incant.cloud.infn.it");
-        assert.equal(claims.iat, TOKEN_ISSUED_AT);
         assert.match(String(claims.jti), /^[0-9a-f]{32}$/);
-        assert.equal(claims.exp, undefined);
-        const other = mintRoleToken(keyFileFor(crypto.createHash("sha512").update("rotated").digest()), "startd", "incant.cloud.infn.it");
+        // iat and exp are the clock's validity, nothing else (no wall clock).
+        assert.equal(claims.iat, Date.UTC(2026, 0, 1) / 1000);
+        assert.equal(claims.exp, Date.UTC(2026, 3, 1) / 1000);
+        const other = mintRoleToken(keyFileFor(crypto.createHash("sha512").update("rotated").digest()), "startd", "incant.cloud.infn.it", VALIDITY);
         assert.notEqual(decodeIdToken(other).claims.jti, claims.jti);
         assert.notEqual(other.split(".")[2], a.split(".")[2]);
         // The schedd's token is a different token under the same key.
-        assert.notEqual(decodeIdToken(mintRoleToken(file, "schedd", "incant.cloud.infn.it")).claims.jti, claims.jti);
+        assert.notEqual(decodeIdToken(mintRoleToken(file, "schedd", "incant.cloud.infn.it", VALIDITY)).claims.jti, claims.jti);
+        // A renewed clock: a new token under the same key, with its own jti.
+        const renewed = mintRoleToken(file, "startd", "incant.cloud.infn.it", tokenValidity("2026-03-02T00:00:00Z", "2026-05-31T00:00:00Z"));
+        const r = decodeIdToken(renewed).claims;
+        assert.deepEqual([r.iat, r.exp], [Date.UTC(2026, 2, 2) / 1000, Date.UTC(2026, 4, 31) / 1000]);
+        assert.notEqual(r.jti, claims.jti);
+        // And the signature covers exp: the token verifies as HTCondor would re-sign it.
+        assert.equal(renewed, independentToken(file, "POOL", Buffer.from(renewed.split(".")[1], "base64url").toString()));
+    });
+
+    it("reads the token clock's RFC 3339 validity; renews in the last third of the lifetime", () => {
+        assert.deepEqual(tokenValidity("2026-01-01T00:00:00Z", "2026-04-01T00:00:00Z"), { issuedAt: 1767225600, expiresAt: 1775001600 });
+        // The TLS provider's format may carry an offset.
+        assert.deepEqual(tokenValidity("2026-01-01T01:00:00+01:00", "2026-04-01T00:00:00Z").issuedAt, 1767225600);
+        assert.throws(() => tokenValidity("", "2026-04-01T00:00:00Z"), /invalid token clock/);
+        assert.throws(() => tokenValidity("2026-04-01T00:00:00Z", "2026-01-01T00:00:00Z"), /invalid token clock/);
+        assert.equal(tokenRenewalDays(90), 30);
+        assert.equal(tokenRenewalDays(7), 3);
+        assert.equal(tokenRenewalDays(3650), 1217);
     });
 
     it("refuses what HTCondor would refuse: no jti, a trust domain with spaces or commas", () => {

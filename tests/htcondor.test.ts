@@ -19,6 +19,9 @@ import { checkPolicies, mandatoryViolations } from "../offline/policy";
 import { k8sKind, validateK8sObject } from "./harness/k8s";
 import { merged, ProgramRun, runProgram } from "./harness/program";
 import { readStackFile } from "../offline/stackfile";
+import * as fs from "fs";
+import YAML from "yaml";
+import { configProblems, GOOD_CONFIG } from "./harness/config";
 
 const PROGRAM = path.join(__dirname, "fixtures", "htcondor-pool.program.ts");
 
@@ -120,6 +123,37 @@ describe("HTCondor pool (dev)", () => {
         // No token for the central manager (it holds the key) and none for the submit host.
         assert.equal(run.ofType("kubernetes:core/v1:Secret").filter((s) => /token/.test((s.inputs.metadata as Doc).name)).length, 3);
         assert.doesNotMatch((run.outputs.submitHostConfig as string), /TOKEN_DIRECTORY|IDTOKENS/);
+    });
+
+    it("mounts the tokens and the key as whole Secret volumes (no subPath), so the kubelet updates them in running pods", () => {
+        for (const d of deployments(run)) {
+            const spec = podSpecOf(d);
+            const c = spec.containers[0];
+            for (const dir of ["/etc/condor/tokens-orig.d", "/etc/condor/passwords-orig.d"]) {
+                const m = c.volumeMounts.find((x: Doc) => x.mountPath === dir);
+                if (!m) continue;
+                assert.equal(m.subPath, undefined, `${d.name}: ${dir}`);
+                assert.ok(spec.volumes.find((v: Doc) => v.name === m.name).secret, `${d.name}: ${dir} is a Secret volume`);
+            }
+        }
+    });
+
+    it("gives the daemons' tokens an exp from the token clock, a certificate the TLS provider renews in the last third of incant:htcondor.tokenLifetimeDays", async () => {
+        const clock = run.get("tls:index/selfSignedCert:SelfSignedCert", "htcondor-token-clock");
+        assert.equal(clock.inputs.validityPeriodHours, 90 * 24);
+        assert.equal(clock.inputs.earlyRenewalHours, 30 * 24);
+        const start = Date.parse(String(clock.state.validityStartTime)) / 1000;
+        const end = Date.parse(String(clock.state.validityEndTime)) / 1000;
+        assert.equal(end - start, 90 * 86_400);
+        for (const name of [SECRETS.startdToken, SECRETS.scheddToken, SECRETS.autoscalerToken]) {
+            const secret = run.ofType("kubernetes:core/v1:Secret").find((x) => (x.inputs.metadata as Doc).name === name)!;
+            const { claims } = decodeIdToken((secret.revealedInputs as Doc).stringData.token);
+            assert.deepEqual([claims.iat, claims.exp], [start, end], name);
+            assert.ok(secret.dependencies.includes(clock.urn), `${name} follows the clock`);
+        }
+        const short = await runPool({ htcondor: merged(devValue("htcondor"), { tokenLifetimeDays: 7 }) });
+        const c7 = short.get("tls:index/selfSignedCert:SelfSignedCert", "htcondor-token-clock");
+        assert.deepEqual([c7.inputs.validityPeriodHours, c7.inputs.earlyRenewalHours], [7 * 24, 3 * 24]);
     });
 
     it("keys the signing key to incant:htcondor.keyGeneration", () => {
@@ -412,28 +446,47 @@ describe("HTCondor pool (configuration changes)", () => {
         }
     });
 
-    it("restarts every pod when keyGeneration is bumped, and the roles' pods when their configuration changes", async () => {
+    it("restarts no pod when the key is re-keyed or the tokens renewed, and the roles' pods when their configuration changes", async () => {
         const checksums = (r: ProgramRun) => Object.fromEntries(deployments(r).map((d) => [(d.revealedInputs.metadata as Doc).name, (d.revealedInputs as Doc).spec.template.metadata.annotations[CHECKSUM_ANNOTATION]]));
+        const templates = (r: ProgramRun) => Object.fromEntries(deployments(r).map((d) => [(d.revealedInputs.metadata as Doc).name, (d.revealedInputs as Doc).spec.template]));
         const base = checksums(await runPool());
         const again = checksums(await runPool());
-        // No churn between runs. (The offline engine makes new TLS keys on every run, where a real
-        // stack keeps them in its state, so only the workers, which carry no certificate, compare.)
-        assert.equal(again["htcondor-worker"], base["htcondor-worker"], "no churn between runs");
-        // The digest covers the generation, every file and every credential (the offline engine's
-        // fresh TLS keys make the central manager's and schedd's differ anyway, hence this check).
+        // No churn between runs.
+        assert.deepEqual(again, base, "no churn between runs");
+        // The digest covers every file and certificate, and nothing else (no generation, no token, no key).
         const files = { "50-incant.conf": "A = 1\n", users: "u 2000\n" };
-        const sum = podChecksum(1, files, ["token", "cert"]);
-        assert.equal(podChecksum(1, { users: "u 2000\n", "50-incant.conf": "A = 1\n" }, ["token", "cert"]), sum);
-        for (const changed of [podChecksum(2, files, ["token", "cert"]), podChecksum(1, { ...files, users: "" }, ["token", "cert"]),
-            podChecksum(1, files, ["token2", "cert"]), podChecksum(1, files, ["token", "cert2"])]) assert.notEqual(changed, sum);
+        const sum = podChecksum(files, ["cert"]);
+        assert.equal(podChecksum({ users: "u 2000\n", "50-incant.conf": "A = 1\n" }, ["cert"]), sum);
+        for (const changed of [podChecksum({ ...files, users: "" }, ["cert"]), podChecksum(files, ["cert2"])]) assert.notEqual(changed, sum);
+        // Re-keying: a new key and new tokens in the Secrets, and the same pod templates (red when the
+        // checksum held the generation, the key or the tokens: every pod restarted, running jobs with them).
+        const baseRun = await runPool();
         const rotatedRun = await runPool({ htcondor: merged(devValue("htcondor"), { keyGeneration: 2 }) });
         assert.deepEqual(rotatedRun.ofType("random:index/randomBytes:RandomBytes")[0].inputs.keepers, { keyGeneration: "2" }, "a new key (the provider replaces the resource)");
-        const rotated = checksums(rotatedRun);
-        for (const name of Object.keys(base)) assert.notEqual(rotated[name], base[name], `${name} restarts on rotation`);
+        // (The offline RandomBytes is seeded by its name, so the key's bytes stay; the provider makes new ones.)
+        const secretData = (r: ProgramRun, name: string) => JSON.stringify((r.ofType("kubernetes:core/v1:Secret").find((x) => (x.inputs.metadata as Doc).name === name)!.revealedInputs as Doc));
+        assert.deepEqual(templates(rotatedRun), templates(baseRun), "no pod template changes on re-keying");
+        // A renewed token clock (a longer lifetime stands in for the provider's replacement: new
+        // validity): new tokens, same pod templates.
+        const renewedRun = await runPool({ htcondor: merged(devValue("htcondor"), { tokenLifetimeDays: 30 }) });
+        assert.notEqual(secretData(renewedRun, SECRETS.startdToken), secretData(baseRun, SECRETS.startdToken));
+        assert.deepEqual(templates(renewedRun), templates(baseRun), "no pod template changes on renewal");
         // A user leaves: no pod restarts, the users ConfigMap changes alone (tests/htcondor-users.test.ts, issue 14).
         const users = (devValue("users") as unknown as unknown[]).slice(1);
         const fewer = checksums(await runPool({ users }));
         for (const name of Object.keys(base)) assert.equal(fewer[name], again[name], `${name} does not restart with the new users`);
+    });
+
+    it("validates incant:htcondor.tokenLifetimeDays (7 to 3650 days, default 90) and declares it in Pulumi.yaml", () => {
+        assert.equal(DEFAULTS.htcondor.tokenLifetimeDays, 90);
+        assert.deepEqual(configProblems({ ...GOOD_CONFIG, htcondor: { tokenLifetimeDays: 365 } }), []);
+        for (const bad of [0, 6, 3651, 1.5]) {
+            const problems = configProblems({ ...GOOD_CONFIG, htcondor: { tokenLifetimeDays: bad } });
+            assert.equal(problems.length, 1, `${bad}: ${problems.join("; ")}`);
+            assert.match(problems[0], bad === 1.5 ? /incant:htcondor\.tokenLifetimeDays must be an integer/ : /incant:htcondor\.tokenLifetimeDays .*between 7 and 3650/);
+        }
+        const project = YAML.parse(fs.readFileSync(path.join(__dirname, "..", "Pulumi.yaml"), "utf8")) as { config: Record<string, { description: string }> };
+        assert.match(project.config.htcondor.description, /\btokenLifetimeDays\b/);
     });
 
     it("refuses users named like the pool's own identities or the images' accounts (one list, components/config/accounts.ts)", async () => {

@@ -77,6 +77,10 @@ export const DEFAULTS: ConfigDefaults = {
         collectorPort: 30618,
         schedulerPort: 30619,
         keyGeneration: 1,
+        // 90 days, renewed by `pulumi up` in the last 30 (the pool's TLS certificates' margin): the
+        // daily drift check shows the renewal for a month before a token could expire, and a leaked
+        // token stops working within a quarter even if nobody re-keys.
+        tokenLifetimeDays: 90,
         priorityHalfLifeHours: 24,
         // Half of HTCondor's 1200 s: a user with a long queue gives slots back within 10 minutes of
         // its claims (plus the running job), yet keeps them across several short jobs.

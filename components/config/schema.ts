@@ -233,8 +233,13 @@ export interface HTCondorConfig {
     collectorPort: number;
     /** NodePort of the schedd's shared port, reached by the submit host. */
     schedulerPort: number;
-    /** Bump to re-key the pool and re-mint every token (rotation). */
+    /** Bump to re-key the pool and re-mint every token (rotation): applied live, no pod restarts (docs/operations.md). */
     keyGeneration: number;
+    /**
+     * Lifetime of the daemons' IDTOKENs (their `exp`), in days. `pulumi up` re-mints them in the last
+     * third of it (the token clock, components/htcondor/tokens.ts); the pods take the new ones live.
+     */
+    tokenLifetimeDays: number;
     /** PRIORITY_HALFLIFE in hours: how fast the negotiator forgets a user's past usage (HTCondor's default 24). */
     priorityHalfLifeHours: number;
     /**

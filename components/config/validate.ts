@@ -81,7 +81,7 @@ export const OBJECT_KEYS = {
     images: keysOf<ImagesConfig>({ worker: true, scheduler: true, centralManager: true, submit: true }),
     "users[]": keysOf<FacilityUser>({ name: true, uid: true, iamSubject: true, share: true, sshPublicKey: true, homeQuotaGb: true, scratchQuotaGb: true }),
     htcondor: keysOf<HTCondorConfig>({
-        trustDomain: true, collectorPort: true, schedulerPort: true, keyGeneration: true, priorityHalfLifeHours: true, claimWorklifeSeconds: true,
+        trustDomain: true, collectorPort: true, schedulerPort: true, keyGeneration: true, tokenLifetimeDays: true, priorityHalfLifeHours: true, claimWorklifeSeconds: true,
     }),
     cvmfs: keysOf<CvmfsConfig>({ repositories: true, httpProxy: true }),
     cache: keysOf<CacheConfig>({ enabled: true, image: true, diskGb: true, memoryMb: true, directFallback: true }),
@@ -642,6 +642,8 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
         collectorPort: r.int("htcondor.collectorPort", h.collectorPort, d.htcondor.collectorPort, 30000, 32767),
         schedulerPort: r.int("htcondor.schedulerPort", h.schedulerPort, d.htcondor.schedulerPort, 30000, 32767),
         keyGeneration: r.int("htcondor.keyGeneration", h.keyGeneration, d.htcondor.keyGeneration, 1, 1_000_000),
+        // At least a week (renewal in its last third: two days of margin), at most ten years.
+        tokenLifetimeDays: r.int("htcondor.tokenLifetimeDays", h.tokenLifetimeDays, d.htcondor.tokenLifetimeDays, 7, 3650),
         priorityHalfLifeHours: r.int("htcondor.priorityHalfLifeHours", h.priorityHalfLifeHours, d.htcondor.priorityHalfLifeHours, 1, 24 * 365),
         claimWorklifeSeconds: r.int("htcondor.claimWorklifeSeconds", h.claimWorklifeSeconds, d.htcondor.claimWorklifeSeconds, 0, 86_400),
     };

@@ -1,10 +1,13 @@
 #!/bin/bash
-# The facility's users in an HTCondor pod, applied live (components/htcondor/users.ts).
+# The facility's users in an HTCondor pod, applied live (components/htcondor/users.ts), and the
+# pod's token or signing key, also live (components/htcondor/pool.ts, issue 12).
 #   pool-users.sh sync             once, from pre-exec.sh before the daemons start: the accounts.
 #   pool-users.sh watch [SECONDS]  the master's INCANT_USERS_RELOAD daemon (root): every SECONDS,
 #                                  when the users ConfigMap's files changed, the accounts again and
 #                                  a reconfiguration of the daemons (new ALLOW lists, group quotas,
-#                                  map file): SIGHUP to the master, the equivalent of condor_reconfig.
+#                                  map file): SIGHUP to the master, the equivalent of condor_reconfig;
+#                                  and when a mounted token or key changed (renewal, re-keying), the
+#                                  new file where HTCondor reads it (no signal needed: see sync_secrets).
 # The users file ($INCANT_USERS_DIR/users) has "<name> <uid>" per line; the uid is also the gid.
 # Accounts this script makes carry the comment "incant-facility-user"; only those are ever
 # locked or deleted. A removed user's account is deleted once no process runs under its uid;
@@ -142,12 +145,43 @@ reconfigure() {
     kill -HUP "${master}"
 }
 
+# The kubelet rewrites a Secret volume in place as it does a ConfigMap's (AtomicWriter); the
+# official images copy it only at start (build/docker/services/base/update-secrets: tokens-orig.d ->
+# tokens.d, passwords-orig.d -> passwords.d, root 0600). This does the same copy whenever a file
+# differs: write beside, then rename, so a daemon never reads half a token. HTCondor reads these
+# files at every new authentication (src/condor_io/condor_auth_passwd.cpp findTokens scans
+# SEC_TOKEN_DIRECTORY; src/condor_utils/store_cred.cpp getTokenSigningKey reads the key file), so
+# nothing restarts: sessions and claims already established (running jobs) go on.
+secrets_pairs=${INCANT_SECRETS_PAIRS:-/etc/condor/tokens-orig.d:/etc/condor/tokens.d /etc/condor/passwords-orig.d:/etc/condor/passwords.d}
+
+sync_secrets() {
+    local pair from to src name f tmp
+    for pair in ${secrets_pairs}; do
+        from=${pair%%:*}
+        to=${pair#*:}
+        [[ -d "${from}" && -d "${to}" ]] || continue
+        src=${from}
+        if [[ -L "${from}/..data" ]]; then src=$(readlink -f "${from}/..data"); fi
+        for f in "${src}"/*; do
+            [[ -f "${f}" ]] || continue
+            name=${f##*/}
+            if ! cmp -s "${f}" "${to}/${name}"; then
+                tmp=$(mktemp "${to}/.${name}.XXXXXX")
+                install -o root -g root -m 0600 "${f}" "${tmp}"
+                mv -f "${tmp}" "${to}/${name}"
+                log "${to}/${name} updated from ${from}"
+            fi
+        done
+    done
+}
+
 watch_users() {
     local period=${1:-10} last="" now dir pending=0
     # The master signals its non-DaemonCore daemons on reconfig: a HUP must not end the loop.
     trap '' HUP
     trap 'exit 0' TERM INT QUIT
     while true; do
+        sync_secrets || log "could not update the pod's tokens or keys: trying again in ${period} s"
         dir=$(snapshot_dir)
         if [[ -f "${dir}/users" ]]; then
             now=$(digest "${dir}")
@@ -175,12 +209,15 @@ case "${1:-}" in
     sync)
         sync_users "$(snapshot_dir)/users"
         ;;
+    sync-secrets)
+        sync_secrets
+        ;;
     watch)
         if [[ -n "${log_file}" ]]; then exec 2>>"${log_file}"; fi
         watch_users "${2:-10}"
         ;;
     *)
-        echo "usage: $0 sync | watch [seconds]" >&2
+        echo "usage: $0 sync | sync-secrets | watch [seconds]" >&2
         exit 2
         ;;
 esac

@@ -9,9 +9,12 @@
  * Users (`incant:users`) are applied live, without restarting any pod: their ConfigMap is outside
  * every checksum and each pod's master runs pool-users.sh, which follows it (users.ts).
  *
- * Rotation: bump `incant:htcondor.keyGeneration`: the key is regenerated (RandomBytes keepers),
- * every token re-minted, and each pod template's checksum annotation changes, so every pod
- * restarts with the new credentials (the images copy secrets only at start).
+ * Tokens and key, live (issue 12): the daemons' tokens expire (`exp` from the token clock, a
+ * certificate the TLS provider renews: `incant:htcondor.tokenLifetimeDays`), and a bump of
+ * `incant:htcondor.keyGeneration` regenerates the key (RandomBytes keepers) and re-mints every
+ * token. Neither is in any checksum: the kubelet rewrites the Secret volumes in the running pods
+ * and each pod's pool-users.sh copies the new files where HTCondor reads them (tokens.d,
+ * passwords.d), which it does at every new authentication. No pod restarts, no job is touched.
  *
  * Children run on the cluster's provider: pass `{ providers: { kubernetes: cluster.provider } }`.
  */
@@ -40,7 +43,7 @@ import {
     CONFIG_KEY, deployment, DeploymentInputs, labels, networkPolicies, nfsReservedVolume, nfsVolumes,
     CENTRAL_MANAGER_SPOOL, nodePortService, PoolRole, poolNamespace, ReservedVolume, SCHEDD_SPOOL, SECRETS, spoolCinderClaim, spoolReservedVolume, workerResources,
 } from "./manifests";
-import { keyFileFor, mintRoleToken, SIGNING_KEY_BYTES, TokenRole } from "./tokens";
+import { keyFileFor, mintRoleToken, SIGNING_KEY_BYTES, TokenRole, tokenRenewalDays, tokenValidity } from "./tokens";
 import { PART_OF, PoolEndpoints } from "./types";
 import { USERS_CONFIGMAP, USERS_KEYS, USERS_SCRIPT, usersConfig } from "./users";
 import { CREDMON_SCRIPT } from "./credentials";
@@ -77,12 +80,14 @@ export interface HTCondorPoolArgs {
 const sha256 = (data: string | Buffer) => crypto.createHash("sha256").update(data).digest("hex");
 
 /**
- * The checksum annotation of a role's pod template: a digest of everything its pods read at
- * start (key generation, configuration files, credentials), so any change restarts them.
+ * The checksum annotation of a role's pod template: a digest of what its pods read only at start
+ * (configuration files, TLS certificates), so a change of those restarts them. Not the tokens nor
+ * the signing key (nor the key generation): those apply live (pool-users.sh), and a restart
+ * would kill the running jobs.
  */
-export function podChecksum(keyGeneration: number, files: Record<string, string>, credentials: string[]): string {
+export function podChecksum(files: Record<string, string>, certificates: string[]): string {
     const sorted = Object.keys(files).sort().map((k) => [k, files[k]]);
-    return sha256([`generation ${keyGeneration}`, JSON.stringify(sorted), ...credentials.map(sha256)].join("\n"));
+    return sha256([JSON.stringify(sorted), ...certificates.map(sha256)].join("\n"));
 }
 
 export class HTCondorPool extends pulumi.ComponentResource {
@@ -158,8 +163,11 @@ export class HTCondorPool extends pulumi.ComponentResource {
         }, child);
         // The file HTCondor reads (scrambled key bytes), base64 for the Secret's data.
         const keyFile = pulumi.secret(key.base64).apply((b64) => sensitive(keyFileFor(Buffer.from(b64, "base64")).toString("base64")));
-        const token = (role: TokenRole) => pulumi.secret(keyFile.apply((file) =>
-            sensitive(mintRoleToken(Buffer.from(file, "base64"), role, settings.trustDomain))));
+        // The tokens' clock: its validity is their iat/exp, and the provider replaces it (so the tokens
+        // are re-minted) on the first `pulumi up` inside the renewal window, like the TLS certificates.
+        const clock = this.tokenClock(name, config.htcondor.tokenLifetimeDays);
+        const token = (role: TokenRole) => pulumi.secret(pulumi.all([keyFile, clock.validityStartTime, clock.validityEndTime]).apply(([file, start, end]) =>
+            sensitive(mintRoleToken(Buffer.from(file, "base64"), role, settings.trustDomain, tokenValidity(start, end)))));
         const startdToken = token("startd");
         const scheddToken = token("schedd");
         // The autoscaler's (components/autoscaler): READ at the collector only.
@@ -230,9 +238,8 @@ export class HTCondorPool extends pulumi.ComponentResource {
                 data,
             }, inNs)])) as Record<PoolRole, k8s.core.v1.ConfigMap>;
 
-        // Not secret: a digest of a random key reveals nothing of it.
-        const checksum = (role: PoolRole, credentials: pulumi.Input<string>[]) => pulumi.unsecret(
-            pulumi.all(credentials).apply((c) => podChecksum(config.htcondor.keyGeneration, configData[role], c)));
+        const checksum = (role: PoolRole, certificates: pulumi.Input<string>[]) =>
+            pulumi.all(certificates).apply((c) => podChecksum(configData[role], c));
 
         // --- Services and workloads ----------------------------------------------------------
         const services = [
@@ -245,10 +252,10 @@ export class HTCondorPool extends pulumi.ComponentResource {
         };
         const byName = (names: string[]) => shares.filter((v) => names.includes(v.name));
         const daemons: DeploymentInputs[] = [
-            { ...common, role: "central-manager", image: args.images.centralManager, replicas: 1, nfs: [], checksum: checksum("central-manager", [keyFile, cmTls.certPem]) },
-            { ...common, role: "scheduler", image: args.images.scheduler, replicas: 1, nfs: byName(["home", "scratch"]), checksum: checksum("scheduler", [scheddToken, scheddTls.certPem]), credmon: settings.jobTokens !== undefined },
+            { ...common, role: "central-manager", image: args.images.centralManager, replicas: 1, nfs: [], checksum: checksum("central-manager", [cmTls.certPem]) },
+            { ...common, role: "scheduler", image: args.images.scheduler, replicas: 1, nfs: byName(["home", "scratch"]), checksum: checksum("scheduler", [scheddTls.certPem]), credmon: settings.jobTokens !== undefined },
             {
-                ...common, role: "worker", image: args.images.worker, replicas: workers, nfs: shares, checksum: checksum("worker", [startdToken]),
+                ...common, role: "worker", image: args.images.worker, replicas: workers, nfs: shares, checksum: checksum("worker", []),
                 workerResources: workerResources(config.flavors[config.nodes.workers.flavor]), cvmfsRepositories: config.cvmfs.repositories,
                 archive: archive !== undefined,
             },
@@ -268,6 +275,21 @@ export class HTCondorPool extends pulumi.ComponentResource {
             .forEach((p) => new k8s.networking.v1.NetworkPolicy(`${name}-policy-${p.metadata.name}`, p, inNs));
 
         this.registerOutputs({ endpoints: this.endpoints, caCertPem: this.caCertPem, namespace: ns });
+    }
+
+    /**
+     * The daemons' tokens' clock: a certificate nobody uses as one, valid `lifetimeDays` from its
+     * creation, which the provider plans to replace once `tokenRenewalDays` or fewer are left.
+     */
+    private tokenClock(name: string, lifetimeDays: number): tls.SelfSignedCert {
+        const key = new tls.PrivateKey(`${name}-token-clock-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
+        return new tls.SelfSignedCert(`${name}-token-clock`, {
+            privateKeyPem: key.privateKeyPem,
+            subject: { commonName: "INCANT HTCondor token clock (not a TLS identity)" },
+            validityPeriodHours: lifetimeDays * 24,
+            earlyRenewalHours: tokenRenewalDays(lifetimeDays) * 24,
+            allowedUses: ["digital_signature"],
+        }, { parent: this });
     }
 
     /** A server certificate for `host` (the name clients check), renewed a month before it expires. */

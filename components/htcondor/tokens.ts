@@ -1,6 +1,7 @@
 /**
  * HTCondor IDTOKENS, minted by the program instead of `condor_token_create`, so no daemon ever
- * holds more than it needs and rotation is one config change (`incant:htcondor.keyGeneration`).
+ * holds more than it needs; they expire (`incant:htcondor.tokenLifetimeDays`, TokenValidity) and
+ * re-keying is one config change (`incant:htcondor.keyGeneration`), both applied without restarts (pool.ts).
  *
  * The algorithm, as HTCondor implements it (htcondor/htcondor):
  * - src/condor_utils/secure_file.cpp `simple_scramble`: a key file holds the key bytes XOR-ed
@@ -14,7 +15,7 @@
  * The server re-signs the header.payload it receives, so the JSON member order is free; we emit
  * the members sorted, as jwt-cpp does.
  *
- * Pure functions of their inputs: no randomness, no clock (see `TOKEN_ISSUED_AT`).
+ * Pure functions of their inputs: no randomness, no clock (see `TokenValidity`).
  */
 import * as crypto from "crypto";
 
@@ -62,7 +63,7 @@ export interface IdTokenClaims {
     issuedAt: number;
     /** `jti`: required by HTCondor; identifies the token (condor_token_list, revocation). */
     tokenId: string;
-    /** `exp`, seconds since the epoch; omitted for tokens that live as long as their key. */
+    /** `exp`, seconds since the epoch; omitted, the token lives as long as its key (condor_token_create's default). */
     expiresAt?: number;
 }
 
@@ -92,19 +93,41 @@ export function mintIdToken(keyFile: Uint8Array, keyId: string, claims: IdTokenC
 }
 
 /**
- * `iat` of every minted token: fixed, so `pulumi up` does not re-mint (and restart every pod)
- * on each run. HTCondor reads `iat` only for SEC_TOKEN_MAX_AGE and revocation expressions,
- * neither of which this pool sets; rotation re-keys instead (a new key invalidates every token).
+ * The lifetime of the daemons' tokens: `iat` and `exp`, seconds since the epoch. Not the program's
+ * wall clock (every preview would differ and re-mint): the validity of a resource the provider
+ * renews itself, the pool's "token clock" (pool.ts: a tls.SelfSignedCert with validityPeriodHours
+ * and earlyRenewalHours; the TLS provider plans its replacement once the renewal window is
+ * reached, terraform-provider-tls internal/provider/common_cert.go modifyPlanIfCertificateReadyForRenewal).
+ * HTCondor refuses a token past `exp` at every new authentication (src/condor_io/condor_auth_passwd.cpp,
+ * "User token has been expired for"); `iat` matters only for SEC_TOKEN_MAX_AGE, which the pool does not set.
  */
-export const TOKEN_ISSUED_AT = Date.UTC(2026, 0, 1) / 1000;
+export interface TokenValidity {
+    issuedAt: number;
+    expiresAt: number;
+}
+
+/** The validity of a certificate's RFC 3339 validityStartTime/validityEndTime, as token `iat`/`exp`. */
+export function tokenValidity(validityStartTime: string, validityEndTime: string): TokenValidity {
+    const issuedAt = Date.parse(validityStartTime) / 1000;
+    const expiresAt = Date.parse(validityEndTime) / 1000;
+    if (!Number.isInteger(issuedAt) || !Number.isInteger(expiresAt) || expiresAt <= issuedAt) {
+        throw new Error(`invalid token clock validity ${JSON.stringify(validityStartTime)} .. ${JSON.stringify(validityEndTime)}`);
+    }
+    return { issuedAt, expiresAt };
+}
+
+/** The token clock's renewal window: the last third of the lifetime, in whole days (30 of 90). */
+export function tokenRenewalDays(lifetimeDays: number): number {
+    return Math.ceil(lifetimeDays / 3);
+}
 
 /**
  * A deterministic `jti`: 16 bytes (32 hex digits, like condor_token_create's) of an HMAC under
- * the token's own signing key, so it changes with the key and the claims and with nothing else.
+ * the token's own signing key, so it changes with the key, the claims and the validity, and with nothing else.
  */
-export function tokenIdFor(keyFile: Uint8Array, keyId: string, subject: string, scopes: AuthorizationLevel[]): string {
+export function tokenIdFor(keyFile: Uint8Array, keyId: string, subject: string, scopes: AuthorizationLevel[], validity: TokenValidity): string {
     return crypto.createHmac("sha256", jwtKey(signingKeyFromFile(keyFile, keyId)))
-        .update(`jti\0${subject}\0${scopeClaim(scopes)}`).digest().subarray(0, 16).toString("hex");
+        .update(`jti\0${subject}\0${scopeClaim(scopes)}\0${validity.issuedAt}\0${validity.expiresAt}`).digest().subarray(0, 16).toString("hex");
 }
 
 /** The daemons that hold a token, with the least privilege each needs at the collector. */
@@ -128,13 +151,13 @@ export function tokenIdentity(name: string, trustDomain: string): string {
     return `${name}@${trustDomain}`;
 }
 
-/** The token of one role, every claim derived from the key file and the trust domain. */
-export function mintRoleToken(keyFile: Uint8Array, role: TokenRole, trustDomain: string): string {
+/** The token of one role, every claim derived from the key file, the trust domain and the token clock. */
+export function mintRoleToken(keyFile: Uint8Array, role: TokenRole, trustDomain: string, validity: TokenValidity): string {
     const subject = tokenIdentity(role, trustDomain);
     const scopes = [...TOKEN_ROLES[role]];
     return mintIdToken(keyFile, POOL_KEY_ID, {
-        issuer: trustDomain, subject, scopes, issuedAt: TOKEN_ISSUED_AT,
-        tokenId: tokenIdFor(keyFile, POOL_KEY_ID, subject, scopes),
+        issuer: trustDomain, subject, scopes, issuedAt: validity.issuedAt, expiresAt: validity.expiresAt,
+        tokenId: tokenIdFor(keyFile, POOL_KEY_ID, subject, scopes, validity),
     });
 }
 
