@@ -112,6 +112,17 @@ describe("CIDR openness by address count (#13 item 5)", () => {
         }
     });
 
+    it("keeps the facility's own ranges private and off the submit host's docker0", () => {
+        const withNetwork = (network: Record<string, string>) => ({ ...GOOD, network: { adminCidrs: ["192.0.2.0/24"], ...network } });
+        problemFor(withNetwork({ cidr: "8.8.8.0/24" }), "network.cidr", "(8.8.8.0/24) is not a private range", "RFC 1918");
+        problemFor(withNetwork({ podCidr: "100.0.0.0/16" }), "network.podCidr", "is not a private range");
+        problemFor(withNetwork({ serviceCidr: "192.0.0.0/12" }), "network.serviceCidr", "is not a private range");
+        problemFor(withNetwork({ cidr: "172.17.4.0/24" }), "network.cidr", "overlaps 172.17.0.0/16", "docker0");
+        for (const cidr of ["10.10.0.0/24", "172.20.0.0/22", "192.168.7.0/24", "100.64.8.0/24"]) {
+            assert.deepEqual(problems(withNetwork({ cidr })), [], cidr);
+        }
+    });
+
     it("counts overlapping entries once", () => {
         assert.equal(cidrUnionSize(["10.0.0.0/24", "10.0.0.128/25", "10.0.1.0/24"].map((c) => parseCidr(c)!)), 512);
         assert.equal(cidrUnionSize(["0.0.0.0/1", "128.0.0.0/1"].map((c) => parseCidr(c)!)), 2 ** 32);

@@ -90,3 +90,25 @@ export const CIDR_LIMITS = {
     maxAddressesPerList: 2 ** 20,
     internet: 2 ** 31,
 } as const;
+
+/**
+ * Address space a facility's own ranges (the VMs' subnet, pods, services) may take: private
+ * (RFC 1918) and shared (RFC 6598) space. A public range there would shadow the real hosts of
+ * that range from every VM and pod (their replies would never leave the cluster).
+ */
+export const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"] as const;
+
+/** True when `c` lies wholly inside one of PRIVATE_RANGES. */
+export function isPrivateCidr(c: Ipv4Cidr): boolean {
+    return PRIVATE_RANGES.some((range) => {
+        const r = parseCidr(range)!;
+        return c.prefix >= r.prefix && cidrsOverlap(c, r);
+    });
+}
+
+/**
+ * Docker's default bridge (docker0) on the submit host, where the CVMFS and submit containers
+ * run with `network_mode: bridge` (components/submit): a VM subnet overlapping it would be
+ * routed into docker0, and the submit container could not reach the pool.
+ */
+export const DOCKER_DEFAULT_BRIDGE = "172.17.0.0/16";

@@ -6,7 +6,7 @@
  * file. `pulumi.Config.requireObject` does not validate, so this is the only gate.
  */
 import { DEFAULTS, JOB_TOKEN_DEFAULTS } from "./defaults";
-import { CIDR_LIMITS, cidrsOverlap, cidrSize, cidrUnionSize, Ipv4Cidr, parseCidr } from "./cidr";
+import { CIDR_LIMITS, cidrsOverlap, cidrSize, cidrUnionSize, DOCKER_DEFAULT_BRIDGE, Ipv4Cidr, isPrivateCidr, parseCidr, PRIVATE_RANGES } from "./cidr";
 import { quotaProblems, quotaWorkers } from "./quota";
 import { isReservedAccount, USER_UID_MAX, USER_UID_MIN } from "./accounts";
 import { Grammar, GRAMMARS, grammarProblem, looksSecret, nearestKey, showKey, showValue, unsafeTextProblem } from "./grammar";
@@ -494,7 +494,16 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): Facility
             }
         }
     }
+    for (const [path, text] of ranges) {
+        const range = parseCidr(text);
+        if (range && !isPrivateCidr(range)) {
+            r.report(path, `(${text}) is not a private range: the facility's own addresses must lie in ${PRIVATE_RANGES.join(", ")} (RFC 1918, RFC 6598), or they shadow the real hosts of that range`);
+        }
+    }
     const subnet = parseCidr(network.cidr);
+    if (subnet && cidrsOverlap(subnet, parseCidr(DOCKER_DEFAULT_BRIDGE)!)) {
+        r.report("network.cidr", `(${network.cidr}) overlaps ${DOCKER_DEFAULT_BRIDGE}, Docker's default bridge (docker0) on the submit host: its containers could not reach the pool; choose another range`);
+    }
 
     const nodesRaw = r.object("nodes", raw.nodes, OBJECT_KEYS.nodes) ?? {};
     const controlPlane = readGroup(r, "nodes.controlPlane", nodesRaw.controlPlane, d.nodes.controlPlane, flavors, 3);
