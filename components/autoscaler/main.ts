@@ -13,8 +13,13 @@ import { renderMetrics } from "./metrics";
 import { TOKEN_DIR, TOKEN_SOURCE_DIR } from "./condor";
 import { installTokens } from "./tokens";
 
-/** condor_status, bounded in time and output. */
+/**
+ * condor_status, bounded in time and output. The token is copied again first: the kubelet updates
+ * the Secret in place when `pulumi up` renews or re-keys it (components/htcondor/pool.ts), and the
+ * pod does not restart for that.
+ */
 const condorStatus: CondorStatus = (args) => new Promise((resolve, reject) => {
+    installTokens(TOKEN_SOURCE_DIR, TOKEN_DIR);
     const p = spawn("condor_status", args, { stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 });
     let out = "";
     let err = "";
