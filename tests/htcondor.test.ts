@@ -221,6 +221,20 @@ describe("HTCondor pool (dev)", () => {
         assert.equal(setting(conf, "MEMORY"), "$ENV(MEMORY)");
     });
 
+    it("offers a worker's slot less disk than its execute emptyDir may hold, and holds a job over its request_disk", () => {
+        const spec = podSpecOf(deploymentOf(run, "worker"));
+        const volume = spec.volumes.find((v: Doc) => v.name === "execute");
+        assert.equal(spec.containers[0].volumeMounts.find((m: Doc) => m.name === "execute").mountPath, "/var/lib/condor/execute");
+        const limit = /^(\d+)Gi$/.exec(volume.emptyDir.sizeLimit);
+        assert.ok(limit, `sizeLimit ${volume.emptyDir.sizeLimit}`);
+        const conf = configOf(run, "worker");
+        // DISK is KiB; unset, the startd would offer the node disk's free space (tests/pool/pool.test.ts).
+        const disk = Number(setting(conf, "DISK"));
+        assert.ok(Number.isInteger(disk) && disk > 0, `DISK = ${setting(conf, "DISK")}`);
+        assert.ok(disk < Number(limit[1]) * 1024 * 1024, `DISK ${disk} KiB, emptyDir ${volume.emptyDir.sizeLimit}`);
+        assert.match(conf, /^use POLICY:HOLD_IF_DISK_EXCEEDED$/m);
+    });
+
     it("secures every daemon: recommended_v24_0, authentication everywhere, explicit ALLOW lists", () => {
         for (const role of ["central-manager", "scheduler", "worker"]) {
             const conf = configOf(run, role);

@@ -82,6 +82,19 @@ export const ATLAS_SETUP_SCRIPT = "/etc/profile.d/setup-atlas.sh";
 /** MB of a worker pod's memory request kept from the slot for HTCondor's own daemons (RESERVED_MEMORY). */
 export const WORKER_RESERVED_MEMORY_MB = 512;
 
+/**
+ * The worker's execute directory is an emptyDir of this size (manifests.ts `sizeLimit`; the
+ * kubelet evicts the whole pod, every job on it, once the directory grows past it).
+ */
+export const WORKER_EXECUTE_SIZE_LIMIT_GIB = 50;
+
+/**
+ * GiB the worker's slot offers jobs (DISK), below WORKER_EXECUTE_SIZE_LIMIT_GIB: the headroom is
+ * what jobs may write past their request_disk before the hold policy acts on the starter's next
+ * report (STARTER_UPDATE_SECONDS).
+ */
+export const WORKER_DISK_GIB = 40;
+
 /** The least time between two negotiation cycles (NEGOTIATOR_CYCLE_DELAY; HTCondor's default 20 s). */
 export const NEGOTIATOR_CYCLE_DELAY_SECONDS = 5;
 
@@ -343,12 +356,16 @@ export function workerConfig(s: PoolSettings): ConfigEntry[] {
         { key: "MEMORY", value: "$ENV(MEMORY)" },
         // An unprivileged pod has no cgroups for jobs (FACTS.md): HTCondor itself must keep jobs inside
         // the container's memory limit (= its request), or the kernel OOM-kills the pod and every job.
-        { comment: "The slot's memory stays below the container's limit by what the master, startd and starters use,\nand a job above its request_memory or request_disk is held (HTCondor 24.0 POLICY metaknobs)." },
+        { comment: "The slot's memory stays below the container's limit by what the master, startd and starters use,\nits disk below the execute emptyDir's size limit, and a job above its request_memory or request_disk\nis held (HTCondor 24.0 POLICY metaknobs)." },
         { key: "RESERVED_MEMORY", value: WORKER_RESERVED_MEMORY_MB },
         { use: "POLICY:HOLD_IF_MEMORY_EXCEEDED" },
         // The startd sees a job's usage when its starter reports it (default every 300 s, long
         // enough for a runaway job to reach the pod's limit first).
         { key: "STARTER_UPDATE_INTERVAL", value: STARTER_UPDATE_SECONDS },
+        // Unset, DISK is the free space of the node's disk under EXECUTE (ResAttributes.cpp,
+        // sysapi_disk_space), more than the emptyDir may hold: the kubelet, not HTCondor, would stop
+        // a job that fills it, by evicting the pod. KiB, like the slot's Disk.
+        { key: "DISK", value: WORKER_DISK_GIB * 1024 * 1024 },
         { use: "POLICY:HOLD_IF_DISK_EXCEEDED" },
         { comment: "setupATLAS in jobs' own scripts: bash reads the image's profile script through BASH_ENV." },
         // FRONTIER_SERVER: ATLAS conditions data (Frontier) through the facility's squid (components/cache);

@@ -10,10 +10,11 @@ import * as fs from "fs";
 import * as path from "path";
 import { spawnSync } from "child_process";
 import { requireLoopbackPool } from "./install";
+import { requireTool } from "../harness/tools";
 import { CLIENT_ID, copySmokeTest, output, userSession } from "./journey";
 import { hostPathOf } from "./pod";
 import { LoopbackPool, setting } from "./pool";
-import { downwardResource } from "./rendered";
+import { ComposeService, downwardResource } from "./rendered";
 import { WORKER_RESERVED_MEMORY_MB } from "../../components/htcondor/config";
 
 
@@ -147,50 +148,150 @@ describe("HTCondor pool on loopback (npm run test:pool)", function () {
         });
     });
 
-    describe("operators and users watching a running job", () => {
-        it("condor_tail shows a running job's output from the submit container (the user) and from the scheduler pod", async () => {
-            const u = userSession(pool, "atlasuser1");
+    describe("operators and users watching a running job (docs/first-job.md: where condor_tail and condor_ssh_to_job work)", () => {
+        let job = "";
+        const u = () => userSession(pool, "atlasuser1");
+        const inScheduler = (args: string[], user?: string) => pool.pods.scheduler.exec(args, { user, timeoutMs: 60_000 });
+
+        before(async function () {
+            this.timeout(120_000);
             const dir = path.join(pool.volumes.home, "atlasuser1", "tail");
             fs.mkdirSync(dir);
             fs.writeFileSync(path.join(dir, "tick.sh"), "#!/bin/bash\nfor i in $(seq 1 120); do echo \"tick $i\"; sleep 1; done\n", { mode: 0o755 });
             fs.writeFileSync(path.join(dir, "tick.sub"), ["executable = tick.sh", "output = tick.out", "log = tick.log", "request_memory = 32MB",
                 "request_disk = 1MB", "should_transfer_files = YES", "queue", ""].join("\n"));
-            for (const f of ["", "tick.sh", "tick.sub"]) fs.chownSync(path.join(dir, f), u.uid, u.uid);
-            const submit = u.run(["condor_submit", "-remote", scheddName, "tick.sub"], { cwd: "/home/atlasuser1/tail" });
+            for (const f of ["", "tick.sh", "tick.sub"]) fs.chownSync(path.join(dir, f), u().uid, u().uid);
+            const submit = u().run(["condor_submit", "-remote", scheddName, "tick.sub"], { cwd: "/home/atlasuser1/tail" });
             assert.equal(submit.status, 0, output(submit));
-            const job = `${/submitted to cluster (\d+)\./.exec(submit.stdout)![1]}.0`;
-            await pool.waitFor(`job ${job} running`, () => u.run(["condor_q", "-name", scheddName, job, "-af", "JobStatus"]).stdout.trim() === "2", 90_000);
-            const fromSubmit = await pool.waitFor("condor_tail output", () => {
-                const r = u.run(["condor_tail", "-name", scheddName, "-maxbytes", "100", job]);
+            job = `${/submitted to cluster (\d+)\./.exec(submit.stdout)![1]}.0`;
+            await pool.waitFor(`job ${job} running`, () => u().run(["condor_q", "-name", scheddName, job, "-af", "JobStatus"]).stdout.trim() === "2", 90_000);
+        });
+
+        after(() => { if (job) u().run(["condor_rm", "-name", scheddName, job]); });
+
+        it("condor_tail shows a running job's output in the scheduler pod, to an operator (root) and to the user", async () => {
+            const asRoot = await pool.waitFor("condor_tail output", () => {
+                const r = inScheduler(["condor_tail", "-maxbytes", "100", job]);
                 return r.status === 0 && /tick \d+/.test(r.stdout) ? r : undefined;
             }, 20_000);
-            assert.match(fromSubmit.stdout, /tick \d+/);
-            const fromScheduler = pool.pods.scheduler.exec(["condor_tail", "-maxbytes", "100", job]);
-            assert.equal(fromScheduler.status, 0, output(fromScheduler));
-            assert.match(fromScheduler.stdout, /tick \d+/);
-            u.run(["condor_rm", "-name", scheddName, job]);
+            assert.match(asRoot.stdout, /tick \d+/);
+            const asUser = inScheduler(["condor_tail", "-maxbytes", "100", job], "atlasuser1");
+            assert.equal(asUser.status, 0, output(asUser));
+            assert.match(asUser.stdout, /tick \d+/);
+        });
+
+        it("condor_ssh_to_job runs a command in the job's sandbox, on the worker, from the scheduler pod (the user and an operator)", () => {
+            for (const user of ["atlasuser1", undefined]) {
+                // ssh hands the remote shell one command line.
+                const r = inScheduler(["condor_ssh_to_job", job, "id -un; hostname; ls -a"], user);
+                assert.equal(r.status, 0, `${user ?? "root"}: ${output(r)}`);
+                // sshd runs as the job's owner, in the starter's sandbox on the worker pod.
+                const [who, host, ...files] = r.stdout.trim().split("\n");
+                assert.deepEqual([who, host], ["atlasuser1", "htcondor-worker-0"], r.stdout);
+                for (const f of ["tick.sh", "_condor_stdout", ".job.ad"]) assert.ok(files.includes(f), `${f} not in the sandbox: ${r.stdout}`);
+            }
+        });
+
+        it("neither tool reaches the job from the submit container: the starter behind CCB must connect back, and Docker's bridge admits only published ports", function () {
+            requireTool(this, "iptables");
+            // The submit container sits on Docker's default bridge (components/submit/services.ts): pods
+            // reach nothing in it but its published ports. The loopback pool puts it on the shared
+            // loopback; the bridge is modelled here, in the pool's own network namespace.
+            const submitIp = pool.pods.submit.plan.podIp;
+            const published = ((pool.rendered.submit as ComposeService & { ports?: string[] }).ports ?? []).map((p) => p.split(":").pop()!);
+            const rules = [...published.map((port) => ["INPUT", "-p", "tcp", "-d", submitIp, "--dport", port, "-j", "ACCEPT"]),
+                ["INPUT", "-p", "tcp", "-d", submitIp, "!", "-s", submitIp, "--syn", "-j", "REJECT", "--reject-with", "tcp-reset"]];
+            const iptables = (args: string[]) => pool.pods.submit.exec(["iptables", "-w", ...args]);
+            try {
+                for (const rule of rules) {
+                    const added = iptables(["-A", ...rule]);
+                    assert.equal(added.status, 0, output(added));
+                }
+                const tail = u().run(["condor_tail", "-name", scheddName, "-maxbytes", "100", job]);
+                assert.notEqual(tail.status, 0, output(tail));
+                assert.match(output(tail), /Failed to connect to starter/);
+                const ssh = u().run(["condor_ssh_to_job", "-name", scheddName, job, "ls"]);
+                assert.notEqual(ssh.status, 0, output(ssh));
+                assert.match(output(ssh), /Failed to connect to starter/);
+                // What the bridge turned away: the worker pod connecting to the tools (CCB's reverse connection).
+                const counters = iptables(["-L", "INPUT", "-n", "-v", "-x"]).stdout;
+                const refused = Number(/^\s*(\d+)\s+\d+\s+REJECT/m.exec(counters)?.[1] ?? 0);
+                assert.ok(refused >= 2, counters);
+            } finally {
+                for (const rule of rules) iptables(["-D", ...rule]);
+            }
+            // The control: the same user and token, with the bridge lifted, as the loopback pool is otherwise.
+            const tail = u().run(["condor_tail", "-name", scheddName, "-maxbytes", "100", job]);
+            assert.equal(tail.status, 0, output(tail));
         });
     });
 
     describe("resource limits", () => {
-        it("holds a job that uses more memory than it requested, before it can reach the pod's limit", async () => {
+        /** A job of atlasuser1 from `files` in ~/<name>, submitted with condor_submit -remote; its cluster. */
+        const submitJob = (name: string, files: Record<string, string>): string => {
             const u = userSession(pool, "atlasuser1");
-            const dir = path.join(pool.volumes.home, "atlasuser1", "hog");
+            const dir = path.join(pool.volumes.home, "atlasuser1", name);
             fs.mkdirSync(dir);
-            // 400 MiB touched page by page against request_memory = 64 MB, then it waits to be caught.
-            fs.writeFileSync(path.join(dir, "hog.sh"), "#!/bin/bash\npython3 -c 'import time\na = bytearray(400 * 2**20)\nfor i in range(0, len(a), 4096): a[i] = 1\ntime.sleep(600)'\n", { mode: 0o755 });
-            fs.writeFileSync(path.join(dir, "hog.sub"), ["executable = hog.sh", "request_memory = 64MB", "request_disk = 10MB", "log = hog.log",
-                "should_transfer_files = YES", "queue", ""].join("\n"));
-            for (const f of ["", "hog.sh", "hog.sub"]) fs.chownSync(path.join(dir, f), u.uid, u.uid);
-            const submit = u.run(["condor_submit", "-remote", scheddName, "hog.sub"], { cwd: "/home/atlasuser1/hog" });
+            for (const [f, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, f), text, { mode: f.endsWith(".sh") ? 0o755 : 0o644 });
+            for (const f of ["", ...Object.keys(files)]) fs.chownSync(path.join(dir, f), u.uid, u.uid);
+            const submit = u.run(["condor_submit", "-remote", scheddName, `${name}.sub`], { cwd: `/home/atlasuser1/${name}` });
             assert.equal(submit.status, 0, output(submit));
-            const cluster = /submitted to cluster (\d+)\./.exec(submit.stdout)![1];
-            const held = await pool.waitFor(`job ${cluster} held`, () => {
-                const q = u.run(["condor_q", "-name", scheddName, cluster, "-af", "JobStatus", "HoldReason"]).stdout.trim();
-                return q.startsWith("5") && !q.includes("Spooling input") ? q : q.startsWith("4") ? `completed: ${q}` : undefined;
-            }, 100_000);
+            return /submitted to cluster (\d+)\./.exec(submit.stdout)![1];
+        };
+        /** Until `cluster` is held (after its input spooling) or completes, at most `timeoutMs`: "<JobStatus> <attrs...>". */
+        const heldOrDone = (cluster: string, attrs: string[], timeoutMs: number) => pool.waitFor(`job ${cluster} held`, () => {
+            const q = userSession(pool, "atlasuser1").run(["condor_q", "-name", scheddName, cluster, "-af", "JobStatus", ...attrs]).stdout.trim();
+            return q.startsWith("5") && !q.includes("Spooling input") ? q : q.startsWith("4") ? `completed: ${q}` : undefined;
+        }, timeoutMs);
+        // Both overrunning jobs run side by side (the slot has room for both): each is caught on its own.
+        let hog = "", fill = "";
+        before(() => {
+            // 400 MiB touched page by page against request_memory = 64 MB, then it waits to be caught.
+            hog = submitJob("hog", {
+                "hog.sh": "#!/bin/bash\npython3 -c 'import time\na = bytearray(400 * 2**20)\nfor i in range(0, len(a), 4096): a[i] = 1\ntime.sleep(600)'\n",
+                "hog.sub": ["executable = hog.sh", "request_memory = 64MB", "request_disk = 10MB", "log = hog.log", "should_transfer_files = YES", "queue", ""].join("\n"),
+            });
+            // 30 MiB into its sandbox against request_disk = 10MB, then it waits (60 s: without the policy it completes).
+            fill = submitJob("fill", {
+                "fill.sh": "#!/bin/bash\nfor i in 1 2 3; do head -c 10M /dev/zero > fill.$i; sleep 1; done\nsleep 60\n",
+                "fill.sub": ["executable = fill.sh", "request_memory = 32MB", "request_disk = 10MB", "log = fill.log", "should_transfer_files = YES", "queue", ""].join("\n"),
+            });
+        });
+        after(() => { for (const c of [hog, fill]) if (c) userSession(pool, "atlasuser1").run(["condor_rm", "-name", scheddName, c]); });
+
+        it("holds a job that uses more memory than it requested, before it can reach the pod's limit", async () => {
+            const held = await heldOrDone(hog, ["HoldReason"], 100_000);
             assert.match(held, /^5 Error from slot1_\d+@htcondor-worker-0: memory usage exceeded request_memory$/);
-            u.run(["condor_rm", "-name", scheddName, cluster]);
+        });
+
+        it("offers the worker's slot less disk than its execute emptyDir may hold (DISK, not the node's free space)", () => {
+            const execute = pool.rendered.podSpec.worker.volumes.find((v) => v.name === "execute")?.emptyDir?.sizeLimit;
+            assert.ok(execute, "the worker's execute emptyDir has a sizeLimit");
+            const total = cm().exec(["condor_status", "-af", "TotalDisk", "-constraint", "PartitionableSlot"]);
+            assert.equal(total.status, 0, output(total));
+            // Disk and DISK are KiB.
+            assert.equal(total.stdout.trim(), setting(pool.rendered.conf.worker, "DISK"), "the slot offers the rendered DISK");
+            assert.ok(Number(total.stdout) < downwardResource(execute, "1Ki"), `TotalDisk ${total.stdout.trim()} KiB, emptyDir ${execute}`);
+        });
+
+        it("holds a job that writes three times its request_disk into its sandbox, and removes what it wrote", async () => {
+            // The startd sees the sandbox's size in the starter's reports (STARTER_UPDATE_INTERVAL, config.ts).
+            const held = await heldOrDone(fill, ["HoldReasonCode", "HoldReasonSubCode", "HoldReason"], 90_000);
+            // 21: the startd's policy held it (condor_holdcodes.h StartdHeldJob); 104: HOLD_IF_DISK_EXCEEDED's subcode.
+            assert.match(held, /^5 21 104 Error from slot1_\d+@htcondor-worker-0: disk usage exceeded allocated disk$/);
+            const usage = userSession(pool, "atlasuser1").run(["condor_q", "-name", scheddName, fill, "-af", "DiskUsage", "RequestDisk"]).stdout.trim().split(" ").map(Number);
+            assert.ok(usage[0] > 2 * usage[1], `DiskUsage ${usage[0]} KiB, RequestDisk ${usage[1]} KiB`);
+            // The starter removed the sandbox: nothing of the job is left in the worker's emptyDir.
+            const execute = hostPathOf(worker().dir, "/var/lib/condor/execute")!;
+            const leftovers = () => {
+                try {
+                    return fs.readdirSync(execute, { recursive: true }).map(String).filter((f) => /(^|\/)fill\.\d$/.test(f));
+                } catch {
+                    return ["(the directory changed while it was read)"];
+                }
+            };
+            await pool.waitFor("the sandbox removed from the execute directory", () => leftovers().length === 0 || undefined, 20_000)
+                .catch(() => assert.fail(`left in the execute directory: ${leftovers().join(", ")}`));
         });
     });
 
