@@ -70,10 +70,21 @@ function extensionsFor(inputs: Inputs, isCa: boolean): x509.Extension[] {
     return ext;
 }
 
-function validity(inputs: Inputs): { notBefore: Date; notAfter: Date } {
-    const notBefore = new Date(Date.UTC(2026, 0, 1));
-    const hours = Number(inputs.validityPeriodHours ?? 8760);
-    return { notBefore, notAfter: new Date(notBefore.getTime() + hours * 3600_000) };
+/**
+ * A certificate's validity offline: as if made on 2026-01-01 and, when it has earlyRenewalHours,
+ * renewed by a `pulumi up` each time it entered its renewal window since (the TLS provider plans
+ * the replacement then: terraform-provider-tls common_cert.go modifyPlanIfCertificateReadyForRenewal).
+ * So the render is the same from one renewal to the next, and never hands out an expired
+ * certificate or one inside its window (the HTCondor tokens' clock, 90 days, would otherwise be
+ * expired on the loopback pool).
+ */
+function validity(inputs: Inputs, now = Date.now()): { notBefore: Date; notAfter: Date } {
+    const created = Date.UTC(2026, 0, 1);
+    const period = Number(inputs.validityPeriodHours ?? 8760) * 3600_000;
+    const renewEvery = period - Number(inputs.earlyRenewalHours ?? 0) * 3600_000;
+    const renewals = inputs.earlyRenewalHours && renewEvery > 0 && now > created ? Math.floor((now - created) / renewEvery) : 0;
+    const notBefore = new Date(created + renewals * renewEvery);
+    return { notBefore, notAfter: new Date(notBefore.getTime() + period) };
 }
 
 async function privateKey(inputs: Inputs): Promise<State> {
@@ -121,7 +132,7 @@ async function locallySignedCert(name: string, inputs: Inputs): Promise<State> {
     return { ...inputs, certPem: cert.toString("pem") };
 }
 
-/** The provider's validityStartTime/validityEndTime outputs (RFC 3339, UTC, whole seconds), of the fixed offline validity. */
+/** The provider's validityStartTime/validityEndTime outputs (RFC 3339, UTC, whole seconds), of the offline validity. */
 function validityTimes(inputs: Inputs): { validityStartTime: string; validityEndTime: string } {
     const { notBefore, notAfter } = validity(inputs);
     const rfc3339 = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "Z");
@@ -206,11 +217,12 @@ export async function mockState(type: string, name: string, inputs: Inputs): Pro
             return { id, state: await stable(type, name, inputs, () => privateKey(inputs)) };
         // Keys arrive as secrets (wrapped values): sign with the plain values, echo the inputs as given.
         case "tls:index/selfSignedCert:SelfSignedCert":
-            return { id, state: { ...await stable(type, name, inputs, () => selfSignedCert(name, revealSecrets(inputs))), ...validityTimes(inputs), ...inputs } };
+            // The validity is part of the cache key: a renewal makes a new certificate.
+            return { id, state: { ...await stable(type, name, { ...inputs, ...validityTimes(inputs) }, () => selfSignedCert(name, revealSecrets(inputs))), ...validityTimes(inputs), ...inputs } };
         case "tls:index/certRequest:CertRequest":
             return { id, state: { ...await certRequest(revealSecrets(inputs)), ...inputs } };
         case "tls:index/locallySignedCert:LocallySignedCert":
-            return { id, state: { ...await stable(type, name, inputs, () => locallySignedCert(name, revealSecrets(inputs))), ...validityTimes(inputs), ...inputs } };
+            return { id, state: { ...await stable(type, name, { ...inputs, ...validityTimes(inputs) }, () => locallySignedCert(name, revealSecrets(inputs))), ...validityTimes(inputs), ...inputs } };
         case "openstack:identity/applicationCredential:ApplicationCredential":
             // Keystone generates the secret (86 URL-safe characters) unless one is given.
             return { id, state: { ...inputs, secret: inputs.secret ?? seededString(name, { length: 86, special: false }) } };
