@@ -34,6 +34,25 @@ function resolvedFroms(dockerfile: string, args: Record<string, string> = {}): s
     return froms;
 }
 
+/** A dnf .repo file: its sections' `key=value` lines (comments and blank lines skipped). */
+function repoFile(text: string): Record<string, Record<string, string>> {
+    const sections: Record<string, Record<string, string>> = {};
+    let current: Record<string, string> | undefined;
+    for (const raw of text.split("\n")) {
+        const line = raw.trim();
+        if (!line || line.startsWith("#")) continue;
+        const section = /^\[([^\]]+)\]$/.exec(line);
+        if (section) {
+            current = sections[section[1]] = {};
+            continue;
+        }
+        const kv = /^([A-Za-z_]+)\s*=\s*(.*)$/.exec(line);
+        if (!kv || !current) throw new Error(`not a repository line: ${line}`);
+        current[kv[1]] = kv[2];
+    }
+    return sections;
+}
+
 const runPool = (overrides: Record<string, unknown> = {}): Promise<ProgramRun> => runProgram("dev", overrides, { program: PROGRAM });
 
 describe("ATLAS images", () => {
@@ -82,9 +101,54 @@ describe("ATLAS images", () => {
         assert.doesNotMatch(fs.readFileSync(path.join(IMAGES, "common", "install-atlas-clients.sh"), "utf8"), /oidc-agent/);
     });
 
+    it("worker and submit images: HEP_OSlibs from the pinned WLCG repository, signed (gpgcheck with the repository's key)", () => {
+        const repo = repoFile(fs.readFileSync(path.join(IMAGES, "common", "wlcg-el9.repo"), "utf8"));
+        assert.deepEqual(Object.keys(repo), ["wlcg"]);
+        assert.deepEqual(repo.wlcg, {
+            name: "WLCG Repository", baseurl: "https://linuxsoft.cern.ch/wlcg/el9/$basearch",
+            gpgkey: "https://linuxsoft.cern.ch/wlcg/RPM-GPG-KEY-wlcg", gpgcheck: "1",
+            // Enabled for the HEP_OSlibs install only: nothing else comes from it.
+            enabled: "0",
+        });
+        const install = fs.readFileSync(path.join(IMAGES, "common", "install-hep-oslibs.sh"), "utf8");
+        const lines = install.split("\n");
+        const copy = lines.findIndex((l) => /^install -m 0644 "\$\{src\}\/wlcg-el9\.repo" \/etc\/yum\.repos\.d\/wlcg-el9\.repo$/.test(l));
+        const dnf = lines.findIndex((l) => /^dnf -y install --setopt=install_weak_deps=False --enablerepo=wlcg HEP_OSlibs$/.test(l));
+        assert.ok(copy >= 0 && dnf > copy, "the repository file is installed, then HEP_OSlibs from it");
+        assert.match(install, /^rpm -q HEP_OSlibs$/m, "the build fails when the meta-package is missing");
+        assert.match(install, /^set -euo pipefail$/m);
+        const uses = (role: string) => fs.readFileSync(path.join(IMAGES, role, "Dockerfile"), "utf8").split("\n")
+            .some((l) => l === "RUN bash /opt/incant/image/install-hep-oslibs.sh /opt/incant/image");
+        assert.ok(uses("worker"), "jobs run ATLAS releases on the workers");
+        assert.ok(uses("submit"), "users build and try their code in the submit container");
+        assert.ok(!uses("scheduler"), "the scheduler runs no user code");
+    });
+
+    it("every repository the images add is signed (gpgcheck=1, an https key), and no install skips the check", () => {
+        const repos = fs.readdirSync(path.join(IMAGES, "common")).filter((f) => f.endsWith(".repo"));
+        assert.deepEqual(repos.sort(), ["egi-trustanchors.repo", "wlcg-el9.repo"]);
+        for (const file of repos) {
+            for (const [id, section] of Object.entries(repoFile(fs.readFileSync(path.join(IMAGES, "common", file), "utf8")))) {
+                assert.equal(section.gpgcheck, "1", `${file} [${id}]`);
+                assert.match(section.gpgkey ?? "", /^https:\/\//, `${file} [${id}]`);
+                assert.match(section.baseurl ?? "", /^https:\/\//, `${file} [${id}]`);
+            }
+        }
+        const scripts = [...fs.readdirSync(path.join(IMAGES, "common")).filter((f) => f.endsWith(".sh")).map((f) => path.join("common", f)),
+            ...BUILT_IMAGES.map((role) => path.join(role, "Dockerfile"))];
+        for (const f of scripts) assert.doesNotMatch(fs.readFileSync(path.join(IMAGES, f), "utf8"), /--nogpgcheck|gpgcheck=0|--setopt=\S*gpgcheck=(0|False)/i, f);
+    });
+
+    it("has ssh for condor_ssh_to_job: sshd in the worker (the starter runs it), the client in the scheduler (where the tool works)", () => {
+        const dnfInstalls = (role: string) => fs.readFileSync(path.join(IMAGES, role, "Dockerfile"), "utf8")
+            .split("\n").filter((l) => /^RUN dnf -y install /.test(l)).join("\n");
+        assert.match(dnfInstalls("worker"), /^RUN dnf -y install --setopt=install_weak_deps=False openssh-server( \\)?$/m);
+        assert.match(dnfInstalls("scheduler"), /^RUN dnf -y install --setopt=install_weak_deps=False openssh-clients( \\)?$/m);
+    });
+
     it("passes its scripts through shellcheck (image install, profile, pods' pre-exec)", function () {
         requireTool(this, "shellcheck");
-        for (const file of ["images/common/install-atlas-clients.sh", "images/common/setup-atlas.sh", "components/htcondor/pre-exec.sh"]) {
+        for (const file of ["images/common/install-atlas-clients.sh", "images/common/install-hep-oslibs.sh", "images/common/setup-atlas.sh", "components/htcondor/pre-exec.sh"]) {
             const r = shellcheck(fs.readFileSync(path.join(ROOT, file), "utf8"), path.basename(file));
             assert.ok(r.ok, `${file}\n${r.output}`);
         }
