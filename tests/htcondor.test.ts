@@ -19,7 +19,9 @@ import { checkPolicies, mandatoryViolations } from "../offline/policy";
 import { k8sKind, validateK8sObject } from "./harness/k8s";
 import { merged, ProgramRun, runProgram } from "./harness/program";
 import { readStackFile } from "../offline/stackfile";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import YAML from "yaml";
 import { configProblems, GOOD_CONFIG } from "./harness/config";
 
@@ -154,6 +156,43 @@ describe("HTCondor pool (dev)", () => {
         const short = await runPool({ htcondor: merged(devValue("htcondor"), { tokenLifetimeDays: 7 }) });
         const c7 = short.get("tls:index/selfSignedCert:SelfSignedCert", "htcondor-token-clock");
         assert.deepEqual([c7.inputs.validityPeriodHours, c7.inputs.earlyRenewalHours], [7 * 24, 3 * 24]);
+    });
+
+    it("pool-users.sh copies a token or key the kubelet updated into the directory HTCondor reads (root 0600, whole file, only when changed)", function () {
+        if (process.getuid?.() !== 0) this.skip();
+        const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "incant-secrets-"));
+        try {
+            const from = path.join(tmp, "tokens-orig.d");
+            const to = path.join(tmp, "tokens.d");
+            fs.mkdirSync(to, { mode: 0o700 });
+            // The kubelet's layout (AtomicWriter): the file a link through "..data" to a timestamped payload.
+            const project = (stamp: string, content: string) => {
+                fs.mkdirSync(path.join(from, stamp), { recursive: true });
+                fs.writeFileSync(path.join(from, stamp, "startd"), content, { mode: 0o400 });
+                fs.symlinkSync(stamp, path.join(from, "..data_tmp"));
+                fs.renameSync(path.join(from, "..data_tmp"), path.join(from, "..data"));
+                if (!fs.existsSync(path.join(from, "startd"))) fs.symlinkSync("..data/startd", path.join(from, "startd"));
+            };
+            const sync = () => spawnSync("bash", [path.join(__dirname, "..", "components", "htcondor", "pool-users.sh"), "sync-secrets"],
+                { encoding: "utf8", env: { PATH: process.env.PATH, INCANT_SECRETS_PAIRS: `${from}:${to} ${path.join(tmp, "absent")}:${to}` } });
+            project("..2026_01_01", "first-token");
+            let r = sync();
+            assert.equal(r.status, 0, r.stderr);
+            assert.equal(fs.readFileSync(path.join(to, "startd"), "utf8"), "first-token");
+            const st = fs.statSync(path.join(to, "startd"));
+            assert.deepEqual([st.uid, st.mode & 0o777], [0, 0o600]);
+            assert.match(r.stderr, /tokens\.d\/startd updated from/);
+            // Unchanged: nothing written, nothing logged.
+            r = sync();
+            assert.equal(r.stderr, "");
+            project("..2026_03_01", "renewed-token");
+            r = sync();
+            assert.equal(fs.readFileSync(path.join(to, "startd"), "utf8"), "renewed-token");
+            // No temporary file left beside it (HTCondor would skip a dot file anyway).
+            assert.deepEqual(fs.readdirSync(to), ["startd"]);
+        } finally {
+            fs.rmSync(tmp, { recursive: true, force: true });
+        }
     });
 
     it("keys the signing key to incant:htcondor.keyGeneration", () => {

@@ -48,7 +48,7 @@ export const SECRETS = {
 
 /** Key of the role's HTCondor configuration inside its ConfigMap (copied to config.d by the image). */
 export const CONFIG_KEY = "50-incant.conf";
-/** The annotation whose change restarts a role's pods (config, tokens, key, certificates). */
+/** The annotation whose change restarts a role's pods (configuration files, TLS certificates; not the tokens nor the key: pool.ts podChecksum). */
 export const CHECKSUM_ANNOTATION = "incant.cloud.infn.it/config-checksum";
 
 const selectorLabels = (role: PoolRole) => ({ "app.kubernetes.io/name": "htcondor", "app.kubernetes.io/component": role });
@@ -204,7 +204,7 @@ export interface DeploymentInputs {
     namespace: string;
     image: Input<string>;
     replicas: number;
-    /** Changes whenever the role's configuration or credentials change. */
+    /** Changes whenever the role's configuration files or TLS certificate change (never with tokens or the key, which apply live). */
     checksum: Input<string>;
     collectorPort: number;
     schedulerPort: number;
@@ -254,10 +254,13 @@ export function podSpec(d: DeploymentInputs): PodSpec {
         env.push({ name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } });
     }
     if (role === "central-manager") {
-        // The POOL key, here and nowhere else (update-secrets installs it as passwords.d/POOL).
+        // The POOL key, here and nowhere else (update-secrets installs it as passwords.d/POOL at start,
+        // pool-users.sh again whenever the kubelet updates it: a whole volume, never a subPath).
         volumes.push(secretVolume("signing-key", SECRETS.signingKey, [{ key: "POOL", path: "POOL" }]));
         mounts.push({ name: "signing-key", mountPath: "/etc/condor/passwords-orig.d", readOnly: true });
     } else {
+        // The daemon's token: into tokens.d at start (update-secrets) and after every renewal or re-keying
+        // (pool-users.sh), so a whole volume the kubelet updates in place, never a subPath.
         const token = role === "scheduler" ? SECRETS.scheddToken : SECRETS.startdToken;
         volumes.push(secretVolume("token", token, [{ key: "token", path: role === "scheduler" ? "schedd" : "startd" }]));
         mounts.push({ name: "token", mountPath: "/etc/condor/tokens-orig.d", readOnly: true });
@@ -378,7 +381,7 @@ function affinity(role: PoolRole): k8s.types.input.core.v1.Affinity {
  * The schedd's SPOOL (job queue, spooled sandboxes) on a Kubernetes local volume: a directory on
  * the first worker's disk that every worker creates at first boot (KubernetesClusterArgs
  * `workerDirectories`). It outlives the scheduler pod, which restarts whenever its configuration
- * changes (keys rotated, an image bumped; not a user added: users.ts); it does not outlive that worker's VM.
+ * changes (an image bumped; not a user added, users.ts, nor tokens renewed or keys rotated, pool.ts); it does not outlive that worker's VM.
  * NFS with root_squash cannot hold it (the schedd chowns sandboxes to their owners). With the
  * Cinder CSI driver (openstack.cloudProvider) the spools are Cinder claims instead
  * (spoolCinderClaim). https://kubernetes.io/docs/concepts/storage/volumes/#local
@@ -394,7 +397,7 @@ export const SCHEDD_SPOOL = {
 /**
  * The central manager's SPOOL: the negotiator's accountant (Accountantnew.log: every user's
  * accumulated usage, hence their priorities) and the collector's saved ads. In the container it
- * would be lost with every new pod (a configuration change, a key rotation); on a local volume of
+ * would be lost with every new pod (a configuration change, an image bumped); on a local volume of
  * the second worker (the first holds the schedd's spool: the two pods prefer different nodes) it
  * is kept. Same limits as SCHEDD_SPOOL.
  */

@@ -1,5 +1,9 @@
 /**
  * Issue 14, item 4, on the pool: a change of incant:users applies live (components/htcondor/users.ts).
+ * And issue 12: the daemons' tokens renewed, then the pool re-keyed, the way the kubelet updates
+ * the Secret volumes, with a job running: pool-users.sh copies them where HTCondor reads them; the
+ * job keeps its processes and completes, nothing restarts, a new job runs; the old token and an
+ * expired one are refused.
  * The pool runs the dev stack; its users ConfigMap volume is laid out as the kubelet lays it out
  * (AtomicWriter: files linked through "..data"). With a job of atlasuser1 running, the users
  * ConfigMap of a second render (atlasuser6 added, atlasuser2 removed) is swapped in the kubelet's
@@ -12,7 +16,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import YAML from "yaml";
-import { PoolRole } from "../../components/htcondor/manifests";
+import * as crypto from "crypto";
+import { PoolRole, SECRETS } from "../../components/htcondor/manifests";
+import { keyFileFor, mintRoleToken, SIGNING_KEY_BYTES, TokenValidity } from "../../components/htcondor/tokens";
 import { USERS_PATHS } from "../../components/htcondor/users";
 import { requireLoopbackPool } from "./install";
 import { output, userSession, UserSession } from "./journey";
@@ -32,12 +38,12 @@ const REMOVED_UID = 20002;
  * "..data_tmp" link to it renamed over "..data" (the one atomic step), each file a link through
  * "..data", then the old payload directory removed.
  */
-export function atomicWrite(dir: string, files: Record<string, string>, stamp: string): void {
+export function atomicWrite(dir: string, files: Record<string, string | Buffer>, stamp: string, mode = 0o644): void {
     fs.mkdirSync(dir, { recursive: true });
     const old = fs.existsSync(path.join(dir, "..data")) ? fs.readlinkSync(path.join(dir, "..data")) : undefined;
     const payload = `..${stamp}`;
     fs.mkdirSync(path.join(dir, payload), { mode: 0o755 });
-    for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(dir, payload, name), content, { mode: 0o644 });
+    for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(dir, payload, name), content, { mode });
     fs.symlinkSync(payload, path.join(dir, "..data_tmp"));
     fs.renameSync(path.join(dir, "..data_tmp"), path.join(dir, "..data"));
     for (const name of Object.keys(files)) {
@@ -59,6 +65,17 @@ function usersVolumeFiles(rendered: RenderedStack, role: PoolRole): Record<strin
     const volume = spec.volumes.find((v) => v.name === mount.name)!;
     const data = rendered.configMaps[volume.configMap!.name];
     return Object.fromEntries((volume.configMap!.items ?? []).map((i) => [i.path, data[i.key]]));
+}
+
+/** The Secret volume of a role's pod (its token, or the central manager's key): mount path, file name, mode, content. */
+function secretVolume(rendered: RenderedStack, role: PoolRole): { dir: string; file: string; mode: number; secret: string; content: Buffer } {
+    const spec = rendered.podSpec[role];
+    const wanted: string[] = role === "central-manager" ? [SECRETS.signingKey] : [SECRETS.startdToken, SECRETS.scheddToken];
+    const volume = spec.volumes.find((v) => v.secret && wanted.includes(v.secret.secretName))!;
+    const mount = spec.containers[0].volumeMounts.find((m) => m.name === volume.name)!;
+    assert.ok(!mount.subPath, `${role} mounts its Secret ${volume.secret!.secretName} whole (the kubelet updates it in place)`);
+    const item = volume.secret!.items![0];
+    return { dir: mount.mountPath, file: item.path, mode: volume.secret!.defaultMode ?? 0o644, secret: volume.secret!.secretName, content: rendered.secrets[volume.secret!.secretName][item.key] };
 }
 
 /** Pulumi.dev.yaml with atlasuser6 added and atlasuser2 removed. */
@@ -116,6 +133,11 @@ describe("HTCondor pool on loopback: a users change applies live (issue 14 item 
             const dir = hostPathOf(pod.dir, USERS_PATHS.dir)!;
             fs.rmSync(dir, { recursive: true, force: true });
             atomicWrite(dir, usersVolumeFiles(initial, role), "2026_11_27_00_00_00.000000001");
+            // Its token or key Secret too, as the kubelet writes it (issue 12's rotation cases).
+            const sv = secretVolume(initial, role);
+            const secretDir = hostPathOf(pod.dir, sv.dir)!;
+            fs.rmSync(secretDir, { recursive: true, force: true });
+            atomicWrite(secretDir, { [sv.file]: sv.content }, "2026_11_27_00_00_00.000000001", sv.mode);
             pod.start(pool.log(role));
         }
         pool.start("submit");
@@ -241,5 +263,147 @@ describe("HTCondor pool on loopback: a users change applies live (issue 14 item 
         // atlasuser1 still is.
         const u1 = userSession(pool, "atlasuser1");
         assert.match(u1.run(["condor_ping", "-name", scheddName, "-type", "SCHEDD", "-verbose", "WRITE"]).stdout, /Authorized:\s+TRUE/);
+    });
+
+    // --- Issue 12: tokens renewed and the pool re-keyed, live -------------------------------------
+
+    const trustDomain = () => setting(initial.conf.worker, "TRUST_DOMAIN")!;
+    const now = () => Math.floor(Date.now() / 1000);
+    /** Writes a token into a private directory of the worker pod (root 0600, as HTCondor wants it) and pings the collector with it alone. */
+    const pingWith = (token: string, name: string) => {
+        const dir = `/tmp/incant-ping-${name}`;
+        const w = pool.pods.worker.exec(["sh", "-c", `rm -rf ${dir} && install -d -m 0700 ${dir} && umask 077 && cat > ${dir}/token`], { input: `${token}\n` });
+        assert.equal(w.status, 0, output(w));
+        return pool.pods.worker.exec(["condor_ping", "-type", "COLLECTOR", "-verbose", "ADVERTISE_STARTD"], { env: { _CONDOR_SEC_TOKEN_DIRECTORY: dir } });
+    };
+    /** What the worker's startd itself presents: the token files of its tokens.d, as the daemon finds them. */
+    const pingAsStartd = () => pool.pods.worker.exec(["condor_ping", "-type", "COLLECTOR", "-verbose", "ADVERTISE_STARTD"]);
+    const authorizedAsStartd = (r: ReturnType<typeof pingAsStartd>) =>
+        /Authorized:\s+TRUE/.test(r.stdout) && new RegExp(`Remote Mapping:\\s+startd@${trustDomain().replace(/\./g, "\\.")}`).test(r.stdout);
+    /** The kubelet's update of a role's Secret volume, and the wait for the pod's pool-users.sh to install it. */
+    const updateSecret = async (role: PoolRole, content: Buffer | string, stamp: string) => {
+        const sv = secretVolume(initial, role);
+        atomicWrite(hostPathOf(pool.pods[role].dir, sv.dir)!, { [sv.file]: content }, stamp, sv.mode);
+        const installed = hostPathOf(pool.pods[role].dir, sv.dir.replace(/-orig\.d$/, ".d"))!;
+        await pool.waitFor(`${role}: the new ${sv.file} in ${path.basename(installed)}`, () => {
+            const f = path.join(installed, sv.file);
+            return fs.existsSync(f) && fs.readFileSync(f).equals(Buffer.from(content)) || undefined;
+        }, 30_000).catch((e) => { throw new Error(`${e.message}\nUsersLog: ${pool.daemonLog(role, "UsersLog")}`); });
+        const st = fs.statSync(path.join(installed, sv.file));
+        assert.deepEqual([st.uid, st.mode & 0o777], [0, 0o600], `${role}: root 0600, as the image installs it`);
+    };
+    /** The pid of the job's own process (`sleep <seconds>` under uid 20001) and of the starters in the worker pod. */
+    const jobProcesses = (seconds: number): { job: number[]; starters: number[] } => {
+        const ns = fs.readlinkSync(`/proc/${pool.pods.worker.pid}/ns/mnt`);
+        const job: number[] = [];
+        const starters: number[] = [];
+        for (const entry of fs.readdirSync("/proc")) {
+            if (!/^\d+$/.test(entry)) continue;
+            try {
+                if (fs.readlinkSync(`/proc/${entry}/ns/mnt`) !== ns) continue;
+                const argv = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+                if (path.basename(fs.readlinkSync(`/proc/${entry}/exe`)) === "condor_starter") starters.push(Number(entry));
+                else if (argv[0].endsWith("sleep") && argv[1] === String(seconds)) job.push(Number(entry));
+            } catch { /* gone */ }
+        }
+        return { job: job.sort((a, b) => a - b), starters: starters.sort((a, b) => a - b) };
+    };
+    const ROTATION_JOB_SECONDS = 75;
+    let rotationJob = "";
+    let rotationJobStart = "";
+    let rotationPids: { job: number[]; starters: number[] } = { job: [], starters: [] };
+    let changedAt = 0;
+
+    it("renews the daemons' tokens live: the kubelet's new Secret reaches tokens.d, the daemon's token authenticates, a running job and every daemon go on", async () => {
+        assert.ok(pidsBefore, "the first case ran");
+        const u1 = userSession(pool, "atlasuser1");
+        const dir = path.join(pool.volumes.home, "atlasuser1", "users-live");
+        fs.writeFileSync(path.join(dir, "rotation.sub"), ["executable = /bin/sleep", `arguments = ${ROTATION_JOB_SECONDS}`, "transfer_executable = false",
+            "request_cpus = 1", "request_memory = 32MB", "request_disk = 1MB", "should_transfer_files = YES", "queue", ""].join("\n"));
+        fs.chownSync(path.join(dir, "rotation.sub"), u1.uid, u1.uid);
+        const r = u1.run(["condor_submit", "-remote", scheddName, "rotation.sub"], { cwd: "/home/atlasuser1/users-live" });
+        assert.equal(r.status, 0, output(r));
+        rotationJob = /submitted to cluster (\d+)\./.exec(r.stdout)![1];
+        await pool.waitFor(`job ${rotationJob} running`, () => jobAd(rotationJob, ["JobStatus"]) === "2", 120_000);
+        rotationJobStart = await pool.waitFor("its start date", () => { const v = jobAd(rotationJob, ["JobCurrentStartDate", "NumShadowStarts"]); return /^\d+ 1$/.test(v) && v; }, 30_000);
+        rotationPids = await pool.waitFor("the job's sleep and its starter", () => { const p = jobProcesses(ROTATION_JOB_SECONDS); return p.job.length === 1 && p.starters.length >= 1 && p; }, 30_000);
+        // Before: the daemon's rendered token authenticates, it has an exp, it is the one in tokens.d.
+        assert.ok(authorizedAsStartd(pingAsStartd()), output(pingAsStartd()));
+        // The renewal: the same key, a new validity (what `pulumi up` mints when the token clock is replaced).
+        const keyFile = secretVolume(initial, "central-manager").content;
+        const validity: TokenValidity = { issuedAt: now(), expiresAt: now() + 90 * 86_400 };
+        const renewed = { startd: mintRoleToken(keyFile, "startd", trustDomain(), validity), schedd: mintRoleToken(keyFile, "schedd", trustDomain(), validity) };
+        assert.notEqual(renewed.startd, secretVolume(initial, "worker").content.toString());
+        await updateSecret("worker", renewed.startd, "2026_11_27_00_02_00.000000003");
+        await updateSecret("scheduler", renewed.schedd, "2026_11_27_00_02_00.000000003");
+        const ping = pingAsStartd();
+        assert.ok(authorizedAsStartd(ping), output(ping));
+        assert.match(pool.daemonLog("worker", "UsersLog"), /tokens\.d\/startd updated from \/etc\/condor\/tokens-orig\.d/);
+        // Nothing restarted: the same daemons, the job's own process and starter.
+        for (const role of ROLES) assert.deepEqual(daemonPids(pool.pods[role]), pidsBefore[role], `${role}'s daemons`);
+        assert.deepEqual(jobProcesses(ROTATION_JOB_SECONDS), rotationPids, "the running job's processes");
+    });
+
+    it("re-keys the pool live: new key and tokens; the job keeps its processes and completes, nothing restarts, the startd advertises and a new job runs", async () => {
+        assert.ok(rotationJob, "the renewal case submitted the job");
+        const oldStartdToken = secretVolume(initial, "worker").content.toString().trim();
+        const key = keyFileFor(crypto.randomBytes(SIGNING_KEY_BYTES));
+        const validity: TokenValidity = { issuedAt: now(), expiresAt: now() + 90 * 86_400 };
+        // Key first, then the tokens: the order a Secret update may reach the pods in (the worst one:
+        // for a moment the collector knows only the new key and the daemons hold only old tokens).
+        changedAt = now();
+        await updateSecret("central-manager", key, "2026_11_27_00_03_00.000000004");
+        await updateSecret("worker", mintRoleToken(key, "startd", trustDomain(), validity), "2026_11_27_00_03_00.000000004");
+        await updateSecret("scheduler", mintRoleToken(key, "schedd", trustDomain(), validity), "2026_11_27_00_03_00.000000004");
+        // The collector verifies with the new key at once; the startd's tokens.d authenticates.
+        const ping = pingAsStartd();
+        assert.ok(authorizedAsStartd(ping), output(ping));
+        // Nothing restarted, and the job's processes are the ones it started with.
+        for (const role of ROLES) assert.deepEqual(daemonPids(pool.pods[role]), pidsBefore[role], `${role}'s daemons`);
+        const during = jobProcesses(ROTATION_JOB_SECONDS);
+        if (jobAd(rotationJob, ["JobStatus"]) === "2") assert.deepEqual(during, rotationPids, "the running job's processes");
+        // A new job matches and runs after the change: the slot's ads reach the collector and the negotiator.
+        const u1 = userSession(pool, "atlasuser1");
+        const dir = path.join(pool.volumes.home, "atlasuser1", "users-live");
+        fs.writeFileSync(path.join(dir, "after.sub"), ["executable = /usr/bin/id", "arguments = -un", "transfer_executable = false", "output = after.out",
+            "request_cpus = 1", "request_memory = 32MB", "request_disk = 1MB", "should_transfer_files = YES", "queue", ""].join("\n"));
+        fs.chownSync(path.join(dir, "after.sub"), u1.uid, u1.uid);
+        const submit = u1.run(["condor_submit", "-remote", scheddName, "after.sub"], { cwd: "/home/atlasuser1/users-live" });
+        assert.equal(submit.status, 0, output(submit));
+        const after = /submitted to cluster (\d+)\./.exec(submit.stdout)![1];
+        const status = await pool.waitFor(`job ${after} to complete`, () => {
+            const v = jobAd(after, ["JobStatus", "HoldReason"]);
+            return v.startsWith("4") || (v.startsWith("5") && !v.includes("Spooling input")) ? v : undefined;
+        }, 120_000);
+        assert.match(status, /^4 /, `job ${after}: ${status}`);
+        // The startd's ads are refreshed after the change: a reconfiguration (SIGHUP to the worker's master,
+        // what pool-users.sh sends on a users change; not a restart) makes it update the collector at once
+        // (startd_main.cpp main_config: reconfig_resources), instead of at its next UPDATE_INTERVAL (300 s).
+        process.kill(pidsBefore.worker.condor_master[0], "SIGHUP");
+        const heard = () => Math.min(...cm().exec(["condor_status", "-startd", "-af", "LastHeardFrom"]).stdout.trim().split("\n").map(Number));
+        await pool.waitFor("the startd's ads heard after the change", () => heard() > changedAt || undefined, 60_000)
+            .catch((e) => { throw new Error(`${e.message}: ${heard()} <= ${changedAt}\n${pool.daemonLog("worker", "StartLog").split("\n").slice(-15).join("\n")}`); });
+        // The running job completes, on its first and only start, with the same processes to the end.
+        const done = await pool.waitFor(`job ${rotationJob} to complete`, () => {
+            const v = jobAd(rotationJob, ["JobStatus", "ExitCode", "JobCurrentStartDate", "NumShadowStarts"]);
+            if (v.startsWith("2")) {
+                const p = jobProcesses(ROTATION_JOB_SECONDS);
+                if (p.job.length) assert.deepEqual(p, rotationPids, "the running job's processes");
+            }
+            return v.startsWith("4") ? v : undefined;
+        }, (ROTATION_JOB_SECONDS + 60) * 1000);
+        assert.equal(done, `4 0 ${rotationJobStart}`, "completed with exit code 0, its first start, its only shadow");
+        // The first long job is still running, never restarted.
+        assert.equal(jobAd(longJob, ["JobCurrentStartDate", "NumShadowStarts"]), longJobStart);
+        for (const role of ROLES) assert.deepEqual(daemonPids(pool.pods[role]), pidsBefore[role], `${role}'s daemons`);
+
+        // The old key's token is refused now, as is a token of the new key past its exp; the same
+        // claims with a future exp pass (the control: only exp differs).
+        const old = pingWith(oldStartdToken, "old");
+        assert.ok(!authorizedAsStartd(old), `the old token: ${output(old)}`);
+        const expired = pingWith(mintRoleToken(key, "startd", trustDomain(), { issuedAt: now() - 7200, expiresAt: now() - 3600 }), "expired");
+        assert.ok(!authorizedAsStartd(expired), `an expired token: ${output(expired)}`);
+        const valid = pingWith(mintRoleToken(key, "startd", trustDomain(), { issuedAt: now() - 7200, expiresAt: now() + 3600 }), "valid");
+        assert.ok(authorizedAsStartd(valid), `the same claims with a future exp: ${output(valid)}`);
     });
 });
