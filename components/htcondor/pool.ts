@@ -15,6 +15,11 @@
  * token. Neither is in any checksum: the kubelet rewrites the Secret volumes in the running pods
  * and each pod's pool-users.sh copies the new files where HTCondor reads them (tokens.d,
  * passwords.d), which it does at every new authentication. No pod restarts, no job is touched.
+ * Re-keying needs no transition with two named keys (SEC_PASSWORD_DIRECTORY and `kid`, both
+ * accepted for a while): only the collector verifies tokens, claims and open sessions do not use
+ * the key, and a daemon whose new authentication fails in the minute the kubelet takes to reach
+ * every pod retries it. So one `pulumi up` is enough, and the old tokens are refused as soon as
+ * the central manager has the new key, which is what a re-key after a leak wants.
  *
  * Children run on the cluster's provider: pass `{ providers: { kubernetes: cluster.provider } }`.
  */
