@@ -17,7 +17,7 @@ import { METADATA_SERVICE_CIDR } from "../kubernetes/calico";
 import { NfsShare } from "../storage/types";
 import { NFS_CLIENT_OPTIONS } from "../storage/nfs";
 import { archivePodVolume } from "../storage/archive-csi";
-import { DRAIN, PATHS, WORKER_PORT } from "./config";
+import { DRAIN, PATHS, WORKER_EXECUTE_SIZE_LIMIT_GIB, WORKER_PORT } from "./config";
 import { cvmfsVolumeMounts, CVMFS_CLAIM } from "./cvmfs";
 import { HEALTH_DIR, HEALTH_SCRIPTS, workerProbes } from "./health";
 import { EXPORTER_SCRIPT, METRICS_DIR } from "../observability/metrics";
@@ -285,7 +285,7 @@ export function podSpec(d: DeploymentInputs): PodSpec {
         mounts.push({ name: "spool", mountPath: CENTRAL_MANAGER_SPOOL.mountPath });
     }
     if (role === "worker") {
-        volumes.push({ name: "execute", emptyDir: { sizeLimit: "50Gi" } });
+        volumes.push({ name: "execute", emptyDir: { sizeLimit: `${WORKER_EXECUTE_SIZE_LIMIT_GIB}Gi` } });
         mounts.push({ name: "execute", mountPath: "/var/lib/condor/execute" });
         volumes.push({ name: "cvmfs", persistentVolumeClaim: { claimName: CVMFS_CLAIM, readOnly: true } });
         mounts.push(...cvmfsVolumeMounts("cvmfs", d.cvmfsRepositories ?? []));
