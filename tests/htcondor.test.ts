@@ -545,7 +545,7 @@ describe("HTCondor pool (configuration changes)", () => {
     it("refuses users named like the pool's own identities or the images' accounts (one list, components/config/accounts.ts)", async () => {
         for (const name of ["schedd", "condor", "submituser", "sshd", "slot1_3"]) {
             const users = [{ name, uid: 20010, iamSubject: "5d2b0a6e-0000-4000-8000-000000000010" }];
-            await assert.rejects(runPool({ users }), new RegExp(`incant:users\\[0\\]\\.name \\("${name}"\\) is an account the VMs or the HTCondor images already have`));
+            await assert.rejects(runPool({ users }), new RegExp(`incant:users\\[0\\]\\.name \\("${name}"\\) is an account the VMs or the facility's images already have`));
         }
         for (const name of ["root", "condor", "startd", "schedd", "submit", "nobody", "submituser", "sshd", "rpcuser"]) assert.ok(RESERVED_USER_NAMES.includes(name), name);
     });

@@ -338,7 +338,7 @@ function readUsers(r: Reader, raw: unknown): FacilityUser[] {
         const name = r.matching(`users[${i}].name`, o.name, undefined, USER_RE,
             "must be a POSIX login name (lower-case letters, digits, _ and -, starting with a letter or _, at most 32 characters)");
         if (name && isReservedAccount(name)) {
-            r.report(`users[${i}].name`, `("${name}") is an account the VMs or the HTCondor images already have ` +
+            r.report(`users[${i}].name`, `("${name}") is an account the VMs or the facility's images already have ` +
                 "(components/config/accounts.ts): its uid and home would not be the configured ones; choose another name");
         }
         return {
