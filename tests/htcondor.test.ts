@@ -12,6 +12,9 @@ import { podChecksum } from "../components/htcondor/pool";
 import { decodeIdToken, TOKEN_ROLES } from "../components/htcondor/tokens";
 import { DEFAULTS } from "../components/config/defaults";
 import { flows } from "../components/network/ports";
+import { SUBMIT_TOOL_PORTS } from "../components/network/ports";
+import { vmAddress } from "../components/network/addressing";
+import { renderToolsConfig } from "../components/submit/tools";
 import { NFS_CLIENT_OPTIONS } from "../components/storage/nfs";
 import { cloudConfigOf, htcondorConfigs } from "../offline/artifacts";
 import { OfflineRun, RecordedResource } from "../offline/engine";
@@ -368,14 +371,31 @@ describe("HTCondor pool (dev)", () => {
         assert.deepEqual(ingressPorts("worker"), [9618]);
         // Workers accept connections from the schedd's pods only.
         assert.deepEqual(byName("worker").spec.ingress[0].from, [{ podSelector: { matchLabels: { "app.kubernetes.io/name": "htcondor", "app.kubernetes.io/component": "scheduler" } } }]);
-        // No pod reaches the metadata service or the VMs' network (jobs reach the Internet).
+        // No pod reaches the metadata service or the VMs' network (jobs reach the Internet), but the
+        // workers reach the submit host's tools ports (below).
+        const toSubmitHost = (rule: Doc) => rule.to?.length === 1 && rule.to[0].ipBlock?.cidr === "192.168.100.21/32";
         for (const p of policies) {
             for (const rule of p.spec.egress ?? []) {
+                if (p.metadata.name === "worker" && toSubmitHost(rule)) continue;
                 for (const peer of rule.to ?? []) {
                     if (peer.ipBlock) assert.deepEqual(peer.ipBlock.except.slice().sort(), ["10.244.0.0/16", "10.96.0.0/12", "169.254.169.254/32", "192.168.100.0/24"].sort(), p.metadata.name);
                 }
             }
         }
+    });
+
+    it("lets the workers' starters connect back to condor_tail and condor_ssh_to_job on the submit host: its address, the tools' ports, nothing else", () => {
+        const policies = run.ofType("kubernetes:networking.k8s.io/v1:NetworkPolicy").map((p) => p.revealedInputs as Doc);
+        const submitHost = `${vmAddress("192.168.100.0/24", { role: "submit", index: 0 })}/32`;
+        assert.equal(submitHost, "192.168.100.21/32");
+        const rules = policies.flatMap((p) => (p.spec.egress ?? []).filter((r: Doc) => (r.to ?? []).some((peer: Doc) => peer.ipBlock?.cidr === submitHost))
+            .map((r: Doc) => ({ policy: p.metadata.name, rule: r })));
+        assert.deepEqual(rules, [{
+            policy: "worker",
+            rule: { to: [{ ipBlock: { cidr: submitHost } }], ports: [{ protocol: "TCP", port: SUBMIT_TOOL_PORTS.first, endPort: SUBMIT_TOOL_PORTS.last }] },
+        }]);
+        // The same range the submit container's tools bind in (components/submit/tools.ts).
+        assert.match(renderToolsConfig("192.168.100.21"), new RegExp(`^TOOL.IN_LOWPORT = ${SUBMIT_TOOL_PORTS.first}\nTOOL.IN_HIGHPORT = ${SUBMIT_TOOL_PORTS.last}$`, "m"));
     });
 
     it("mounts shared storage through the kubelet: NFS PersistentVolumes and the CVMFS CSI driver", () => {

@@ -1,7 +1,7 @@
 /** Security groups: generated from the port registry, least privilege between roles. */
 import { strict as assert } from "assert";
 import { ingressRules } from "../components/network/network";
-import { flows, SUBMIT_SSH_PORT } from "../components/network/ports";
+import { flows, SUBMIT_SSH_PORT, SUBMIT_TOOL_PORTS } from "../components/network/ports";
 import { runProgram, ProgramRun } from "./harness/program";
 
 const RULE = "openstack:networking/secGroupRule:SecGroupRule";
@@ -56,6 +56,8 @@ describe("network and security groups", () => {
             ...["10257", "10259", "2381"].flatMap((p) => [`control-plane->control-plane tcp/${p}`, `worker->control-plane tcp/${p}`]),
             "control-plane->control-plane tcp/10249", "control-plane->worker tcp/10249", "worker->control-plane tcp/10249", "worker->worker tcp/10249",
             "worker->storage tcp/2049", "submit->storage tcp/2049", "worker->submit tcp/9100",
+            // Starters connect back to condor_tail and condor_ssh_to_job in the submit container (CCB).
+            "worker->submit tcp/9620-9629",
             "submit->control-plane tcp/30618", "submit->worker tcp/30618", "submit->control-plane tcp/30619", "submit->worker tcp/30619",
         ];
         assert.deepEqual([...table].sort(), expected.sort());
@@ -69,6 +71,21 @@ describe("network and security groups", () => {
         assert.ok(!reaches("submit", "worker", 10250));
         assert.ok(!reaches("submit", "control-plane", 6443));
         assert.ok(!reaches("storage", "worker", 2049));
+    });
+
+    it("opens the submit host's tools ports to the workers' group only, as one rule", () => {
+        const byGroup = new Map(run.ofType(GROUP).map((g) => [g.urn, String(g.inputs.name)]));
+        const toTools = run.ofType(RULE).filter((r) => r.inputs.direction === "ingress" && r.inputs.portRangeMax === SUBMIT_TOOL_PORTS.last);
+        assert.equal(toTools.length, 1, toTools.map((r) => r.name).join(", "));
+        const rule = toTools[0];
+        assert.deepEqual([rule.inputs.protocol, rule.inputs.portRangeMin, rule.inputs.portRangeMax, rule.inputs.remoteIpPrefix], ["tcp", 9620, 9629, undefined]);
+        // Its group and its source group, by the groups' resources it depends on.
+        const groups = rule.dependencies.map((u) => byGroup.get(u)).filter(Boolean).sort();
+        assert.deepEqual(groups, ["incant-dev-submit", "incant-dev-worker"]);
+        assert.equal(rule.name, "incant-dev-submit-tcp-9620-9629-from-worker");
+        // Nothing else reaches those ports: no CIDR (users, admins) and no other role.
+        const f = flows({ collectorPort: 30618, schedulerPort: 30619 }).filter((x) => x.to === "submit" && x.ports && x.ports[0] <= SUBMIT_TOOL_PORTS.last && SUBMIT_TOOL_PORTS.first <= x.ports[1]);
+        assert.deepEqual(f.map((x) => x.from), [{ role: "worker" }]);
     });
 
     it("registers no rule twice (Neutron rejects duplicates)", () => {

@@ -10,7 +10,7 @@
 import { strict as assert } from "assert";
 import * as crypto from "crypto";
 import YAML from "yaml";
-import { SUBMIT_SSH_PORT } from "../components/network/ports";
+import { SUBMIT_SSH_PORT, SUBMIT_TOOL_PORTS } from "../components/network/ports";
 import { ACCESS, renderAccessList, submitMemoryMb } from "../components/submit/access";
 import { DEFAULTS } from "../components/config/defaults";
 import { RecordedResource } from "../offline/engine";
@@ -53,9 +53,12 @@ describe("submit access in the program: port, host key, users applied live (issu
         };
     };
 
-    it("publishes only the physicists' sshd port, and limits the container's memory below the VM's", () => {
+    it("publishes only the physicists' sshd port and the tools' ports, and limits the container's memory below the VM's", () => {
         const c = submit(dev);
-        assert.deepEqual(c.inputs.ports, [{ internal: SUBMIT_SSH_PORT, external: SUBMIT_SSH_PORT }]);
+        // The tools' ports: where condor_tail and condor_ssh_to_job wait for the starter (components/submit/tools.ts).
+        const tools = Array.from({ length: SUBMIT_TOOL_PORTS.last - SUBMIT_TOOL_PORTS.first + 1 }, (_, i) => SUBMIT_TOOL_PORTS.first + i);
+        assert.deepEqual(tools, [9620, 9621, 9622, 9623, 9624, 9625, 9626, 9627, 9628, 9629]);
+        assert.deepEqual(c.inputs.ports, [SUBMIT_SSH_PORT, ...tools].map((p) => ({ internal: p, external: p })));
         assert.equal(dev.get(CONTAINER, "submit-cvmfs").inputs.ports, undefined, "the CVMFS container publishes nothing");
         const flavor = DEFAULTS.flavors[String(submitVm(dev).inputs.flavorName)];
         assert.ok(flavor, `flavor ${submitVm(dev).inputs.flavorName} is a known one`);

@@ -25,6 +25,8 @@ import { POOL_NAMESPACE } from "../components/htcondor/pool";
 import { vmAddress } from "../components/network/addressing";
 import { installCommand } from "../components/submit/files";
 import { dockerSshOptions } from "../components/submit/host";
+import { renderToolsConfig } from "../components/submit/tools";
+import { SUBMIT_TOOL_PORTS } from "../components/network/ports";
 import { CVMFS_IMAGE_REPOSITORY, HOST, IN_SUBMIT } from "../components/submit/services";
 import { ACCESS } from "../components/submit/access";
 import { parseIni } from "../components/compute/ini";
@@ -255,7 +257,7 @@ for (const stack of ["dev", "prod"]) {
             // The archive's shared parent (the archive is /s3/archive), so a restarted rclone propagates.
             assert.deepEqual(at("/s3"), { type: "bind", source: HOST.s3, target: "/s3", readOnly: true, bindOptions: { propagation: "rslave" } });
             const configMounts = mounts.filter((m) => !["/cvmfs", "/home", "/scratch", "/s3"].includes(m.target));
-            assert.deepEqual(configMounts.map((m) => m.target).sort(), ["/etc/condor/config.d/50-incant-pool.conf", "/etc/condor/incant/pool-ca.pem",
+            assert.deepEqual(configMounts.map((m) => m.target).sort(), ["/etc/condor/config.d/50-incant-pool.conf", "/etc/condor/config.d/60-incant-tools.conf", "/etc/condor/incant/pool-ca.pem",
                 ACCESS.container.dir, ACCESS.container.hostKeyDir, ACCESS.container.sshdConfig, ACCESS.container.limits, "/root/config/pre-exec.sh"].sort());
             // The sshd host key lives outside the configuration directory: it is made on the host, never installed.
             assert.ok(configMounts.every((m) => m.readOnly === true && (m.source.startsWith(`${HOST.configDir}/`) || m.source === ACCESS.host.hostKeyDir)));
@@ -287,6 +289,24 @@ for (const stack of ["dev", "prod"]) {
             assert.match(conf, /^SEC_CLIENT_AUTHENTICATION_METHODS = SCITOKENS$/m);
             assert.match(conf, new RegExp(`^AUTH_SSL_CLIENT_CAFILE = ${IN_SUBMIT.poolCa}$`, "m"), "where the CA is mounted");
             assert.match(String(run.get(COMMAND, "submit-users").revealedInputs.stdin), /^user atlasuser1 20001 /m);
+        });
+
+        it("installs the tools' settings: condor_tail and condor_ssh_to_job listen on the published range and give the starter this VM's address", () => {
+            const conf = String(run.get(COMMAND, "submit-file-condor-tools").revealedInputs.stdin);
+            const vm = vmAddress(config.network.cidr, { role: "submit", index: 0 });
+            assert.equal(conf, renderToolsConfig(vm));
+            const settings = conf.split("\n").filter((l) => l && !l.startsWith("#"));
+            // TOOL.: the command-line tools only (their default subsystem), not the container's master.
+            assert.deepEqual(settings, ["TOOL.IN_LOWPORT = 9620", "TOOL.IN_HIGHPORT = 9629", `TOOL.TCP_FORWARDING_HOST = ${vm}`]);
+            const instance = run.resources.find((r) => r.type === INSTANCE && r.inputs.name === `${prefix}-submit`)!;
+            assert.equal((instance.inputs.networks as Inputs[])[0].fixedIpV4, vm, "the submit VM's fixed address");
+            const mounts = run.get(CONTAINER, "submit-submit").inputs.mounts as Inputs[];
+            assert.deepEqual(mounts.find((m) => m.target === IN_SUBMIT.toolsConfig), { type: "bind", source: HOST.toolsConfig, target: IN_SUBMIT.toolsConfig, readOnly: true });
+            // Read after the pool's file (config.d is read in lexical order).
+            assert.ok(IN_SUBMIT.toolsConfig > IN_SUBMIT.condorConfig && IN_SUBMIT.toolsConfig.startsWith("/etc/condor/config.d/"));
+            // The range it names is the one Docker publishes and the security group opens.
+            const published = (run.get(CONTAINER, "submit-submit").inputs.ports as Inputs[]).map((p) => p.internal as number);
+            for (let port = SUBMIT_TOOL_PORTS.first; port <= SUBMIT_TOOL_PORTS.last; port++) assert.ok(published.includes(port), `port ${port} published`);
         });
 
         it("installs the pool's real CA, which signed the collector's certificate for the name in CONDOR_HOST", () => {
@@ -347,7 +367,7 @@ for (const stack of ["dev", "prod"]) {
             const gate = run.get(COMMAND, "submit-ready");
             const files = run.ofType(COMMAND).filter((r) => r.name.startsWith("submit-file-") && !r.name.startsWith("submit-file-archive-"));
             assert.deepEqual(files.map((f) => f.name.replace("submit-file-", "")).sort(),
-                ["compose", "condor-config", "limits", "pool-ca", "pre-exec", "sshd-config", "update-users"]);
+                ["compose", "condor-config", "condor-tools", "limits", "pool-ca", "pre-exec", "sshd-config", "update-users"]);
             for (const f of files) {
                 assert.ok(f.dependencies.includes(gate.urn), f.name);
                 assert.equal((f.revealedInputs.connection as Inputs).hostKey, String(gate.state.stdout).trim());
@@ -456,7 +476,7 @@ for (const stack of ["dev", "prod"]) describe(`submit host: docker/compose.yaml,
         const extracted = submitHostFiles(run);
         assert.equal(extracted["docker/compose.yaml"], compose);
         // Every installed file is extracted for review (none is secret: the host holds no pool credential).
-        assert.deepEqual(Object.keys(extracted).sort(), ["docker/compose.yaml", ...[HOST.condorConfig, HOST.poolCa, HOST.preExec,
+        assert.deepEqual(Object.keys(extracted).sort(), ["docker/compose.yaml", ...[HOST.condorConfig, HOST.toolsConfig, HOST.poolCa, HOST.preExec,
             ACCESS.host.sshdConfig, ACCESS.host.limits, ACCESS.host.updateUsers].map((p) => `docker/host${p}`)].sort());
         assert.equal(extracted[`docker/host${HOST.poolCa}`], run.get(COMMAND, "submit-file-pool-ca").revealedInputs.stdin);
     });

@@ -14,6 +14,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { FlavorSize } from "../config/schema";
 import { METADATA_SERVICE_CIDR } from "../kubernetes/calico";
+import { vmAddress } from "../network/addressing";
+import { SUBMIT_TOOL_PORTS } from "../network/ports";
 import { NfsShare } from "../storage/types";
 import { NFS_CLIENT_OPTIONS } from "../storage/nfs";
 import { archivePodVolume } from "../storage/archive-csi";
@@ -486,11 +488,14 @@ const tcp = (port: number) => ({ protocol: "TCP", port });
  * submit host) arrives at a NodePort and is source-NAT-ed by kube-proxy to the receiving node's
  * address, or to its Calico tunnel address (inside the pod CIDR) when the pod is on another node:
  * that is why the NodePort ports admit the VM and pod CIDRs; HTCondor still requires
- * authentication on every connection.
+ * authentication on every connection. The one VM address a pod reaches: the submit host's, on
+ * the ports where its condor_tail and condor_ssh_to_job wait for the starter (components/submit/tools.ts).
  */
 export function networkPolicies(namespace: string, ports: { collector: number; scheduler: number }, ranges: ClusterRanges): Policy[] {
     const internet: Peer = { ipBlock: { cidr: "0.0.0.0/0", except: [ranges.vmCidr, ranges.podCidr, ranges.serviceCidr, METADATA_SERVICE_CIDR] } };
     const viaNodePort: Peer[] = [{ ipBlock: { cidr: ranges.vmCidr } }, { ipBlock: { cidr: ranges.podCidr } }];
+    // The submit host's fixed address (addressing.ts), inside the VM range the Internet rule excludes.
+    const submitHost: Peer = { ipBlock: { cidr: `${vmAddress(ranges.vmCidr, { role: "submit", index: 0 })}/32` } };
     const policy = (name: string, spec: Policy["spec"]): Policy => ({ metadata: { name, namespace, labels: PART_OF }, spec });
     return [
         policy("default-deny", { podSelector: {}, policyTypes: ["Ingress", "Egress"] }),
@@ -532,6 +537,8 @@ export function networkPolicies(namespace: string, ports: { collector: number; s
             egress: [
                 { to: [pods("central-manager")], ports: [tcp(ports.collector)] },
                 { to: [pods("scheduler")], ports: [tcp(ports.scheduler)] },
+                // Starters connect back to condor_tail and condor_ssh_to_job on the submit host (CCB).
+                { to: [submitHost], ports: [{ protocol: "TCP", port: SUBMIT_TOOL_PORTS.first, endPort: SUBMIT_TOOL_PORTS.last }] },
                 // The jobs' own data access (XRootD/EOS, HTTPS, Frontier...), never the cluster's
                 // ranges nor the metadata service (which serves every node's user-data).
                 { to: [internet] },

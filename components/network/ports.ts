@@ -48,6 +48,15 @@ export const NFS_PORT = 2049;
  */
 export const SUBMIT_SSH_PORT = 2222;
 
+/**
+ * The ports the submit container's HTCondor tools listen on for a starter's reverse connection
+ * (condor_tail, condor_ssh_to_job: the starter sits behind CCB and connects back to the tool,
+ * ccb_client.cpp ReverseConnect_blocking). The tools bind in this range (TOOL.IN_LOWPORT/IN_HIGHPORT,
+ * components/submit/tools.ts) and Docker publishes it; a listener lives only until its starter
+ * connects, so ten ports serve ten tools waiting at the same instant.
+ */
+export const SUBMIT_TOOL_PORTS = { first: 9620, last: 9629 } as const;
+
 /** The Kubernetes API server's port: kubeadm binds it, nodes and operators reach it. */
 export const API_SERVER_PORT = 6443;
 
@@ -100,6 +109,12 @@ export function flows(p: PortSettings): Flow[] {
         ...between("Prometheus scrapes kube-proxy", "tcp", tcp(METRICS_PORTS.kubeProxy), cluster, cluster),
         // Prometheus runs on a worker; it reads the submit host's unit states (the archive's alert).
         { description: "Prometheus scrapes the submit host's node exporter", protocol: "tcp", ports: tcp(METRICS_PORTS.submitNodeExporter), from: { role: "worker" }, to: "submit" },
+        // A job's starter (a worker pod, leaving as its node's address) connects back to condor_tail
+        // or condor_ssh_to_job in the submit container (CCB reverse connection; Docker publishes the range).
+        {
+            description: "HTCondor starters connect back to the submit container's condor_tail and condor_ssh_to_job (CCB)", protocol: "tcp",
+            ports: tcp(SUBMIT_TOOL_PORTS.first, SUBMIT_TOOL_PORTS.last), from: { role: "worker" }, to: "submit",
+        },
         // Shared storage: NFSv4 needs only TCP 2049. Kubelets mount it on workers.
         ...between("NFSv4 from the cluster nodes", "tcp", tcp(NFS_PORT), ["worker"], ["storage"]),
         { description: "NFSv4 from the submit host", protocol: "tcp", ports: tcp(NFS_PORT), from: { role: "submit" }, to: "storage" },

@@ -33,6 +33,8 @@ export interface HostFilesArgs {
     sessionEnv: Record<string, string>;
     /** HTCondor configuration from the pool (config.d/50-incant-pool.conf). */
     condorConfig: pulumi.Input<string>;
+    /** The tools' reverse-connection settings (config.d/60-incant-tools.conf, tools.ts). */
+    toolsConfig: string;
     /** The pool's CA certificate (PEM). */
     poolCa: pulumi.Input<string>;
     /** IDTOKEN for this host, when the pool issues one (secret). */
@@ -48,6 +50,7 @@ export function hostFiles(a: HostFilesArgs): HostFile[] {
         ({ key, path: file, content, mode: "0644", dirMode: "0755", readBySubmit: true });
     return [
         conf("condor-config", HOST.condorConfig, a.condorConfig),
+        conf("condor-tools", HOST.toolsConfig, a.toolsConfig),
         conf("pool-ca", HOST.poolCa, a.poolCa),
         ...(a.condorToken === undefined ? [] : [{
             key: "condor-token", path: HOST.token, content: a.condorToken, mode: "0600", dirMode: "0700", readBySubmit: true,

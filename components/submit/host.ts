@@ -33,6 +33,7 @@ import { NfsShare } from "../storage/types";
 import { ACCESS, renderAccessList, submitMemoryMb, userLimits } from "./access";
 import { hostFiles, installCommand } from "./files";
 import { submitHostCloudConfig, submitMountUnits } from "./hostconfig";
+import { renderToolsConfig } from "./tools";
 import { archiveInSubmit, containerFields, cvmfsImage, cvmfsService, renderCompose, submitHostServices } from "./services";
 import { cvmfsHttpProxy } from "../cache/squid";
 import { vmAddress } from "../network/addressing";
@@ -182,6 +183,8 @@ export class SubmitHost extends pulumi.ComponentResource {
         const files = hostFiles({
             limits: userLimits(submitMemoryMb(args.vm.ramGb)), sessionEnv: services[1].environment,
             condorConfig: pool.condorConfig, poolCa: pool.caCertificate,
+            // The starter connects back to the tools at this VM's fixed private address.
+            toolsConfig: renderToolsConfig(this.server.fixedIp),
             condorToken: pool.condorToken, compose: this.compose, tokenSetup: config.iam.jobTokens !== undefined,
         }).map((f) => ({
             file: f,

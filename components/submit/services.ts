@@ -19,7 +19,7 @@ import { CvmfsConfig } from "../config/schema";
 import { PATHS as CONDOR_PATHS } from "../htcondor/config";
 import { TOKEN_SETUP_PATH } from "../htcondor/credentials";
 import { ARCHIVE_CLIENT } from "../storage/archive";
-import { SUBMIT_SSH_PORT } from "../network/ports";
+import { SUBMIT_SSH_PORT, SUBMIT_TOOL_PORTS } from "../network/ports";
 import { ACCESS } from "./access";
 
 /** Paths on the submit host. */
@@ -35,6 +35,8 @@ export const HOST = {
     cvmfsEntry: "/etc/incant/cvmfs/incant-cvmfs-entry.sh",
     configDir: "/etc/incant/submit",
     condorConfig: "/etc/incant/submit/50-incant-pool.conf",
+    /** The tools' reverse-connection settings (tools.ts). */
+    toolsConfig: "/etc/incant/submit/60-incant-tools.conf",
     poolCa: "/etc/incant/submit/pool-ca.pem",
     tokensDir: "/etc/incant/submit/tokens.d",
     token: "/etc/incant/submit/tokens.d/incant-submit",
@@ -54,6 +56,8 @@ export const IN_SUBMIT = {
     s3: "/s3",
     /** Read by condor after the image's own config.d files. */
     condorConfig: "/etc/condor/config.d/50-incant-pool.conf",
+    /** Read after it: condor_tail and condor_ssh_to_job from the container (tools.ts). */
+    toolsConfig: "/etc/condor/config.d/60-incant-tools.conf",
     /** Where the pool's configuration expects the CA of the collector's and schedd's certificates. */
     poolCa: CONDOR_PATHS.submitHostCa,
     /** The image copies these into /etc/condor/tokens.d with mode 0600 at start. */
@@ -248,8 +252,9 @@ export function submitService(a: SubmitServicesArgs): ServiceSpec {
         // under supervisord and changes to the user itself, which needs no new privileges.
         securityOpt: ["no-new-privileges=true"],
         networkMode: "bridge",
-        // The physicists' sshd (access.ts), the same port inside and out.
-        ports: [{ host: SUBMIT_SSH_PORT, container: SUBMIT_SSH_PORT }],
+        // The physicists' sshd (access.ts), the same port inside and out; and the ports where
+        // condor_tail and condor_ssh_to_job wait for the job's starter to connect back (tools.ts).
+        ports: [SUBMIT_SSH_PORT, ...toolPorts()].map((port) => ({ host: port, container: port })),
         // The VM keeps memory for itself; the users' per-process limits sit inside this one.
         memoryMb: a.memoryMb,
         environment: {
@@ -275,6 +280,7 @@ export function submitService(a: SubmitServicesArgs): ServiceSpec {
             // Read-only here; writes to the archive are rclone's to allow (s3.exportReadWrite).
             ...(a.archive ? [{ source: HOST.s3, target: IN_SUBMIT.s3, readOnly: true, propagation: "rslave" } satisfies BindMount] : []),
             ro(HOST.condorConfig, IN_SUBMIT.condorConfig),
+            ro(HOST.toolsConfig, IN_SUBMIT.toolsConfig),
             ro(HOST.poolCa, IN_SUBMIT.poolCa),
             ...(a.withToken ? [ro(HOST.tokensDir, IN_SUBMIT.tokens)] : []),
             ro(HOST.preExec, IN_SUBMIT.preExec),
@@ -294,6 +300,11 @@ export function submitService(a: SubmitServicesArgs): ServiceSpec {
         dependsOnHealthy: ["cvmfs"],
         labels: labels(a.stack, "submit"),
     };
+}
+
+/** Every port of SUBMIT_TOOL_PORTS, in order (Docker publishes each on its own). */
+export function toolPorts(): number[] {
+    return Array.from({ length: SUBMIT_TOOL_PORTS.last - SUBMIT_TOOL_PORTS.first + 1 }, (_, i) => SUBMIT_TOOL_PORTS.first + i);
 }
 
 /** The CVMFS image reference for a pinned tag. */

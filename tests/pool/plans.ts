@@ -16,12 +16,18 @@ import { downwardResource, K8sPodSpec, RenderedStack } from "./rendered";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 
-/** Addresses on the pool's shared loopback: pods in the pod CIDR, the submit VM, "the Internet". */
+/**
+ * Addresses on the pool's shared loopback: pods in the pod CIDR, the submit container, the submit
+ * VM's own address (the dev stack's .21, components/network/addressing.ts: where the rendered
+ * tools tell the starter to connect back, TOOL.TCP_FORWARDING_HOST, and Docker publishes the
+ * container's ports), "the Internet".
+ */
 export const ADDRESSES = {
     "central-manager": "10.244.1.10",
     scheduler: "10.244.2.10",
     worker: "10.244.3.10",
     submit: "192.168.100.30",
+    submitHost: "192.168.100.21",
     issuer: "198.51.100.7",
 } as const;
 

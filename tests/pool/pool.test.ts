@@ -13,6 +13,7 @@ import { requireLoopbackPool } from "./install";
 import { requireTool } from "../harness/tools";
 import { CLIENT_ID, copySmokeTest, output, userSession } from "./journey";
 import { hostPathOf } from "./pod";
+import { ADDRESSES } from "./plans";
 import { LoopbackPool, setting } from "./pool";
 import { ComposeService, downwardResource } from "./rendered";
 import { WORKER_RESERVED_MEMORY_MB } from "../../components/htcondor/config";
@@ -161,6 +162,8 @@ describe("HTCondor pool on loopback (npm run test:pool)", function () {
             fs.writeFileSync(path.join(dir, "tick.sub"), ["executable = tick.sh", "output = tick.out", "log = tick.log", "request_memory = 32MB",
                 "request_disk = 1MB", "should_transfer_files = YES", "queue", ""].join("\n"));
             for (const f of ["", "tick.sh", "tick.sub"]) fs.chownSync(path.join(dir, f), u().uid, u().uid);
+            // Run alone (mocha --grep), the schedd may not have advertised yet.
+            await pool.waitFor("the schedd's ad", () => u().run(["condor_q", "-name", scheddName, "-totals"]).status === 0 || undefined, 60_000);
             const submit = u().run(["condor_submit", "-remote", scheddName, "tick.sub"], { cwd: "/home/atlasuser1/tail" });
             assert.equal(submit.status, 0, output(submit));
             job = `${/submitted to cluster (\d+)\./.exec(submit.stdout)![1]}.0`;
@@ -192,37 +195,52 @@ describe("HTCondor pool on loopback (npm run test:pool)", function () {
             }
         });
 
-        it("neither tool reaches the job from the submit container: the starter behind CCB must connect back, and Docker's bridge admits only published ports", function () {
+        it("both tools reach the job from the submit container across Docker's bridge: the starter connects back to the VM's address, on a published port", function () {
             requireTool(this, "iptables");
-            // The submit container sits on Docker's default bridge (components/submit/services.ts): pods
-            // reach nothing in it but its published ports. The loopback pool puts it on the shared
-            // loopback; the bridge is modelled here, in the pool's own network namespace.
+            // The submit container sits on Docker's default bridge (components/submit/services.ts): no
+            // pod reaches its address; Docker forwards the VM's published ports to it (DNAT). The loopback
+            // pool puts the container on the shared loopback; the bridge is modelled here, in the pool's
+            // own network namespace: the published ports at the VM's address are DNAT-ed to the container,
+            // the container takes nothing else, and nothing else at the VM's address answers.
             const submitIp = pool.pods.submit.plan.podIp;
+            const vm = ADDRESSES.submitHost;
             const published = ((pool.rendered.submit as ComposeService & { ports?: string[] }).ports ?? []).map((p) => p.split(":").pop()!);
-            const rules = [...published.map((port) => ["INPUT", "-p", "tcp", "-d", submitIp, "--dport", port, "-j", "ACCEPT"]),
-                ["INPUT", "-p", "tcp", "-d", submitIp, "!", "-s", submitIp, "--syn", "-j", "REJECT", "--reject-with", "tcp-reset"]];
+            const nat = published.map((port) => ["OUTPUT", "-p", "tcp", "-d", vm, "--dport", port, "-j", "DNAT", "--to-destination", `${submitIp}:${port}`]);
+            const filter = [
+                ["INPUT", "-p", "tcp", "-d", submitIp, "-m", "conntrack", "--ctstate", "DNAT", "-j", "ACCEPT"],
+                ["INPUT", "-p", "tcp", "-d", submitIp, "!", "-s", submitIp, "--syn", "-j", "REJECT", "--reject-with", "tcp-reset"],
+                ["INPUT", "-p", "tcp", "-d", vm, "--syn", "-j", "REJECT", "--reject-with", "tcp-reset"],
+            ];
             const iptables = (args: string[]) => pool.pods.submit.exec(["iptables", "-w", ...args]);
             try {
-                for (const rule of rules) {
+                for (const rule of nat) {
+                    const added = iptables(["-t", "nat", "-A", ...rule]);
+                    assert.equal(added.status, 0, output(added));
+                }
+                for (const rule of filter) {
                     const added = iptables(["-A", ...rule]);
                     assert.equal(added.status, 0, output(added));
                 }
                 const tail = u().run(["condor_tail", "-name", scheddName, "-maxbytes", "100", job]);
-                assert.notEqual(tail.status, 0, output(tail));
-                assert.match(output(tail), /Failed to connect to starter/);
-                const ssh = u().run(["condor_ssh_to_job", "-name", scheddName, job, "ls"]);
-                assert.notEqual(ssh.status, 0, output(ssh));
-                assert.match(output(ssh), /Failed to connect to starter/);
-                // What the bridge turned away: the worker pod connecting to the tools (CCB's reverse connection).
+                assert.equal(tail.status, 0, output(tail));
+                assert.match(tail.stdout, /tick \d+/);
+                // ssh hands the remote shell one command line; sshd runs as the job's owner, in its sandbox on the worker.
+                const ssh = u().run(["condor_ssh_to_job", "-name", scheddName, job, "id -un; hostname; ls -a"]);
+                assert.equal(ssh.status, 0, output(ssh));
+                const [who, host, ...files] = ssh.stdout.trim().split("\n");
+                assert.deepEqual([who, host], ["atlasuser1", "htcondor-worker-0"], ssh.stdout);
+                for (const f of ["tick.sh", "_condor_stdout"]) assert.ok(files.includes(f), `${f} not in the sandbox: ${ssh.stdout}`);
+                // The starter's connections came the published way (one per tool at least), and the bridge turned nothing away.
+                const forwarded = iptables(["-t", "nat", "-L", "OUTPUT", "-n", "-v", "-x"]).stdout;
+                const dnat = [...forwarded.matchAll(/^\s*(\d+)\s+\d+\s+DNAT/gm)].reduce((n, m) => n + Number(m[1]), 0);
+                assert.ok(dnat >= 2, forwarded);
                 const counters = iptables(["-L", "INPUT", "-n", "-v", "-x"]).stdout;
-                const refused = Number(/^\s*(\d+)\s+\d+\s+REJECT/m.exec(counters)?.[1] ?? 0);
-                assert.ok(refused >= 2, counters);
+                const refused = [...counters.matchAll(/^\s*(\d+)\s+\d+\s+REJECT/gm)].reduce((n, m) => n + Number(m[1]), 0);
+                assert.equal(refused, 0, counters);
             } finally {
-                for (const rule of rules) iptables(["-D", ...rule]);
+                for (const rule of filter) iptables(["-D", ...rule]);
+                for (const rule of nat) iptables(["-t", "nat", "-D", ...rule]);
             }
-            // The control: the same user and token, with the bridge lifted, as the loopback pool is otherwise.
-            const tail = u().run(["condor_tail", "-name", scheddName, "-maxbytes", "100", job]);
-            assert.equal(tail.status, 0, output(tail));
         });
     });
 
