@@ -23,7 +23,7 @@ import { FacilityConfig, FacilityUser } from "../config/schema";
 import { COLLECTOR_SERVICE, PoolEndpoints, SCHEDD_SERVICE } from "./types";
 import { AuthorizationLevel, tokenIdentity } from "./tokens";
 import { FairShareSettings, negotiatorFairShare, scheddFairShare, startdFairShare } from "./fairshare";
-import { startdHealth } from "./health";
+import { startdHealth, tmpGuard } from "./health";
 import { frontierServer, squidUrl } from "../cache/squid";
 import { exporterDaemon } from "../observability/metrics";
 import { USERS_MACRO, usersReload } from "./users";
@@ -379,6 +379,8 @@ export function workerConfig(s: PoolSettings): ConfigEntry[] {
         ...startdFairShare(s.fairShare),
         ...drainPolicy(),
         ...startdHealth(s.cvmfsRepositories),
+        // After the memory and disk metaknobs: it or-s its hold onto theirs (a job writing under /tmp).
+        ...tmpGuard(),
         ...allow({
             READ: [condor, root],
             WRITE: [condor, root],
