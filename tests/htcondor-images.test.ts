@@ -139,11 +139,12 @@ describe("ATLAS images", () => {
         for (const f of scripts) assert.doesNotMatch(fs.readFileSync(path.join(IMAGES, f), "utf8"), /--nogpgcheck|gpgcheck=0|--setopt=\S*gpgcheck=(0|False)/i, f);
     });
 
-    it("has ssh for condor_ssh_to_job: sshd in the worker (the starter runs it), the client in the scheduler (where the tool works)", () => {
+    it("has ssh for condor_ssh_to_job: sshd in the worker (the starter runs it), the client where the tool runs (scheduler, submit)", () => {
         const dnfInstalls = (role: string) => fs.readFileSync(path.join(IMAGES, role, "Dockerfile"), "utf8")
             .split("\n").filter((l) => /^RUN dnf -y install /.test(l)).join("\n");
         assert.match(dnfInstalls("worker"), /^RUN dnf -y install --setopt=install_weak_deps=False openssh-server( \\)?$/m);
         assert.match(dnfInstalls("scheduler"), /^RUN dnf -y install --setopt=install_weak_deps=False openssh-clients( \\)?$/m);
+        assert.match(dnfInstalls("submit"), /^RUN dnf -y install --setopt=install_weak_deps=False openssh-server openssh-clients( \\)?$/m);
     });
 
     it("passes its scripts through shellcheck (image install, profile, pods' pre-exec)", function () {
