@@ -213,7 +213,16 @@ describe("worker /tmp guard (#12, tmp-guard.sh)", function () {
             assert.deepEqual(Object.keys(usage).sort(), ["atlasuser1", "atlasuser2"]);
             assert.ok(Number(usage.atlasuser2) >= 3 * 1024 && Number(usage.atlasuser2) < 3 * 1024 + 64, usage.atlasuser2);
             assert.ok(Number(usage.atlasuser1) < 64, usage.atlasuser1);
-            assert.equal(fs.statSync(state).mode & 0o777, 0o640);
+            // The startd's cron reads it as condor (here: nobody), not as root.
+            fs.chmodSync(dir, 0o755);
+            const cron = spawnSync("setpriv", ["--reuid", "65534", "--regid", "65534", "--clear-groups", "bash", path.join(SCRIPTS, HEALTH_SCRIPTS.tmp), "publish", "2", "120"],
+                { encoding: "utf8", env: { PATH: "/usr/bin:/bin", INCANT_TMP_GUARD_STATE: state } });
+            assert.equal(cron.status, 0, cron.stderr);
+            assert.equal(cron.stderr, "");
+            assert.deepEqual(published(cron.stdout), { IncantTmpOverUsers: '"atlasuser2"', IncantTmpOverUsage: '"atlasuser2:3"', IncantTmpGuardOk: "true" });
+            // Root's, written by nobody else.
+            const st = fs.statSync(state);
+            assert.deepEqual([st.uid, st.mode & 0o022], [0, 0]);
         } finally {
             process.kill(pid, "SIGKILL");
         }

@@ -12,13 +12,13 @@
 #       into other mounts, never following a symbolic link): removes the files of every uid in
 #       UID_MIN..UID_MAX (the facility's users) that has no process left in the pod (a finished or
 #       held job's leftovers, so that the user's next job starts clean), then writes each such
-#       uid's usage, "<login> <KiB>" per line, to the state file (root's, readable by condor).
+#       uid's usage, "<login> <KiB>" per line, to the state file (root's, 0644: the cron reads it).
 #   tmp-guard.sh publish LIMIT_MIB MAX_AGE_SECONDS
 #       the startd cron (condor): reads the state file and prints the slot attributes
 #         IncantTmpOverUsers = "<login>,..."      users above LIMIT_MIB on this worker
 #         IncantTmpOverUsage = "<login>:<MiB>,..." how much each of them holds there
-#         IncantTmpGuardOk = true|false           false when the state file is missing or older
-#                                                 than MAX_AGE_SECONDS (then nobody is listed)
+#         IncantTmpGuardOk = true|false           false when the state file is missing, unreadable
+#                                                 or older than MAX_AGE_SECONDS (then nobody is listed)
 # The daemon logs what it removes to INCANT_TMP_GUARD_LOG (/var/log/condor/TmpGuardLog);
 # INCANT_TMP_GUARD_STATE overrides the state file (tests only).
 set -uo pipefail
@@ -87,7 +87,9 @@ guard_once() {
         # A uid without an account runs no job here; a name the ad could not carry is left out.
         if [[ "${login}" =~ ${login_re} ]]; then printf '%s %s\n' "${login}" "${kib}"; fi
     done < <(usage_by_uid "${lo}" "${hi}" "${dirs[@]}") > "${tmp}"
-    chmod 0640 "${tmp}"
+    # The cron reads it as condor: readable by all, written by root only (logins and sizes, which
+    # condor_status shows of running jobs anyway).
+    chmod 0644 "${tmp}"
     mv -f "${tmp}" "${state}"
 }
 
@@ -98,8 +100,7 @@ watch_tmp() {
         log "usage: watch PERIOD UID_MIN UID_MAX DIR... (got ${period} ${lo} ${hi})"
         exit 2
     fi
-    # Root's directory, readable by the condor group (the cron) only.
-    install -d -o root -g "$(id -g condor 2>/dev/null || echo 0)" -m 0750 "${state_dir}"
+    install -d -o root -g root -m 0755 "${state_dir}"
     # The master signals its non-DaemonCore daemons on reconfig: a HUP must not end the loop.
     trap '' HUP
     trap 'exit 0' TERM INT QUIT
@@ -119,7 +120,7 @@ publish() {
     fi
     now=$(date +%s)
     mtime=$(stat -c %Y -- "${state}" 2>/dev/null) || mtime=0
-    if (( now - mtime > max_age )); then
+    if (( now - mtime > max_age )) || [[ ! -r "${state}" ]]; then
         printf 'IncantTmpOverUsers = ""\nIncantTmpOverUsage = ""\nIncantTmpGuardOk = false\n'
         return 0
     fi
@@ -144,7 +145,7 @@ case "${1:-}" in
         # One pass of the daemon (tests): once UID_MIN UID_MAX DIR...
         [[ $# -ge 4 ]] || { echo "usage: $0 once UID_MIN UID_MAX DIR..." >&2; exit 2; }
         shift
-        mkdir -p -- "${state_dir}"
+        install -d -o root -g root -m 0755 "${state_dir}"
         guard_once "$@"
         ;;
     publish)
