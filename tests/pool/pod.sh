@@ -2,7 +2,7 @@
 # One "pod" of the loopback pool (tests/pool/pod.ts). Runs as root in a fresh mount and UTS
 # namespace, inside the pool's network namespace, and does what the container runtime and the
 # image would do before HTCondor starts:
-#   1. the pod's own /etc, /root, /var/lib, /var/log, /run and /tmp (prepared in $POD_DIR),
+#   1. the pod's own /etc, /root, /var/lib, /var/log, /var/tmp, /run and /tmp (prepared in $POD_DIR),
 #      HTCondor bind-mounted at $RELEASE_MOUNT, the pod's volumes bind-mounted ($POD_DIR/binds:
 #      "<source> <target> <ro|rw>" per line);
 #   2. the image's condor account;
@@ -19,6 +19,8 @@ bind "${POD_DIR}/etc" /etc
 bind "${POD_DIR}/root" /root
 bind "${POD_DIR}/var-lib" /var/lib
 bind "${POD_DIR}/var-log" /var/log
+# The worker's /tmp guard measures and cleans /var/tmp (components/htcondor/tmp-guard.sh): never the host's.
+bind "${POD_DIR}/var-tmp" /var/tmp
 mkdir -p "${RELEASE_MOUNT}"
 bind "${HTCONDOR_PREFIX}" "${RELEASE_MOUNT}" ro
 if [[ -s "${POD_DIR}/binds" ]]; then

@@ -40,7 +40,7 @@ export interface PodPlan {
 }
 
 /** In-pod path prefixes that live in the pod's private copies (pod.sh binds them). */
-const PRIVATE_TREES: [string, string][] = [["/etc", "etc"], ["/root", "root"], ["/var/lib", "var-lib"], ["/var/log", "var-log"], ["/run", "run"], ["/tmp", "tmp"]];
+const PRIVATE_TREES: [string, string][] = [["/etc", "etc"], ["/root", "root"], ["/var/lib", "var-lib"], ["/var/log", "var-log"], ["/var/tmp", "var-tmp"], ["/run", "run"], ["/tmp", "tmp"]];
 
 /** Where an in-pod path lives in the pod directory, or undefined outside the private trees. */
 export function hostPathOf(podDir: string, inPod: string): string | undefined {
@@ -66,14 +66,16 @@ export class Pod {
     prepare(): void {
         const p = this.plan;
         fs.mkdirSync(this.dir, { recursive: true, mode: 0o755 });
-        // A new pod starts from its image: /etc, /root, /run, /tmp, /var/lib, /var/log are new; only
-        // its volumes (bind-mounted harness directories) keep what the previous pod wrote.
-        for (const d of ["etc", "root", "run", "tmp", "var-lib", "var-log"]) fs.rmSync(path.join(this.dir, d), { recursive: true, force: true });
+        // A new pod starts from its image: /etc, /root, /run, /tmp, /var/lib, /var/log, /var/tmp are
+        // new; only its volumes (bind-mounted harness directories) keep what the previous pod wrote.
+        for (const d of ["etc", "root", "run", "tmp", "var-lib", "var-log", "var-tmp"]) fs.rmSync(path.join(this.dir, d), { recursive: true, force: true });
         must(spawnSync("cp", ["-a", "/etc", path.join(this.dir, "etc")]));
         fs.rmSync(path.join(this.dir, "etc", "condor"), { recursive: true, force: true });
         for (const d of ["root", "run", "run/lock", "var-log", "var-lib"]) fs.mkdirSync(path.join(this.dir, d), { recursive: true, mode: 0o755 });
-        fs.mkdirSync(path.join(this.dir, "tmp"), { mode: 0o1777 });
-        fs.chmodSync(path.join(this.dir, "tmp"), 0o1777);
+        for (const d of ["tmp", "var-tmp"]) {
+            fs.mkdirSync(path.join(this.dir, d), { mode: 0o1777 });
+            fs.chmodSync(path.join(this.dir, d), 0o1777);
+        }
         fs.chmodSync(path.join(this.dir, "root"), 0o700);
         fs.writeFileSync(path.join(this.dir, "etc", "hosts"), ["127.0.0.1 localhost", `${p.podIp} ${p.hostname}`, ...p.hosts, ""].join("\n"));
         fs.writeFileSync(path.join(this.dir, "etc", "hostname"), `${p.hostname}\n`);
