@@ -107,7 +107,7 @@ export function tmpGuard(): ConfigEntry[] {
         { key: `STARTD_CRON_${TMP_CRON_JOB}_PERIOD`, value: `${TMP_GUARD_PERIOD_SECONDS}s` },
         // Every job of the owner on this worker: the files are the uid's, not one job's.
         { key: exceeded, value: "(StringListMember(TARGET.Owner, MY.IncantTmpOverUsers) =?= true)" },
-        { use: `POLICY : PREEMPT_IF(${exceeded})` },
+        { use: `POLICY:PREEMPT_IF(${exceeded})` },
         { key: "WANT_HOLD", value: `(TARGET.JobUniverse != 1 && $(${exceeded})) || $(WANT_HOLD:false)` },
         { key: "WANT_HOLD_SUBCODE", value: `ifThenElse($(${exceeded}), ${TMP_HOLD_SUBCODE}, $(WANT_HOLD_SUBCODE:UNDEFINED))` },
         { key: "WANT_HOLD_REASON", value: `ifThenElse($(${exceeded}), strcat(TARGET.Owner, " holds ", ${mib}, " MiB under ${TMP_GUARD_DIRS.join(" and ")} on this worker, over the ${TMP_LIMIT_MIB} MiB a user may; write temporary files under $TMPDIR (the job's sandbox)"), $(WANT_HOLD_REASON:UNDEFINED))` },
