@@ -201,7 +201,12 @@ describe("worker /tmp guard (#12, tmp-guard.sh)", function () {
         try {
             const r = guard(["once", String(USER_UID_MIN), String(USER_UID_MAX), tmp, vartmp, path.join(dir, "missing")], { state, passwd });
             assert.equal(r.status, 0, r.stderr);
-            assert.match(r.stderr, new RegExp(`removed the leftovers of uid ${U1} \\(atlasuser1\\)`));
+            // Five entries: big, the hostile directory and the file in it, the link to the victim, the link to outside.
+            assert.match(r.stderr, new RegExp(`removed the leftovers of uid ${U1} \\(atlasuser1\\) in .*: 5 entries of \\d+ KiB`));
+            // A second pass: nothing of atlasuser1's left to remove but its directory "shared" (another uid's file in it): no line.
+            const again = guard(["once", String(USER_UID_MIN), String(USER_UID_MAX), tmp, vartmp], { state, passwd });
+            assert.equal(again.status, 0, again.stderr);
+            assert.doesNotMatch(again.stderr, /removed/);
             assert.doesNotMatch(r.stderr, new RegExp(`uid ${U2}`));
             assert.deepEqual(fs.readdirSync(tmp).sort(), ["condor", "outside-range", "root", "shared"]);
             assert.deepEqual(fs.readdirSync(path.join(tmp, "shared")), ["of-u2"]);

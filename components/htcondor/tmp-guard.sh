@@ -56,7 +56,7 @@ usage_by_uid() {
 
 # One pass of the root daemon: the leftovers of idle uids, then the state file.
 guard_once() {
-    local lo=$1 hi=$2 uid kib login stamp tmp
+    local lo=$1 hi=$2 uid kib login stamp tmp removed
     shift 2
     local -a dirs=()
     local d
@@ -75,9 +75,12 @@ guard_once() {
         # what it points at; -xdev stays on each directory's file system; -delete unlinks relative to
         # the directory find has open (no path re-resolved), and a directory that still holds
         # another uid's files stays.
-        find -P "${dirs[@]}" -xdev -mindepth 1 -uid "${uid}" ! -newer "${stamp}" -delete 2>/dev/null || true
-        login=$(getent passwd "${uid}" | cut -d: -f1) || login=""
-        log "removed the leftovers of uid ${uid} ${login:+(${login}) }in ${dirs[*]} (${kib} KiB, no process left)"
+        # One character per entry removed (-printf after -delete runs only when it succeeded).
+        removed=$(find -P "${dirs[@]}" -xdev -mindepth 1 -uid "${uid}" ! -newer "${stamp}" -delete -printf x 2>/dev/null | wc -c)
+        if (( removed > 0 )); then
+            login=$(getent passwd "${uid}" | cut -d: -f1) || login=""
+            log "removed the leftovers of uid ${uid} ${login:+(${login}) }in ${dirs[*]}: ${removed} entries of ${kib} KiB, no process left"
+        fi
     done < <(usage_by_uid "${lo}" "${hi}" "${dirs[@]}")
     rm -f "${stamp}"
 
