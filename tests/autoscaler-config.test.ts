@@ -1,10 +1,10 @@
 /**
- * `incant:autoscaling` (components/config) and the quota's worker cap (components/autoscaler/limits.ts).
+ * `incant:autoscaling` (components/config) and the quota's worker cap (components/config/quota.ts).
  */
 import { strict as assert } from "assert";
 import { RawConfig, validateConfig } from "../components/config/validate";
 import { configProblems, GOOD_CONFIG, REQUIRED_SECRETS } from "./harness/config";
-import { quotaWorkers } from "../components/autoscaler/limits";
+import { quotaWorkers } from "../components/config/quota";
 import { quotaProblems } from "../components/config/quota";
 
 const GOOD = GOOD_CONFIG;

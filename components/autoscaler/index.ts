@@ -13,7 +13,7 @@ import { labels, SECRETS, workerResources } from "../htcondor/manifests";
 import { API_SERVER_PORT } from "../network/ports";
 import { MONITORING_NAMESPACE, MONITORING_RELEASE } from "../kubernetes/monitoring";
 import { autoscalerCondorConfig } from "./condor";
-import { quotaWorkers } from "./limits";
+import { quotaWorkers } from "../config/quota";
 import * as m from "./manifests";
 
 /** The controller's image (images/autoscaler/Dockerfile), by the HTCondor version its tools come from. */

@@ -20,7 +20,7 @@ import { plannedVms } from "../config/quota";
 import { FacilityConfig } from "../config/schema";
 import { ConfigValidationError } from "../config/validate";
 import { POOL_NAMESPACE } from "../htcondor/pool";
-import { quotaWorkers } from "./limits";
+import { quotaWorkers } from "../config/quota";
 import { planVms, VmPlan } from "./vms";
 import { autoscalerSettings } from "./index";
 import { NodePod, selectorMatches } from "./vm-kube";

@@ -16,7 +16,7 @@ export interface VmState {
     vms: number;
     /** Worker VM indexes that run a worker pod (not terminating). */
     busyIndexes: number[];
-    /** Worker VMs the quota allows (limits.ts quotaWorkers). */
+    /** Worker VMs the quota allows (components/config/quota.ts quotaWorkers). */
     quotaWorkers: number;
     /** VMs never removed (workers 0..keep-1). */
     keep: number;
